@@ -1,0 +1,47 @@
+# The first target run on a fresh machine creates .venv and installs jobsim into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+SCENARIO ?= black_friday
+SEED     ?=
+VARIANT  ?=
+BROKER   ?= memory
+SIM_ARGS := $(if $(SEED),--seed $(SEED)) $(if $(VARIANT),--variant $(VARIANT)) --broker $(BROKER)
+
+.PHONY: install test lint bench simulate report validate property-nightly clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+bench: $(STAMP)
+	$(BIN)/jobsim bench
+
+simulate: $(STAMP)
+	$(BIN)/jobsim simulate $(SCENARIO) $(SIM_ARGS)
+
+report: $(STAMP)
+	$(BIN)/jobsim report retries
+
+validate: $(STAMP)
+	$(BIN)/jobsim validate
+
+property-nightly: $(STAMP)
+	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q tests/properties
+
+clean:
+	rm -rf $(VENV) .hypothesis reports/*/

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``jobsim``): fixtures for users' own job tests."""
