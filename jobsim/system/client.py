@@ -1,0 +1,196 @@
+"""The client: how application code enqueues jobs (perform_async, perform_in, bulk).
+
+Payloads are Sidekiq's: jid, class, args, queue, retry, created_at, enqueued_at (and
+``at`` while scheduled). Arguments must be JSON-native, as Sidekiq 7+ enforces, because
+the payload must survive a trip through Redis unchanged; anything else is rejected at
+push time naming the class and the argument.
+
+A push that times out is ambiguous: it may have been applied. The client records it as
+``enqueue`` with ``ack=False`` (the checker treats it as "maybe") and raises
+``PushTimeout``; the caller decides whether to push again, as an application would.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Protocol
+
+from jobsim.broker.base import SCHEDULE, BrokerError, Payload
+from jobsim.system.job import Job
+
+if TYPE_CHECKING:
+    from jobsim.system.system import JobSystem
+
+
+class ArgumentError(TypeError):
+    """A job argument that would not survive JSON: rejected at push time."""
+
+
+class PushError(RuntimeError):
+    """The push failed and the client knows it was not applied."""
+
+
+class PushTimeout(RuntimeError):
+    """The push timed out: it may or may not have been applied."""
+
+    def __init__(self, jid: str, message: str) -> None:
+        super().__init__(message)
+        self.jid = jid
+
+
+class ClientMiddleware(Protocol):
+    def before_push(self, payload: Payload) -> Payload | None:
+        """Return the payload to push (possibly changed), or None to skip the push."""
+        ...
+
+
+def check_json_native(cls_name: str, value: Any, path: str) -> None:
+    """Raise ArgumentError unless ``value`` round-trips through JSON unchanged."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return
+    if kind is float:
+        if not math.isfinite(value):
+            raise ArgumentError(f"{cls_name}: argument {path} is {value!r}; JSON has no NaN/inf")
+        return
+    if kind is list:
+        for i, item in enumerate(value):
+            check_json_native(cls_name, item, f"{path}[{i}]")
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise ArgumentError(f"{cls_name}: argument {path} has non-string key {key!r}")
+            check_json_native(cls_name, item, f"{path}[{key!r}]")
+        return
+    raise ArgumentError(
+        f"{cls_name}: argument {path} is a {kind.__name__} ({value!r}); job arguments must "
+        "be JSON-native: str, int, float, bool, None, list, or dict with str keys"
+    )
+
+
+class Client:
+    """Pushes jobs into a JobSystem's storage and records each push in the history."""
+
+    def __init__(self, system: JobSystem) -> None:
+        self.system = system
+        self.middleware: list[ClientMiddleware] = []
+        self._jid_rng = system.sim.streams["jid"]
+
+    def new_jid(self) -> str:
+        """Sidekiq's 12 random bytes in hex, from a seeded stream."""
+        return f"{self._jid_rng.getrandbits(96):024x}"
+
+    # ---- public API ---------------------------------------------------------------
+    def perform_async(self, cls: type[Job], *args: Any, **options: Any) -> str | None:
+        return self.push(cls, list(args), **options)
+
+    def perform_in(self, delay: float, cls: type[Job], *args: Any, **options: Any) -> str | None:
+        return self.push(cls, list(args), at=self.system.sim.now + delay, **options)
+
+    def perform_at(self, at: float, cls: type[Job], *args: Any, **options: Any) -> str | None:
+        return self.push(cls, list(args), at=at, **options)
+
+    def push(self, cls: type[Job], args: list[Any], *, queue: str | None = None,
+             at: float | None = None, jid: str | None = None, **options: Any) -> str | None:
+        """Push one job; returns its jid, or None when a middleware skipped it."""
+        payload = self.build(cls, args, queue=queue, at=at, jid=jid, **options)
+        for middleware in self.middleware:
+            payload = middleware.before_push(payload)  # type: ignore[assignment]
+            if payload is None:
+                return None
+        self.store(payload)
+        return payload["jid"]
+
+    def push_bulk(self, cls: type[Job], args_list: list[list[Any]], **options: Any) -> list[str]:
+        """Push many jobs of one class (Sidekiq's push_bulk): one storage call when no
+        middleware needs to see each job."""
+        if self.middleware or options.get("at") is not None:
+            jids = [self.push(cls, args, **options) for args in args_list]
+            return [j for j in jids if j is not None]
+        payloads = [self.build(cls, args, **options) for args in args_list]
+        if not payloads:
+            return []
+        queue = payloads[0]["queue"]
+        try:
+            self.system.broker.push_bulk(queue, payloads)
+        except BrokerError as exc:
+            for p in payloads:
+                self._record_failed_push(p, exc)
+            raise self._push_exception(payloads[0], exc) from exc
+        move = self.system.lifecycle.move
+        for p in payloads:
+            move("enqueue", p["jid"], queue, p["class"], p["retry"], True)
+        self.system.notify(queue, len(payloads))
+        return [p["jid"] for p in payloads]
+
+    # ---- internals ----------------------------------------------------------------
+    def build(self, cls: type[Job], args: list[Any], *, queue: str | None = None,
+              at: float | None = None, jid: str | None = None, **options: Any) -> Payload:
+        """A validated payload; options are per-push overrides of the class options."""
+        name = cls.__name__
+        check_json_native(name, args, "args")
+        now = self.system.sim.now
+        payload: Payload = {
+            "jid": jid or self.new_jid(),
+            "class": name,
+            "args": args,
+            "queue": queue or cls.queue,
+            "retry": options.pop("retry", cls.retry),
+            "created_at": now,
+        }
+        for key, value in options.items():
+            if value is not None:
+                check_json_native(name, value, key)
+                payload[key] = value
+        if at is not None and at > now:
+            payload["at"] = at
+        else:
+            payload["enqueued_at"] = now
+        return payload
+
+    def store(self, payload: Payload) -> None:
+        """Write a built payload to its queue or the schedule set, and record it."""
+        system, jid, queue = self.system, payload["jid"], payload["queue"]
+        at = payload.get("at")
+        if at is None:
+            self._guarded(payload, lambda: system.broker.push(queue, payload))
+        else:
+            self._guarded(payload, lambda: system.broker.zadd(SCHEDULE, at, payload))
+        if system.lifecycle.get(jid) is not None:
+            system.sim.record("copy", jid, queue, "repush")
+        elif at is None:
+            system.lifecycle.move("enqueue", jid, queue, payload["class"], payload["retry"], True)
+        else:
+            system.lifecycle.move(
+                "schedule", jid, queue, payload["class"], payload["retry"], True, at)
+        if at is None:
+            system.notify(queue, 1)
+
+    def _guarded(self, payload: Payload, write: Any) -> None:
+        """Run a storage write, translating failures into what the client can know."""
+        try:
+            write()
+        except BrokerError as exc:
+            self._record_failed_push(payload, exc)
+            raise self._push_exception(payload, exc) from exc
+
+    @staticmethod
+    def _push_exception(payload: Payload, exc: BrokerError) -> Exception:
+        if getattr(exc, "ambiguous", False):
+            return PushTimeout(payload["jid"], f"push of {payload['jid']} timed out: {exc}")
+        return PushError(f"push of {payload['jid']} failed: {exc}")
+
+    def _record_failed_push(self, payload: Payload, exc: BrokerError) -> None:
+        """A timeout is recorded as an unacknowledged push; a refusal as a failed one."""
+        system, jid, queue = self.system, payload["jid"], payload["queue"]
+        if not getattr(exc, "ambiguous", False):
+            system.sim.record("enqueue_failed", jid, queue, payload["class"], type(exc).__name__)
+        elif system.lifecycle.get(jid) is None:
+            at = payload.get("at")
+            if at is None:
+                system.lifecycle.move(
+                    "enqueue", jid, queue, payload["class"], payload["retry"], False)
+            else:
+                system.lifecycle.move(
+                    "schedule", jid, queue, payload["class"], payload["retry"], False, at)

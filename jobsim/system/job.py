@@ -1,0 +1,93 @@
+"""The Job base class: Sidekiq-style options on the class, a generator ``perform``.
+
+An application job reads like a Sidekiq worker::
+
+    class ChargeJob(Job):
+        queue = "critical"
+        retry = 5
+        backoff = "exponential:base=2,cap=600,jitter=full"
+
+        def perform(self, order_id):
+            yield from self.world.service("payment").call(self, "capture", key=f"c:{order_id}")
+
+``perform`` yields simpy events (simulated work). It runs inline in its processor's
+generator (``yield from``), so a job costs no extra simpy process. Raising is failing:
+the retry machinery (``retry.py``) decides what happens next. Every subclass is
+registered by class name, which is how scenario files and payloads refer to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import simpy
+
+    from jobsim.sim.simulation import Simulation
+    from jobsim.system.client import Client
+
+Work = Generator[Any, Any, Any]
+RetryDecision = float | int | str | None
+
+REGISTRY: dict[str, type[Job]] = {}
+
+
+class UnknownJob(LookupError):
+    """A payload or scenario names a job class that was never registered."""
+
+
+def job_class(name: str) -> type[Job]:
+    """The registered job class called ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise UnknownJob(f"unknown job class {name!r}; registered: {known}") from None
+
+
+class Job:
+    """Base class for simulated jobs. Class attributes are the Sidekiq options."""
+
+    queue: ClassVar[str] = "default"
+    retry: ClassVar[bool | int] = True      # True = 25 retries; False = no retry, no dead set
+    backoff: ClassVar[str] = "sidekiq"      # a jobsim.backoff spec
+    jitter: ClassVar[float] = 0.0           # multiplicative fraction, as backoff_jitter: 0.15
+    dead: ClassVar[bool] = True             # False: exhausted jobs skip the dead set
+    unique: ClassVar[dict[str, Any] | None] = None   # uniqueness options (system/unique.py)
+    abstract: ClassVar[bool] = True         # subclasses are concrete unless they say so
+
+    # Set by the processor before perform runs.
+    jid: str
+    args: list[Any]
+    attempt: int
+    worker: str
+    sim: Simulation
+    world: Any
+    client: Client
+    payload: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "abstract" not in cls.__dict__:
+            cls.abstract = False
+        if not cls.abstract:
+            REGISTRY[cls.__name__] = cls
+
+    def perform(self, *args: Any) -> Work:
+        """The job's work: yield simulated time (``self.sleep``) and world calls."""
+        raise NotImplementedError(f"{type(self).__name__}.perform is not defined")
+
+    def retry_in(self, count: int, exc: BaseException) -> RetryDecision:
+        """Sidekiq's ``sidekiq_retry_in``: seconds, ``"kill"``, ``"discard"``, or None for
+        the backoff policy. ``count`` is 0 on the first failure."""
+        return None
+
+    # ---- helpers for perform ------------------------------------------------------
+    def sleep(self, seconds: float) -> simpy.Timeout:
+        """Simulated work or waiting that takes ``seconds``."""
+        return self.sim.env.timeout(seconds)
+
+    def crash_process(self) -> None:
+        """Kill the worker process running this job, as an OOM or a segfault would."""
+        self.client.system.process(self.worker).crash()
