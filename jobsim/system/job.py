@@ -83,11 +83,28 @@ class Job:
         the backoff policy. ``count`` is 0 on the first failure."""
         return None
 
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        """Arguments for the index-th job of a workload entry (or a fan-out recipient).
+        Override to map a scenario's ``args`` mapping onto perform's signature."""
+        return [index, params] if params else [index]
+
     # ---- helpers for perform ------------------------------------------------------
     def sleep(self, seconds: float) -> simpy.Timeout:
         """Simulated work or waiting that takes ``seconds``."""
         return self.sim.env.timeout(seconds)
 
-    def crash_process(self) -> None:
-        """Kill the worker process running this job, as an OOM or a segfault would."""
-        self.client.system.process(self.worker).crash()
+    def crash_process(self) -> simpy.Event:
+        """Kill the worker process running this job, as an OOM or a segfault would.
+
+        ``yield`` the returned event: the kill arrives from outside, like a signal, because
+        a simpy process cannot interrupt itself. The event never fires; the crash's
+        interrupt is delivered at that yield."""
+        worker = self.client.system.process(self.worker)
+
+        def signal() -> Work:
+            worker.crash()
+            yield from ()
+
+        self.sim.env.process(signal())
+        return self.sim.env.event()

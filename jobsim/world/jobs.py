@@ -1,0 +1,304 @@
+"""The seed's application jobs, written as Sidekiq workers against the simulated world.
+
+Each ``perform`` is a generator: world calls are ``yield from`` (they take simulated
+time), raising is failing (the job system retries), and a crash arrives as a
+``simpy.Interrupt`` at the current ``yield``. Side effects are recorded as ``effect``
+events by the world (email sent, card captured, order fulfilled); idempotency is judged
+on those.
+
+Knobs come from the world config (``world.py``): ``guard``, ``idempotency_keys``,
+``order_flow``, ``scoped_resources`` and ``export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import simpy
+
+from jobsim.system.job import Job, Work
+from jobsim.world.database import UniqueViolation
+from jobsim.world.services import Sampler, make_sampler
+
+
+class SyntheticFailure(Exception):
+    """SyntheticJob's random failure (probability ``p_fail``)."""
+
+
+class ExportError(Exception):
+    """DataExportJob failed half way (the error path that leaked in the seed)."""
+
+
+class PoisonSurvived(RuntimeError):
+    """PoisonJob's crash did not interrupt it: the system's crash hook is missing."""
+
+
+# ---- notifications -----------------------------------------------------------------
+class NotificationDeliveryJob(Job):
+    """Send one campaign email to one user, guarded per ``world.guard``.
+
+    Windows each guard leaves open (duplicates = two executions both send):
+
+    * ``none``: every execution sends (the seed's 12,000 duplicate emails).
+    * ``primary``: check, send, then insert. Two copies running at once both pass the
+      check: the window is the email call's latency; a crash after sending and before
+      the insert also resends on retry.
+    * ``replica``: as ``primary`` plus the replica's lag: a copy starting up to ``lag``
+      seconds after the first one finished still sees no row.
+    * ``constraint``: insert (unique on user+campaign) *before* sending; the loser of a
+      race gets ``UniqueViolation`` and skips. No duplicate sends, but at-most-once: a
+      send that fails deletes its reservation (so the retry sends), while a crash
+      between insert and send leaves it and the email is never sent. With
+      ``effect_on_timeout`` a timed-out send that did go out is resent by the retry.
+    """
+
+    def perform(self, user_id: Any, campaign_id: Any) -> Work:
+        world = self.world
+        db = world.db
+        where = {"user_id": user_id, "campaign_id": campaign_id}
+        guard = world.guard
+        if guard in ("primary", "replica"):
+            if db.exists("notifications", where, on=guard):
+                return
+        elif guard == "constraint":
+            try:
+                db.insert(self, "notifications", {**where, "status": "sending"}, effect=False)
+            except UniqueViolation:
+                return
+        email = world.service("email")
+        key = f"email:{campaign_id}:{user_id}"
+        try:
+            yield from email.call(self, "send", key=key, effect=True, once=True)
+        except simpy.Interrupt:
+            raise
+        except Exception:
+            if guard == "constraint":
+                db.delete("notifications", where)
+            raise
+        if guard == "constraint":
+            db.update("notifications", where, {"status": "sent"})
+        else:
+            db.insert(self, "notifications", {**where, "status": "sent"}, effect=False)
+
+
+# ---- the order pipeline ------------------------------------------------------------
+class PaymentProcessingJob(Job):
+    """Accept an order and run (or schedule) fraud check, capture, reservation, fulfilment.
+
+    ``world.order_flow``:
+
+    * ``inline`` (default): fraud check, capture and reservation in this job, then
+      enqueue ``FulfillmentJob``: fulfilment can never precede capture.
+    * ``chain``: enqueue ``FraudCheckJob``; each step enqueues the next on success.
+    * ``race``: enqueue all four steps at once, as the seed did: a slow or failing
+      capture lets fulfilment run first (``fulfilled_before_capture`` effects).
+    """
+
+    queue = "critical"
+
+    def perform(self, order_id: Any, amount_cents: int) -> Work:
+        world = self.world
+        if not world.db.exists("orders", {"id": order_id}):
+            world.db.insert(self, "orders", {"id": order_id, "amount_cents": amount_cents},
+                            effect=False)
+        flow = world.order_flow
+        if flow == "race":
+            for step in (FraudCheckJob, PaymentCaptureJob, InventoryReservationJob,
+                         FulfillmentJob):
+                self.client.perform_async(step, order_id)
+            return
+        if flow == "chain":
+            self.client.perform_async(FraudCheckJob, order_id)
+            return
+        yield from _fraud_check(self, order_id)
+        yield from _capture(self, order_id)
+        yield from _reserve(self, order_id)
+        self.client.perform_async(FulfillmentJob, order_id)
+
+
+def _next(job: Job, step: type[Job], order_id: Any) -> None:
+    if job.world.order_flow == "chain":
+        job.client.perform_async(step, order_id)
+
+
+def _fraud_check(job: Job, order_id: Any) -> Work:
+    yield from job.world.service("fraud").call(job, "score")
+    job.world.db.insert(job, "fraud_checks", {"order_id": order_id, "verdict": "ok"},
+                        effect=False)
+
+
+def _capture(job: Job, order_id: Any) -> Work:
+    """Capture unless the primary already shows a capture (what careful code does);
+    duplicates then come only from races and from timeouts that did take effect."""
+    world = job.world
+    if world.db.exists("captures", {"order_id": order_id}):
+        return
+    order = world.db.find("orders", {"id": order_id}).row
+    idem = f"capture:{order_id}" if world.idempotency_keys else None
+    resp = yield from world.service("payment").call(
+        job, "capture", key=f"payment:{order_id}", effect=True, once=True,
+        idempotency_key=idem)
+    world.db.insert(job, "captures", {
+        "order_id": order_id, "amount_cents": order["amount_cents"] if order else None,
+        "replayed": resp.replayed}, effect=False)
+
+
+def _reserve(job: Job, order_id: Any) -> Work:
+    yield from job.world.service("inventory").call(
+        job, "reserve", key=f"reserve:{order_id}", effect=True, once=True)
+
+
+class FraudCheckJob(Job):
+    queue = "critical"
+
+    def perform(self, order_id: Any) -> Work:
+        yield from _fraud_check(self, order_id)
+        _next(self, PaymentCaptureJob, order_id)
+
+
+class PaymentCaptureJob(Job):
+    """Capture the order's payment; sends ``capture:{order_id}`` as the idempotency key
+    when ``world.idempotency_keys`` is on."""
+
+    queue = "critical"
+
+    def perform(self, order_id: Any) -> Work:
+        yield from _capture(self, order_id)
+        _next(self, InventoryReservationJob, order_id)
+
+
+class InventoryReservationJob(Job):
+    queue = "critical"
+
+    def perform(self, order_id: Any) -> Work:
+        yield from _reserve(self, order_id)
+        _next(self, FulfillmentJob, order_id)
+
+
+class FulfillmentJob(Job):
+    """Ship the order: effect ``fulfil:{order_id}`` (service "orders", once).
+
+    When no capture row is on the primary as it starts, it ships anyway (the seed's bug) and
+    also records effect ``fulfilled_before_capture:{order_id}`` (service "orders",
+    once=True): a checker or metric counts these as order errors.
+    """
+
+    queue = "critical"
+
+    def perform(self, order_id: Any) -> Work:
+        world = self.world
+        captured = bool(world.db.exists("captures", {"order_id": order_id}))
+        yield from world.service("inventory").call(self, "ship")
+        record = self.sim.record
+        if not captured:
+            record("effect", self.jid, f"fulfilled_before_capture:{order_id}", "orders", True)
+        record("effect", self.jid, f"fulfil:{order_id}", "orders", True)
+        world.db.insert(self, "shipments", {"order_id": order_id}, effect=False)
+
+
+# ---- resources ---------------------------------------------------------------------
+class DataExportJob(Job):
+    """Export ``rows`` rows: a db connection, a temp file and memory for the batch.
+
+    Scoped (``world.scoped_resources``): everything is released on every path, errors and
+    interrupts included. Unscoped: released only on success, like the seed's job, so
+    each failure (``export.fail_p``) or kill leaks a connection, a temp file and memory
+    until the process dies (and the temp file even then).
+    """
+
+    def perform(self, export_id: Any, rows: int) -> Work:
+        if self.world.scoped_resources:
+            yield from self._scoped(rows)
+        else:
+            yield from self._unscoped(rows)
+
+    def _scoped(self, rows: int) -> Work:
+        world, worker = self.world, self.worker
+        with (yield from world.pool("db").checkout(self)):
+            handle = world.tempfiles.create(worker, rows * world.export["row_bytes"])
+            mem = world.memory.allocate(worker, rows * world.export["mem_per_row"])
+            try:
+                yield from self._work(rows)
+            finally:
+                world.memory.free(mem)
+                world.tempfiles.delete(handle)
+
+    def _unscoped(self, rows: int) -> Work:
+        world, worker = self.world, self.worker
+        lease = yield from world.pool("db").checkout(self)
+        handle = world.tempfiles.create(worker, rows * world.export["row_bytes"])
+        mem = world.memory.allocate(worker, rows * world.export["mem_per_row"])
+        yield from self._work(rows)
+        world.memory.free(mem)
+        world.tempfiles.delete(handle)
+        lease.release()
+
+    def _work(self, rows: int) -> Work:
+        """Query and write half the rows, maybe fail, then the other half."""
+        half = rows * self.world.export["row_s"] / 2
+        yield self.sleep(half)
+        p_fail = self.world.export["fail_p"]
+        if p_fail and self.sim.streams["jobs.export"].random() < p_fail:
+            raise ExportError(f"export {self.args[0] if self.args else '?'} failed")
+        yield self.sleep(half)
+
+
+# ---- load and benchmarks -----------------------------------------------------------
+class AnalyticsJob(Job):
+    """A short call to the analytics sink; no effect recorded (80k of them are load)."""
+
+    queue = "low_priority"
+
+    def perform(self, event_id: Any) -> Work:
+        yield from self.world.service("analytics").call(self, "track")
+
+
+_SAMPLERS: dict[tuple[Any, ...], Sampler] = {}
+
+
+class SyntheticJob(Job):
+    """Service time from a distribution, failing with probability ``p_fail``.
+
+    Args (positional, JSON-native): ``dist`` ("constant", "exponential", "uniform",
+    "lognormal"), ``p_fail``, ``params`` (dict: ``mean``; ``low``/``high``;
+    ``mu``/``sigma`` or ``mean``/``sigma``; see ``services.make_sampler``). Service
+    times draw from stream "synthetic", failures from "synthetic.fail", so ``p_fail``
+    does not change the service times. For validating queueing models.
+    """
+
+    def perform(self, dist: str = "exponential", p_fail: float = 0.0,
+                params: Mapping[str, Any] | None = None) -> Work:
+        params = params if params is not None else {"mean": 1.0}
+        key = (dist, *sorted(params.items()))
+        sampler = _SAMPLERS.get(key)
+        if sampler is None:
+            sampler = _SAMPLERS[key] = make_sampler({"dist": dist, **params})
+        yield self.sleep(sampler(self.sim.streams["synthetic"]))
+        if p_fail and self.sim.streams["synthetic.fail"].random() < p_fail:
+            raise SyntheticFailure(f"synthetic failure (p={p_fail})")
+
+
+class NoopJob(Job):
+    """One zero-length step: the job system's own overhead, for benchmarks."""
+
+    def perform(self, *args: Any) -> Work:
+        yield self.sleep(0)
+
+
+class PoisonJob(Job):
+    """Crashes the worker process running it, every time (a segfault or an OOM kill)."""
+
+    def perform(self, *args: Any) -> Work:
+        yield self.crash_process()
+        raise PoisonSurvived("the worker process survived crash_process()")
+
+
+JOBS: dict[str, type[Job]] = {
+    cls.__name__: cls
+    for cls in (
+        NotificationDeliveryJob, PaymentProcessingJob, FraudCheckJob, PaymentCaptureJob,
+        InventoryReservationJob, FulfillmentJob, DataExportJob, AnalyticsJob,
+        SyntheticJob, NoopJob, PoisonJob,
+    )
+}

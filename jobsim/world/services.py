@@ -1,0 +1,375 @@
+"""External services jobs call (payment, email, inventory, ...), with injectable faults.
+
+A call is a generator used as ``resp = yield from service.call(self, "capture", ...)``. It
+takes simulated time: it waits for a slot when the service has a ``capacity`` (or is
+rejected when ``on_full="reject"``), then for a latency drawn from the stream
+``service.NAME``. Fault draws use a separate stream ``service.NAME.faults`` so switching a
+fault on or off never shifts the latencies of a run.
+
+The client-side ``timeout`` is a deadline on the whole call, queueing for a slot
+included, as an HTTP client's total timeout is. A call that succeeds records
+``effect(key, NAME, once)`` when asked to: idempotency is judged on those effects.
+
+Faults (the chaos layer's handles):
+
+* ``set_outage("error")``: calls fail at once with ``ServiceError`` (connection refused).
+* ``set_outage("timeout", timeout_s=..)``: calls hold their slot for ``timeout_s`` (or the
+  client timeout, if shorter), then raise ``ServiceTimeout``.
+* ``set_outage("hang")``: calls never return until the job is interrupted. Client
+  timeouts do not help: this models the missing or ineffective timeout that makes a
+  hang a hang. Calls already hung stay hung after ``clear_outage``.
+* ``set_error_rate(p)``: each call fails with probability ``p`` after its latency (a 5xx).
+* ``set_extra_latency(s)``: ``s`` seconds added to every call.
+
+``effect_on_timeout`` (default False): when True, a call that timed out on the client
+still took effect on the server (recorded at the moment the client gave up), which is
+what makes retrying payments dangerous without idempotency keys.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, NamedTuple
+
+import simpy
+
+from jobsim.sim.simulation import Simulation
+
+Sampler = Callable[[random.Random], float]
+OUTAGE_MODES = ("error", "timeout", "hang")
+DAY = 24 * 3600.0
+
+
+class ServiceError(Exception):
+    """The service answered with an error (5xx, connection refused)."""
+
+
+class ServiceUnavailable(ServiceError):
+    """The service was at capacity and rejected the call (HTTP 503)."""
+
+
+class ServiceTimeout(ServiceError):
+    """The client gave up waiting; the call may or may not have taken effect.
+
+    ``response`` is set (for the simulator's bookkeeping, not for jobs to peek at) when
+    the server did complete the work (``effect_on_timeout``).
+    """
+
+    response: Response | None = None
+
+
+class IdempotencyConflict(ServiceError):
+    """A request with the same idempotency key is still in flight (HTTP 409)."""
+
+
+class Response(NamedTuple):
+    """A successful call's answer. ``replayed`` marks a deduplicated repeat."""
+
+    service: str
+    op: str
+    key: str | None
+    t: float
+    replayed: bool = False
+
+
+# ---- latency distributions ---------------------------------------------------------
+_PARAMS = {
+    "constant": {"value", "mean"},
+    "exponential": {"mean"},
+    "uniform": {"low", "high"},
+    "lognormal": {"mu", "sigma", "mean"},
+}
+
+
+def make_sampler(spec: Mapping[str, Any] | float | int) -> Sampler:
+    """A function ``rng -> seconds`` for a distribution spec.
+
+    Specs: a number (constant); ``{dist: constant, value|mean}``;
+    ``{dist: exponential, mean}``; ``{dist: uniform, low, high}``;
+    ``{dist: lognormal, mu, sigma}`` or ``{dist: lognormal, mean, sigma}`` (``mean`` is
+    the distribution's mean: ``mu = ln(mean) - sigma**2 / 2``). Raises ``ValueError``
+    naming the bad key, for scenario validation.
+    """
+    if isinstance(spec, (int, float)):
+        value = float(spec)
+        return lambda _rng: value
+    spec = dict(spec)
+    dist = spec.pop("dist", "constant")
+    allowed = _PARAMS.get(dist)
+    if allowed is None:
+        raise ValueError(f"unknown distribution {dist!r}; expected one of {sorted(_PARAMS)}")
+    extra = set(spec) - allowed
+    if extra:
+        raise ValueError(f"{dist} takes {sorted(allowed)}, not {sorted(extra)}")
+    p = {k: float(v) for k, v in spec.items()}
+    if any(v < 0 for k, v in p.items() if k != "mu"):
+        raise ValueError(f"{dist} parameters must be >= 0: {spec}")
+    if dist == "constant":
+        value = p.get("value", p.get("mean", 0.0))
+        return lambda _rng: value
+    if dist == "exponential":
+        mean = p["mean"]
+        return (lambda rng: rng.expovariate(1.0 / mean)) if mean > 0 else (lambda _rng: 0.0)
+    if dist == "uniform":
+        low, high = p["low"], p["high"]
+        if high < low:
+            raise ValueError(f"uniform needs low <= high: {spec}")
+        return lambda rng: rng.uniform(low, high)
+    sigma = p["sigma"]
+    mu = p["mu"] if "mu" in p else math.log(p["mean"]) - sigma * sigma / 2
+    return lambda rng: rng.lognormvariate(mu, sigma)
+
+
+def _jid(job: Any) -> str | None:
+    return getattr(job, "jid", job)
+
+
+_IN_FLIGHT = Response("", "", None, -1.0)  # marker: a request with this key is running
+
+
+class Service:
+    """One external API. See the module docstring for faults and timeouts."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        name: str,
+        latency: Mapping[str, Any] | float = 0.1,
+        capacity: int | None = None,
+        on_full: str = "queue",
+        timeout: float | None = None,
+        effect_on_timeout: bool = False,
+        dedupe_window_s: float | None = None,
+        track_load: bool = False,
+    ) -> None:
+        if on_full not in ("queue", "reject"):
+            raise ValueError(f"on_full must be 'queue' or 'reject', not {on_full!r}")
+        self.sim = sim
+        self.name = name
+        self.latency = make_sampler(latency)
+        self.capacity = capacity
+        self.on_full = on_full
+        self.timeout = timeout
+        self.effect_on_timeout = effect_on_timeout
+        self.dedupe_window_s = dedupe_window_s
+        self._res = simpy.Resource(sim.env, capacity) if capacity else None
+        self._rng = sim.streams[f"service.{name}"]
+        self._faults = sim.streams[f"service.{name}.faults"]
+        self._idem: dict[str, Response] = {}
+        self._starts: list[float] | None = [] if track_load else None
+        self.outage: str | None = None
+        self.outage_timeout_s = 30.0
+        self.error_rate = 0.0
+        self.extra_latency = 0.0
+        self.calls = self.errors = self.timeouts = self.rejected = self.replays = 0
+        self.effects = self.in_flight = self.peak_in_flight = 0
+
+    # ---- fault control (chaos layer) -------------------------------------------------
+    def set_outage(self, mode: str, timeout_s: float | None = None) -> None:
+        if mode not in OUTAGE_MODES:
+            raise ValueError(f"outage mode must be one of {OUTAGE_MODES}, not {mode!r}")
+        self.outage = mode
+        if timeout_s is not None:
+            self.outage_timeout_s = float(timeout_s)
+
+    def clear_outage(self) -> None:
+        self.outage = None
+
+    def set_error_rate(self, p: float) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"error rate must be in [0, 1], not {p}")
+        self.error_rate = float(p)
+
+    def set_extra_latency(self, seconds: float) -> None:
+        self.extra_latency = max(0.0, float(seconds))
+
+    # ---- the call ----------------------------------------------------------------------
+    def call(
+        self,
+        job: Any,
+        op: str,
+        key: str | None = None,
+        effect: bool = False,
+        once: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Generator[simpy.Event, Any, Response]:
+        """Perform ``op``; record ``effect(key, NAME, once)`` on success if ``effect``.
+
+        ``idempotency_key`` is honoured when the service has a ``dedupe_window_s``.
+        Raises ``ServiceError`` and its subclasses; an interrupt releases the slot.
+        """
+        if effect and key is None:
+            raise ValueError("an effect needs a key")
+        env = self.sim.env
+        self.calls += 1
+        if self._starts is not None:
+            self._starts.append(env.now)
+        if self.outage == "error":
+            self.errors += 1
+            raise ServiceError(f"{self.name}: connection refused ({op})")
+        deadline = None if self.timeout is None else env.now + self.timeout
+        req = yield from self._acquire(op, deadline)
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+        try:
+            return (yield from self._serve(job, op, key, effect, once, idempotency_key, deadline))
+        finally:
+            self.in_flight -= 1
+            if req is not None:
+                self._res.release(req)  # type: ignore[union-attr]
+
+    def _acquire(
+        self, op: str, deadline: float | None
+    ) -> Generator[simpy.Event, Any, simpy.resources.resource.Request | None]:
+        res = self._res
+        if res is None:
+            return None
+        if self.on_full == "reject" and res.count >= res.capacity:
+            self.errors += 1
+            self.rejected += 1
+            raise ServiceUnavailable(f"{self.name}: at capacity ({op})")
+        req = res.request()
+        if req.triggered:
+            return req
+        try:
+            if deadline is None:
+                yield req
+            else:
+                yield req | self.sim.env.timeout(max(0.0, deadline - self.sim.env.now))
+        except BaseException:
+            _drop(res, req)
+            raise
+        if not req.triggered:
+            req.cancel()
+            self.timeouts += 1
+            raise ServiceTimeout(f"{self.name}: timed out waiting for a slot ({op})")
+        return req
+
+    def _serve(
+        self,
+        job: Any,
+        op: str,
+        key: str | None,
+        effect: bool,
+        once: bool,
+        idem: str | None,
+        deadline: float | None,
+    ) -> Generator[simpy.Event, Any, Response]:
+        if idem is None or self.dedupe_window_s is None:
+            return (yield from self._execute(job, op, key, effect, once, deadline))
+        return (yield from self._serve_once(job, op, key, effect, once, idem, deadline))
+
+    def _serve_once(
+        self,
+        job: Any,
+        op: str,
+        key: str | None,
+        effect: bool,
+        once: bool,
+        idem: str,
+        deadline: float | None,
+    ) -> Generator[simpy.Event, Any, Response]:
+        """Honour an idempotency key: replay a remembered result, refuse a concurrent one."""
+        env = self.sim.env
+        cached = self._idem.get(idem)
+        if cached is _IN_FLIGHT:
+            self.errors += 1
+            raise IdempotencyConflict(f"{self.name}: {idem} is already in flight")
+        if cached is not None and env.now - cached.t <= self.dedupe_window_s:  # type: ignore[operator]
+            yield env.timeout(self.latency(self._rng) + self.extra_latency)
+            self.replays += 1
+            return cached._replace(replayed=True)
+        self._idem[idem] = _IN_FLIGHT
+        resp: Response | None = None
+        try:
+            resp = yield from self._execute(job, op, key, effect, once, deadline)
+            return resp
+        except ServiceTimeout as exc:
+            resp = exc.response  # took effect although the client gave up
+            raise
+        finally:
+            if resp is not None:
+                self._idem[idem] = resp
+            else:
+                del self._idem[idem]
+
+    def _execute(
+        self, job: Any, op: str, key: str | None, effect: bool, once: bool, deadline: float | None
+    ) -> Generator[simpy.Event, Any, Response]:
+        env = self.sim.env
+        if self.outage == "hang":
+            yield env.event()  # never fires: only an interrupt ends this call
+        if self.outage == "timeout":
+            wait = self.outage_timeout_s
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - env.now))
+            yield env.timeout(wait)
+            return self._timed_out(job, op, key, effect, once)
+        latency = self.latency(self._rng) + self.extra_latency
+        fails = self.error_rate > 0.0 and self._faults.random() < self.error_rate
+        if deadline is not None and env.now + latency > deadline:
+            yield env.timeout(max(0.0, deadline - env.now))
+            return self._timed_out(job, op, key, effect, once)
+        yield env.timeout(latency)
+        if fails:
+            self.errors += 1
+            raise ServiceError(f"{self.name}: 500 on {op}")
+        return self._succeed(job, op, key, effect, once)
+
+    def _timed_out(self, job: Any, op: str, key: str | None, effect: bool, once: bool) -> Any:
+        """Raise ``ServiceTimeout``; with ``effect_on_timeout`` the server did the work."""
+        self.timeouts += 1
+        exc = ServiceTimeout(f"{self.name}: {op} timed out")
+        if self.effect_on_timeout:
+            exc.response = self._succeed(job, op, key, effect, once)
+        raise exc
+
+    def _succeed(self, job: Any, op: str, key: str | None, effect: bool, once: bool) -> Response:
+        if effect:
+            self.effects += 1
+            self.sim.record("effect", _jid(job), key, self.name, once)
+        return Response(self.name, op, key, self.sim.env.now)
+
+    # ---- observation ---------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        return {
+            "calls": self.calls, "errors": self.errors, "timeouts": self.timeouts,
+            "rejected": self.rejected, "replays": self.replays, "effects": self.effects,
+            "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
+        }
+
+    def calls_per_second_series(self) -> list[int]:
+        """Calls started in each whole simulated second (needs ``track_load=True``)."""
+        if self._starts is None:
+            raise RuntimeError(f"service {self.name!r} was built without track_load=True")
+        if not self._starts:
+            return []
+        series = [0] * (int(self._starts[-1]) + 1)
+        for t in self._starts:
+            series[int(t)] += 1
+        return series
+
+
+def _drop(res: simpy.Resource, req: simpy.resources.resource.Request) -> None:
+    """Give back a slot request whether or not it was granted."""
+    if req.triggered:
+        res.release(req)
+    else:
+        req.cancel()
+
+
+class PaymentService(Service):
+    """A payment API that honours idempotency keys for 24 hours, as Stripe does.
+
+    A repeat with the same key inside the window returns the first response (marked
+    ``replayed``) and records no new effect; a repeat while the first is still running
+    raises ``IdempotencyConflict``. Only results that took effect are remembered, so a
+    retry after a failure runs again.
+    """
+
+    def __init__(self, sim: Simulation, name: str = "payment", **kwargs: Any) -> None:
+        kwargs.setdefault("dedupe_window_s", DAY)
+        super().__init__(sim, name, **kwargs)
