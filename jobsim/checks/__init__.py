@@ -1,0 +1,1 @@
+"""Checkers: History -> CheckResult, one module per property. Never import the simulator."""
