@@ -1,0 +1,275 @@
+"""No loss (after Jepsen's total-queue): every acknowledged job is accounted for.
+
+Why: a job system's first promise is that an enqueue the client saw succeed is never
+silently dropped. Basic fetch breaks it on SIGKILL (the job left storage at fetch), a
+failover that drops the newest writes breaks it too. Nothing in the job system announces
+a loss; it is found here, from the history alone.
+
+Rule, by final-state reasoning. Each jid's lifecycle state is replayed with ``STATE_OF``
+(dup executions move nothing; the first terminal state is sticky, a later *different*
+terminal state is a violation: a job ends in exactly one terminal state). At the end a
+tracked job that is not terminal must be accounted for:
+
+- with a ``horizon`` event: it appears in a ``held`` event (queue, retry set, private
+  list, ...), or it is ``processing`` on a worker that neither crashed nor stopped after
+  the job's last start (still running at the horizon);
+- without one (a truncated history): only a job whose last state is a start on a worker
+  that later crashed or stopped, and that was never recovered, counts as lost.
+
+Tracked jobs are the acknowledged ones (enqueue/schedule with ack True, any defer) plus
+the "maybe" ones (ack False) that the system demonstrably accepted (any later event for
+them): once the system ran or moved a job it owes it like any other. A maybe job never
+seen again is not lost: the client was told the outcome is unknown.
+
+A start or success for a jid never enqueued, scheduled, deferred or released is
+``unexpected`` (a phantom job). Executing a job more than once is allowed (at-least-once
+delivery) but reported as ``duplicated``: a start with dup=1, or a start while another
+copy of the same jid was still running.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
+from jobsim.sim.events import STATE_OF, index
+from jobsim.sim.history import History
+from jobsim.sim.states import TERMINAL
+
+_ENTRY_ACK = {"enqueue": index("enqueue", "ack"), "schedule": index("schedule", "ack")}
+_START_WORKER = index("start", "worker")
+_START_DUP = index("start", "dup")
+_SUCCESS_DUP = index("success", "dup")
+_FAILURE_DUP = index("failure", "dup")
+_CRASH_WORKER = index("crash", "worker")
+_STOP_WORKER = index("stop", "worker")
+_REQUEUE_WORKER = index("requeue", "worker")
+
+
+class InFlight:
+    """Executions running right now, per jid and per worker (shared with ``resources``).
+
+    A success or failure names no worker, so it ends the oldest running copy of the jid
+    with the same dup flag. A crash or stop ends every execution on that worker.
+    """
+
+    __slots__ = ("by_jid", "by_worker", "count")
+
+    def __init__(self) -> None:
+        self.by_jid: dict[str, list[tuple[str, int]]] = {}
+        self.by_worker: dict[str, dict[str, int]] = {}  # worker -> jid -> copies running
+        self.count = 0
+
+    def start(self, jid: str, worker: str, dup: int) -> bool:
+        """Record a start; True when another copy of ``jid`` was already running."""
+        copies = self.by_jid.get(jid)
+        if copies is None:
+            self.by_jid[jid] = [(worker, dup)]
+        else:
+            copies.append((worker, dup))
+        on_worker = self.by_worker.get(worker)
+        if on_worker is None:
+            on_worker = self.by_worker[worker] = {}
+        on_worker[jid] = on_worker.get(jid, 0) + 1
+        self.count += 1
+        return copies is not None
+
+    def finish(self, jid: str, dup: int) -> None:
+        copies = self.by_jid.get(jid)
+        if copies:
+            pick = copies[0]
+            for copy in copies:
+                if copy[1] == dup:
+                    pick = copy
+                    break
+            self._drop(jid, copies, pick)
+
+    def requeue(self, jid: str, worker: str) -> None:
+        copies = self.by_jid.get(jid, [])
+        for copy in copies:
+            if copy[0] == worker:
+                self._drop(jid, copies, copy)
+                return
+
+    def stop_worker(self, worker: str) -> None:
+        for jid in self.by_worker.pop(worker, {}):
+            copies = self.by_jid.pop(jid, [])
+            kept = [c for c in copies if c[0] != worker]
+            self.count -= len(copies) - len(kept)
+            if kept:
+                self.by_jid[jid] = kept
+
+    def _drop(self, jid: str, copies: list[tuple[str, int]], pick: tuple[str, int]) -> None:
+        if len(copies) == 1:
+            del self.by_jid[jid]
+        else:
+            copies.remove(pick)
+        on_worker = self.by_worker[pick[0]]
+        if on_worker[jid] == 1:
+            del on_worker[jid]
+        else:
+            on_worker[jid] -= 1
+        self.count -= 1
+
+
+class _Job:
+    __slots__ = ("acked", "entered", "held", "known", "ran", "seen", "start_idx", "state", "t",
+                 "worker")
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+        self.t = 0.0
+        self.entered = False  # had an enqueue/schedule/defer
+        self.known = False  # entered or released: a start is expected
+        self.acked = False
+        self.seen = False  # an event after its entry: the system accepted it
+        self.ran = False
+        self.held = False
+        self.worker: str | None = None
+        self.start_idx = -1
+
+
+class _Replay:
+    """One pass over the events, replaying each jid; ``check`` judges the final states."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, _Job] = {}
+        self.flight = InFlight()
+        self.stopped_at: dict[str, int] = {}  # worker -> index of its last crash/stop
+        self.horizon = False
+        self.unexpected: dict[str, dict[str, Any]] = {}
+        self.duplicated: set[str] = set()
+        self.conflicts: list[dict[str, Any]] = []
+        self.conflicting = 0
+
+    def run(self, history: History) -> None:
+        handlers = {
+            "start": self._start, "success": self._success, "failure": self._failure,
+            "enqueue": self._entry, "schedule": self._entry, "defer": self._entry,
+            "held": self._held, "crash": self._stop, "stop": self._stop,
+            "horizon": self._horizon,
+        }
+        for kind in STATE_OF:
+            handlers.setdefault(kind, self._state)
+        for i, ev in enumerate(history.events):
+            handler = handlers.get(ev[1])
+            if handler is not None:
+                handler(i, ev)
+
+    def _job(self, jid: str) -> _Job:
+        return self.jobs.get(jid) or self._new(jid)
+
+    def _new(self, jid: str) -> _Job:
+        job = self.jobs[jid] = _Job()
+        return job
+
+    def _success(self, i: int, ev: tuple[Any, ...]) -> None:
+        jid, dup = ev[2], ev[_SUCCESS_DUP]
+        job = self._job(jid)
+        self._known(jid, job, ev[0], "success")
+        self.flight.finish(jid, dup)
+        if not dup:
+            self._move(jid, job, "succeeded", ev[0])
+
+    def _failure(self, i: int, ev: tuple[Any, ...]) -> None:
+        self.flight.finish(ev[2], ev[_FAILURE_DUP])
+
+    def _held(self, i: int, ev: tuple[Any, ...]) -> None:
+        job = self._job(ev[2])
+        job.held = job.seen = True
+
+    def _state(self, i: int, ev: tuple[Any, ...]) -> None:
+        kind, jid = ev[1], ev[2]
+        job = self._job(jid)
+        if kind == "requeue":
+            self.flight.requeue(jid, ev[_REQUEUE_WORKER])
+        elif kind == "release":
+            job.known = True
+        job.seen = True
+        self._move(jid, job, STATE_OF[kind], ev[0])
+
+    def _stop(self, i: int, ev: tuple[Any, ...]) -> None:
+        worker = ev[_CRASH_WORKER if ev[1] == "crash" else _STOP_WORKER]
+        self.stopped_at[worker] = i
+        self.flight.stop_worker(worker)
+
+    def _horizon(self, i: int, ev: tuple[Any, ...]) -> None:
+        self.horizon = True
+
+    def _entry(self, i: int, ev: tuple[Any, ...]) -> None:
+        kind, jid = ev[1], ev[2]
+        job = self._job(jid)
+        if job.entered:
+            job.seen = True  # a second push of the same jid: the system holds a copy
+        job.entered = job.known = True
+        if kind == "defer" or ev[_ENTRY_ACK[kind]]:
+            job.acked = True
+        self._move(jid, job, STATE_OF[kind], ev[0])
+
+    def _start(self, i: int, ev: tuple[Any, ...]) -> None:
+        jid = ev[2]
+        job = self._job(jid)
+        self._known(jid, job, ev[0], "start")
+        worker, dup = ev[_START_WORKER], ev[_START_DUP]
+        if self.flight.start(jid, worker, dup) or dup:
+            self.duplicated.add(jid)
+        job.ran = job.seen = True
+        if not dup:
+            job.worker, job.start_idx = worker, i
+            self._move(jid, job, "processing", ev[0])
+
+    def _known(self, jid: str, job: _Job, t: float, what: str) -> None:
+        if not job.known and jid not in self.unexpected:
+            self.unexpected[jid] = {"jid": jid, "t": t, "what": f"unexpected {what}"}
+
+    def _move(self, jid: str, job: _Job, state: str, t: float) -> None:
+        if job.state in TERMINAL:
+            if state in TERMINAL and state != job.state:
+                self.conflicting += 1
+                if len(self.conflicts) < MAX_EXAMPLES:
+                    self.conflicts.append({"jid": jid, "t": t, "what": "second terminal state",
+                                           "first": job.state, "then": state})
+            return
+        job.state, job.t = state, t
+
+    def lost(self, job: _Job) -> bool:
+        if job.state in TERMINAL or not (job.acked or job.seen):
+            return False
+        crashed = (job.state == "processing"
+                   and self.stopped_at.get(job.worker or "", -1) > job.start_idx)
+        if not self.horizon:
+            return crashed
+        return not job.held and (job.state != "processing" or crashed)
+
+
+def check(history: History, **options: Any) -> CheckResult:
+    """Verdict on no loss; ``options`` are accepted and ignored (uniform checker API)."""
+    replay = _Replay()
+    replay.run(history)
+    terminal = dict.fromkeys(sorted(TERMINAL), 0)
+    lost: list[dict[str, Any]] = []
+    n_lost = in_flight = enqueued = acked = maybe = recovered_maybe = 0
+    for jid, job in replay.jobs.items():
+        enqueued += job.entered
+        acked += job.entered and job.acked
+        if job.entered and not job.acked:
+            maybe += 1
+            recovered_maybe += job.ran
+        if job.state in TERMINAL:
+            terminal[job.state] += 1
+        elif replay.lost(job):
+            n_lost += 1
+            if len(lost) < MAX_EXAMPLES:
+                lost.append({"jid": jid, "t": job.t, "what": "lost", "state": job.state,
+                             "worker": job.worker})
+        elif job.state is not None and (job.acked or job.seen):
+            in_flight += 1
+    unexpected = list(replay.unexpected.values())
+    examples = lost + unexpected[:MAX_EXAMPLES] + replay.conflicts
+    return verdict(
+        "no_loss", examples, n_lost + len(unexpected) + replay.conflicting,
+        enqueued=enqueued, acknowledged=acked, maybe=maybe, recovered_maybe=recovered_maybe,
+        terminal=terminal, in_flight=in_flight, lost=n_lost, unexpected=len(unexpected),
+        duplicated=len(replay.duplicated), conflicting_terminal=replay.conflicting,
+        horizon=replay.horizon,
+    )

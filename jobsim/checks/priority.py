@@ -1,0 +1,293 @@
+"""Priority: queues are served in the configured order, share and latency.
+
+Why: the seed's Black Friday put payment jobs behind 80,000 analytics jobs. Queue
+selection (REFERENCE.md section 4) is the safeguard; this checks it did its job:
+
+(a) strict mode: a fetch from queue q while a queue ranked above q had a visible job is a
+    violation. A job made visible at the very instant of the fetch does not count: the
+    fetch and the push are concurrent at that instant and either order is legal.
+(b) weighted mode: over fetches made while *every* configured queue had a visible job,
+    queue i must come first with probability w_i / sum(w) (random mode: equal shares).
+    A chi-square goodness-of-fit test judges the counts; a violation is p < alpha with at
+    least ``MIN_FETCHES`` such fetches (fewer cannot tell a bias from noise).
+(c) latency bounds (option, else config ``latency_bounds``): a job's wait, from becoming
+    visible in its queue (enqueue, promote, requeue, recover, release) to its start, must
+    not exceed its queue's bound.
+
+Visibility is tracked per jid from the event that made it visible, so waits are exact
+even though a requeue jumps the FIFO. Every start consumes one visible copy (dup=1 too: a
+duplicate copy was a separate queue entry). A start is assumed to be recorded at its fetch
+instant. Enqueues with ack False count as visible (the push usually landed). Percentiles
+are nearest-rank: the smallest wait with at least p % of the waits at or below it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
+from jobsim.sim.events import index
+from jobsim.sim.history import History
+
+MIN_FETCHES = 50
+_PUSHES = {k: index(k, "queue") for k in ("enqueue", "promote", "requeue", "recover", "release")}
+_START_QUEUE = index("start", "queue")
+_FAILURE_DUP = index("failure", "dup")
+_EPS = 1e-15
+_MAX_ITER = 10_000
+
+
+# ---- chi-square survival function (no scipy) -----------------------------------------
+
+def chi2_sf(x: float, dof: int) -> float:
+    """P(X >= x) for X ~ chi-square(dof): the regularized upper incomplete gamma Q(k/2, x/2)."""
+    if x <= 0:
+        return 1.0
+    a, y = dof / 2.0, x / 2.0
+    if y < a + 1:
+        return max(0.0, 1.0 - _gamma_p_series(a, y))
+    return _gamma_q_fraction(a, y)
+
+
+def _prefactor(a: float, x: float) -> float:
+    return math.exp(-x + a * math.log(x) - math.lgamma(a))
+
+
+def _gamma_p_series(a: float, x: float) -> float:
+    """Lower regularized gamma P(a, x) by its power series (converges fast for x < a+1)."""
+    term = total = 1.0 / a
+    ap = a
+    for _ in range(_MAX_ITER):
+        ap += 1.0
+        term *= x / ap
+        total += term
+        if abs(term) < abs(total) * _EPS:
+            break
+    return total * _prefactor(a, x)
+
+
+def _gamma_q_fraction(a: float, x: float) -> float:
+    """Upper regularized gamma Q(a, x) by its continued fraction (modified Lentz)."""
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c, d = 1.0 / tiny, 1.0 / b
+    h = d
+    for i in range(1, _MAX_ITER):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < _EPS:
+            break
+    return _prefactor(a, x) * h
+
+
+def percentile(ordered: list[float], p: int) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 when empty)."""
+    if not ordered:
+        return 0.0
+    rank = max(1, -(-p * len(ordered) // 100))
+    return ordered[rank - 1]
+
+
+# ---- queue visibility ------------------------------------------------------------------
+
+class QueueTracker:
+    """Visible jobs per queue, when each became visible, and every fetched job's wait."""
+
+    def __init__(self) -> None:
+        self.depth: Counter[str] = Counter()
+        self.max_depth: Counter[str] = Counter()
+        self.fetched: Counter[str] = Counter()
+        self.waits: dict[str, list[float]] = {}
+        self.fresh: dict[str, tuple[float, int]] = {}  # queue -> (instant, pushes then)
+        self.visible: dict[str, list[tuple[str, float]]] = {}  # jid -> [(queue, since)]
+        self.failed: set[str] = set()  # non-dup failure seen, outcome event pending
+
+    def feed(self, ev: tuple[Any, ...]) -> float | None:
+        """Apply one event; for a start return the job's wait (None when unknown)."""
+        kind = ev[1]
+        if kind == "start":
+            return self.fetch(ev[_START_QUEUE], ev[2], ev[0])
+        if kind in _PUSHES:
+            self.push(ev[_PUSHES[kind]], ev[2], ev[0])
+        elif kind == "failure" and not ev[_FAILURE_DUP]:
+            self.failed.add(ev[2])
+        elif kind in ("retry", "dead", "discard"):
+            if ev[2] in self.failed:
+                self.failed.discard(ev[2])  # the outcome of a failed execution
+            elif kind != "retry":
+                self._take(ev[2], None)  # replaced or rejected while waiting in a queue
+        return None
+
+    def push(self, queue: str, jid: str, t: float) -> None:
+        instant, n = self.fresh.get(queue, (t, 0))
+        self.fresh[queue] = (t, n + 1 if instant == t else 1)
+        self.depth[queue] += 1
+        if self.depth[queue] > self.max_depth[queue]:
+            self.max_depth[queue] = self.depth[queue]
+        self.visible.setdefault(jid, []).append((queue, t))
+
+    def fetch(self, queue: str, jid: str, t: float) -> float | None:
+        self.fetched[queue] += 1
+        since = self._take(jid, queue)
+        if since is None:
+            return None
+        wait = t - since
+        self.waits.setdefault(queue, []).append(wait)
+        return wait
+
+    def waiting_before(self, queue: str, t: float) -> int:
+        """Jobs visible in ``queue`` that became visible strictly before instant ``t``."""
+        instant, n = self.fresh.get(queue, (t, 0))
+        return self.depth[queue] - (n if instant == t else 0)
+
+    def _take(self, jid: str, queue: str | None) -> float | None:
+        copies = self.visible.get(jid, [])
+        pick = next((c for c in copies if queue in (None, c[0])), None)
+        if pick is None:
+            return None  # no push of this jid to this queue: nothing visible to take
+        copies.remove(pick)
+        if not copies:
+            del self.visible[jid]
+        q, since = pick
+        self.depth[q] -= 1
+        instant, n = self.fresh.get(q, (since, 0))
+        if instant == since and n > 0:
+            self.fresh[q] = (instant, n - 1)
+        return since
+
+    def stats(self, queues: list[str]) -> dict[str, dict[str, Any]]:
+        names = list(dict.fromkeys([*queues, *sorted(set(self.fetched) | set(self.max_depth))]))
+        return {q: self._stats(q) for q in names}
+
+    def _stats(self, queue: str) -> dict[str, Any]:
+        waits = sorted(self.waits.get(queue, []))
+        return {
+            "latency_mean_s": sum(waits) / len(waits) if waits else 0.0,
+            "latency_p50_s": percentile(waits, 50),
+            "latency_p95_s": percentile(waits, 95),
+            "latency_p99_s": percentile(waits, 99),
+            "latency_max_s": waits[-1] if waits else 0.0,
+            "max_depth": self.max_depth[queue],
+            "fetched": self.fetched[queue],
+        }
+
+
+def queue_latency_stats(history: History) -> dict[str, dict[str, Any]]:
+    """Per queue: latency mean/p50/p95/p99/max (seconds), max depth, fetched count."""
+    tracker = QueueTracker()
+    for ev in history.events:
+        tracker.feed(ev)
+    return tracker.stats(_queues(_config(history))[0])
+
+
+# ---- the check ---------------------------------------------------------------------------
+
+def _config(history: History) -> dict[str, Any]:
+    return next((ev[3] for ev in history.events if ev[1] == "config"), None) or {}
+
+
+def _queues(cfg: dict[str, Any]) -> tuple[list[str], list[float]]:
+    """Configured queue names in order, and their weights (1 when not given)."""
+    names, weights = [], []
+    for item in cfg.get("queues") or []:
+        if isinstance(item, str):
+            item = [item]
+        names.append(item[0])
+        weights.append(float(item[1]) if len(item) > 1 else 1.0)
+    return names, weights
+
+
+class _Judge:
+    """Applies rules (a), (b) and (c) at every start, before the fetch consumes its copy."""
+
+    def __init__(self, cfg: dict[str, Any], bounds: dict[str, float]) -> None:
+        self.mode = cfg.get("mode", "strict")
+        self.order, weights = _queues(cfg)
+        if self.mode == "random":
+            weights = [1.0] * len(self.order)
+        self.weights = weights
+        self.bounds = bounds
+        self.rank = {q: i for i, q in enumerate(self.order)}
+        self.counts: Counter[str] = Counter()
+        self.strict: list[dict[str, Any]] = []
+        self.late: list[dict[str, Any]] = []
+        self.n_strict = self.n_late = 0
+
+    def before_fetch(self, tracker: QueueTracker, queue: str, jid: str, t: float) -> None:
+        if queue not in self.rank:
+            return
+        if self.mode == "strict":
+            for higher in self.order[: self.rank[queue]]:
+                waiting = tracker.waiting_before(higher, t)
+                if waiting > 0:
+                    self.n_strict += 1
+                    _keep(self.strict, {"jid": jid, "t": t, "what": "fetched below waiting work",
+                                        "queue": queue, "waiting_in": higher, "waiting": waiting})
+                    return
+        elif len(self.order) > 1 and all(tracker.waiting_before(q, t) > 0 for q in self.order):
+            self.counts[queue] += 1
+
+    def after_fetch(self, queue: str, jid: str, t: float, wait: float | None) -> None:
+        bound = self.bounds.get(queue)
+        if wait is not None and bound is not None and wait > bound:
+            self.n_late += 1
+            _keep(self.late, {"jid": jid, "t": t, "what": "latency bound exceeded",
+                              "queue": queue, "wait": wait, "bound": bound})
+
+    def weighted(self, alpha: float) -> dict[str, Any] | None:
+        if self.mode == "strict" or len(self.order) < 2 or sum(self.weights) <= 0:
+            return None
+        n = sum(self.counts.values())
+        total = sum(self.weights)
+        expected = {q: w / total for q, w in zip(self.order, self.weights, strict=True)}
+        chi2 = sum((self.counts[q] - n * e) ** 2 / (n * e) for q, e in expected.items()
+                   if e > 0) if n else 0.0
+        dof = len(self.order) - 1
+        p_value = chi2_sf(chi2, dof)
+        return {"shares": {q: self.counts[q] / n if n else 0.0 for q in self.order},
+                "expected": expected, "chi2": chi2, "dof": dof, "p_value": p_value,
+                "alpha": alpha, "n": n, "violated": n >= MIN_FETCHES and p_value < alpha}
+
+
+def _keep(examples: list[dict[str, Any]], example: dict[str, Any]) -> None:
+    if len(examples) < MAX_EXAMPLES:
+        examples.append(example)
+
+
+def check(history: History, latency_bounds: dict[str, float] | None = None,
+          alpha: float = 0.001, **options: Any) -> CheckResult:
+    """Verdict on strict order, weighted shares and per-queue latency bounds."""
+    cfg = _config(history)
+    bounds = latency_bounds if latency_bounds is not None else cfg.get("latency_bounds") or {}
+    judge = _Judge(cfg, bounds)
+    tracker = QueueTracker()
+    t_end = 0.0
+    for ev in history.events:
+        if ev[1] == "start":
+            queue, jid, t_end = ev[_START_QUEUE], ev[2], ev[0]
+            judge.before_fetch(tracker, queue, jid, t_end)
+            judge.after_fetch(queue, jid, t_end, tracker.fetch(queue, jid, t_end))
+        else:
+            tracker.feed(ev)
+    weighted = judge.weighted(alpha)
+    examples = judge.strict + judge.late
+    n_weighted = 0
+    if weighted and weighted["violated"]:
+        n_weighted = 1
+        examples.insert(0, {"jid": None, "t": t_end, "what": "weighted shares off",
+                            "shares": weighted["shares"], "expected": weighted["expected"],
+                            "p_value": weighted["p_value"]})
+    return verdict(
+        "priority", examples, judge.n_strict + judge.n_late + n_weighted,
+        mode=judge.mode, queues=tracker.stats(judge.order), strict_violations=judge.n_strict,
+        latency_violations=judge.n_late, latency_bounds=dict(bounds), weighted=weighted,
+    )
