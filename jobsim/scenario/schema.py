@@ -1,0 +1,231 @@
+"""The validated form of a scenario file: frozen dataclasses, all times in seconds.
+
+Plain dataclasses (not pydantic) because the loader's messages must name exact paths and
+the dependency list is curated. Tables here (KNOWN_SAFEGUARDS, DISTRIBUTIONS) are the
+extension points: add a key to a table and the loader validates and documents it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobsim.scenario.errors import ScenarioError, unknown
+
+FETCH_MODES = ("basic", "reliable")
+QUEUE_MODES = ("strict", "weighted", "random")
+ARRIVALS = ("count", "rate", "burst", "fanout")
+# Timing keys each arrival kind accepts (burst's instant is "at", stored as start).
+ARRIVAL_TIMING: dict[str, tuple[str, ...]] = {
+    "count": ("start", "spread"),
+    "rate": ("start", "end"),
+    "burst": ("at",),
+    "fanout": ("start", "spread"),
+}
+UNIQUE_LOCKS = (
+    "none",
+    "until_executing",
+    "until_executed",
+    "until_expired",
+    "while_executing",
+    "until_and_while_executing",
+)
+ON_CONFLICT = ("drop", "log", "raise", "reject", "replace", "reschedule")
+IDEMPOTENCY_GUARDS = ("none", "primary", "replica", "constraint")
+
+# safeguard -> key -> (kind, default). Kinds are read by the validator's KIND_READERS.
+KNOWN_SAFEGUARDS: dict[str, dict[str, tuple[str, Any]]] = {
+    "unique": {
+        "lock": ("lock", "until_executed"),
+        "ttl": ("positive_duration", None),
+        "on_conflict": ("on_conflict", "drop"),
+        "args": ("names", None),
+    },
+    "idempotency": {"guard": ("guard", "primary")},
+    "dependencies": {"enabled": ("bool", True)},
+    "resources": {"scoped": ("bool", True)},
+    "retry_budget": {
+        "tokens": ("positive_int", 500),
+        "cost": ("count", 5),
+        "timeout_cost": ("count", 10),
+        "refund": ("count", 1),
+        "ratio": ("fraction", None),
+    },
+    "circuit_breaker": {
+        "threshold": ("positive_int", 5),
+        "cooldown": ("positive_duration", 30.0),
+    },
+}
+
+# distribution -> its parameters, each a duration in the file and seconds here.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "fixed": ("value",),
+    "uniform": ("min", "max"),
+    "exponential": ("mean",),
+    "normal": ("mean", "sd"),
+    "lognormal": ("mean", "sd"),
+}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A latency distribution, e.g. Distribution("exponential", {"mean": 0.05})."""
+
+    dist: str
+    params: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    latency: Distribution | None = None
+    capacity: int | None = None  # concurrent calls served; None = unlimited
+    on_full: str = "queue"  # queue | reject, when capacity is reached
+    timeout: float | None = None  # client-side timeout, seconds
+    error_rate: float = 0.0  # baseline probability that a call fails
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    replicas: int = 0
+    lag: float = 0.0  # replication lag, seconds
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    services: Mapping[str, ServiceConfig] = field(default_factory=dict)
+    database: DatabaseConfig = DatabaseConfig()
+    pools: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    processes: int = 1
+    concurrency: int = 5
+    fetch: str = "basic"
+    queues: tuple[tuple[str, int], ...] = (("default", 1),)
+    queue_mode: str = "strict"  # names only: strict; all weights 1: random; else weighted
+    poll_interval: float | None = None  # average scheduler poll; None = 5 s x processes
+    shutdown_timeout: float = 25.0
+    dead_max_jobs: int = 10_000
+    dead_timeout: float = 180 * 86400.0
+    death_handlers: tuple[str, ...] = ()
+    safeguards: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        return tuple(queue for queue, _ in self.queues)
+
+
+@dataclass(frozen=True)
+class WorkloadEntry:
+    """One source of jobs. ``count`` holds the count, burst or fanout size."""
+
+    job: str
+    arrival: str  # one of ARRIVALS
+    count: int | None = None  # count | burst | fanout
+    rate: float | None = None  # rate: jobs per second (Poisson)
+    start: float = 0.0  # burst: the instant ("at")
+    end: float | None = None  # rate only; defaults to the scenario's duration
+    spread: float = 0.0  # count | fanout: arrivals spread evenly over [start, start+spread]
+    args: Mapping[str, Any] = field(default_factory=dict)
+    queue: str | None = None  # None = the job's own queue
+    retry: bool | int | None = None  # None = the job's own option
+    backoff: str | None = None  # a jobsim.backoff policy spec, checked by the runner
+    jitter: float | None = None
+
+    def scaled(self, factor: float) -> WorkloadEntry:
+        if self.rate is not None:
+            return dataclasses.replace(self, rate=self.rate * factor)
+        assert self.count is not None
+        return dataclasses.replace(self, count=max(1, int(self.count * factor + 0.5)))
+
+
+@dataclass(frozen=True)
+class Fault:
+    type: str
+    start: float
+    duration: float | None = None  # None = instantaneous, or until the horizon
+    target: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # the other keys, JSON values
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A bound on one metrics.json value, addressed by a dotted path."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    equals: Any = None
+
+    def bounds(self) -> list[tuple[str, Any]]:
+        """(op, value) pairs as metrics.json's "expectations" rows spell them."""
+        if self.equals is not None:
+            return [("==", self.equals)]
+        pairs = [(">=", self.min), ("<=", self.max)]
+        return [(op, value) for op, value in pairs if value is not None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    duration: float
+    workload: tuple[WorkloadEntry, ...]
+    seed: int = 0
+    drain: float = 0.0
+    system: SystemConfig = SystemConfig()
+    world: WorldConfig = WorldConfig()
+    faults: tuple[Fault, ...] = ()
+    checks: tuple[str, ...] = ()
+    expect: tuple[Expectation, ...] = ()
+    latency_bounds: Mapping[str, float] = field(default_factory=dict)
+    route_all_to: str | None = None  # already applied to every workload entry's queue
+    variant: str | None = None  # the variant this scenario is, None for the base
+    variants: Mapping[str, Scenario] = field(default_factory=dict, repr=False)  # base only
+    file: str = ""
+    scale: float = 1.0
+
+    @property
+    def horizon(self) -> float:
+        """When the run stops: arrivals end at ``duration``, the system runs on to here."""
+        return self.duration + self.drain
+
+    def with_variant(self, name: str | None) -> Scenario:
+        if name is None or name == self.variant:
+            return self
+        if name not in self.variants:
+            raise ScenarioError(self.file, "", unknown("variant", name, self.variants))
+        return self.variants[name]
+
+    def scaled(self, factor: float) -> Scenario:
+        """Counts (rounded, at least 1) and rates multiplied by ``factor``; variants too."""
+        if not factor > 0:
+            raise ScenarioError(self.file, "", f"scale must be positive, got {factor}")
+        return dataclasses.replace(
+            self,
+            workload=tuple(entry.scaled(factor) for entry in self.workload),
+            variants={name: v.scaled(factor) for name, v in self.variants.items()},
+            scale=self.scale * factor,
+        )
+
+    def config(self, seed: int | None = None) -> dict[str, Any]:
+        """The payload of the run's first history event ("config", None, cfg)."""
+        system = self.system
+        return {
+            "queues": [[queue, weight] for queue, weight in system.queues],
+            "mode": system.queue_mode,
+            "fetch": system.fetch,
+            "processes": system.processes,
+            "concurrency": system.concurrency,
+            "dead_max_jobs": system.dead_max_jobs,
+            "dead_timeout_s": system.dead_timeout,
+            "death_handlers": list(system.death_handlers),
+            "latency_bounds": dict(self.latency_bounds),
+            "horizon": self.horizon,
+            "scenario": self.name,
+            "variant": self.variant,
+            "seed": self.seed if seed is None else seed,
+        }

@@ -1,0 +1,269 @@
+"""Raw scenario mapping -> Scenario, refusing anything unknown, mistyped or out of range.
+
+Order matters only for messages: ``duration`` and ``system`` are read first because the
+workload, faults and latency bounds are checked against them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from jobsim.scenario import fields as f
+from jobsim.scenario.durations import format_duration
+from jobsim.scenario.errors import Where, show
+from jobsim.scenario.schema import (
+    ARRIVAL_TIMING,
+    ARRIVALS,
+    Expectation,
+    Fault,
+    Scenario,
+    SystemConfig,
+    WorkloadEntry,
+    WorldConfig,
+)
+from jobsim.scenario.validate_system import read_system, read_world
+
+TOP_KEYS = (
+    "name",
+    "description",
+    "seed",
+    "duration",
+    "drain",
+    "system",
+    "world",
+    "workload",
+    "faults",
+    "checks",
+    "expect",
+    "latency_bounds",
+    "route_all_to",
+    "variants",
+)
+ENTRY_KEYS = (
+    "job",
+    *ARRIVALS,
+    "start",
+    "spread",
+    "end",
+    "at",
+    "args",
+    "queue",
+    "retry",
+    "backoff",
+    "jitter",
+)
+FAULT_KEYS = ("type", "start", "duration", "target")  # any other key is a fault parameter
+EXPECT_KEYS = ("metric", "min", "max", "equals")
+METRIC = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_:-]+)*")
+
+
+@dataclass(frozen=True)
+class Known:
+    """The registries names are checked against (the runner passes the real ones)."""
+
+    jobs: Collection[str]
+    faults: Collection[str]
+    checks: Collection[str]
+
+
+def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -> Scenario:
+    """Validate one document (variants are only shape-checked here; see loader)."""
+    data = f.mapping(raw, where, TOP_KEYS)
+    duration = f.required(data, "duration", where, f.duration(positive=True))
+    drain = f.optional(data, "drain", where, f.duration(), 0.0)
+    system = f.optional(data, "system", where, read_system, SystemConfig())
+    queues = system.queue_names
+    route = f.optional(data, "route_all_to", where, _queue_in(queues), None)
+    ctx = _Context(known, duration, duration + drain, queues, route)
+    return Scenario(
+        name=f.optional(data, "name", where, f.name, stem),
+        description=f.required(data, "description", where, f.string).strip(),
+        seed=f.optional(data, "seed", where, f.integer(minimum=0), 0),
+        duration=duration,
+        drain=drain,
+        system=system,
+        world=f.optional(data, "world", where, read_world, WorldConfig()),
+        workload=f.required(data, "workload", where, ctx.workload),
+        faults=f.optional(data, "faults", where, ctx.faults, ()),
+        checks=f.optional(data, "checks", where, _checks(known), ()),
+        expect=f.optional(data, "expect", where, _expectations, ()),
+        latency_bounds=f.optional(data, "latency_bounds", where, ctx.latency_bounds, {}),
+        route_all_to=route,
+        file=where.file,
+    )
+
+
+def _checks(known: Known) -> f.Reader[tuple[str, ...]]:
+    return f.unique_list(f.member("check", known.checks), "check")
+
+
+def _queue_in(queues: tuple[str, ...]) -> f.Reader[str]:
+    def read(value: Any, where: Where) -> str:
+        queue = f.name(value, where)
+        if queue not in queues:
+            raise where.error(f"queue {queue!r} is not in system.queues ({', '.join(queues)})")
+        return queue
+
+    return read
+
+
+@dataclass(frozen=True)
+class _Context:
+    known: Known
+    duration: float
+    horizon: float
+    queues: tuple[str, ...]
+    route: str | None
+
+    def workload(self, value: Any, where: Where) -> tuple[WorkloadEntry, ...]:
+        items = f.sequence(value, where, nonempty=True)
+        return tuple(self.entry(item, where.index(i)) for i, item in enumerate(items))
+
+    def entry(self, value: Any, where: Where) -> WorkloadEntry:
+        data = f.mapping(value, where, ENTRY_KEYS)
+        job = f.required(data, "job", where, f.member("job", self.known.jobs))
+        kind = _arrival_kind(data, where)
+        # route_all_to overrides every entry's queue, so only check the override's shape.
+        queue_reader = f.name if self.route else _queue_in(self.queues)
+        queue = f.optional(data, "queue", where, queue_reader, None)
+        return WorkloadEntry(
+            job=job,
+            arrival=kind,
+            **self.timing(data, where, kind),
+            args=f.optional(data, "args", where, _args, {}),
+            queue=self.route or queue,
+            retry=f.optional(data, "retry", where, _retry, None),
+            backoff=f.optional(data, "backoff", where, f.string, None),
+            jitter=f.optional(data, "jitter", where, f.number(minimum=0, below=1), None),
+        )
+
+    def timing(self, data: dict[str, Any], where: Where, kind: str) -> dict[str, Any]:
+        """The arrival's size and window, each checked to lie inside the scenario."""
+        if kind == "rate":
+            rate = f.required(data, "rate", where, f.rate)
+            start = self.instant(data, "start", where)
+            end = f.optional(data, "end", where, f.duration(positive=True), self.duration)
+            if end <= start:
+                raise where.key("end").error(
+                    f"must be after start ({format_duration(start)}), got {show(data['end'])}"
+                )
+            if end > self.duration:
+                raise where.key("end").error(
+                    f"must not be after the scenario's duration "
+                    f"({format_duration(self.duration)}), got {show(data['end'])}"
+                )
+            return {"rate": rate, "start": start, "end": end}
+        count = f.required(data, kind, where, f.integer(minimum=1))
+        if kind == "burst":
+            return {"count": count, "start": self.instant(data, "at", where)}
+        start = self.instant(data, "start", where)
+        spread = f.optional(data, "spread", where, f.duration(), 0.0)
+        if start + spread > self.duration:
+            raise where.key("spread").error(
+                f"start + spread ({format_duration(start + spread)}) runs past the scenario's "
+                f"duration ({format_duration(self.duration)})"
+            )
+        return {"count": count, "start": start, "spread": spread}
+
+    def instant(self, data: dict[str, Any], key: str, where: Where) -> float:
+        moment = f.optional(data, key, where, f.duration(), 0.0)
+        if moment >= self.duration:
+            raise where.key(key).error(
+                f"must be before the end of arrivals (duration {format_duration(self.duration)})"
+                f", got {show(data[key])}"
+            )
+        return moment
+
+    def faults(self, value: Any, where: Where) -> tuple[Fault, ...]:
+        items = f.sequence(value, where)
+        return tuple(self.fault(item, where.index(i)) for i, item in enumerate(items))
+
+    def fault(self, value: Any, where: Where) -> Fault:
+        data = f.mapping(value, where)
+        kind = f.required(data, "type", where, f.member("fault type", self.known.faults))
+        start = f.required(data, "start", where, f.duration())
+        if start >= self.horizon:
+            raise where.key("start").error(
+                f"must be before the horizon (duration + drain = {format_duration(self.horizon)})"
+                f", got {show(data['start'])}"
+            )
+        params = {k: v for k, v in data.items() if k not in FAULT_KEYS}
+        return Fault(
+            type=kind,
+            start=start,
+            duration=f.optional(data, "duration", where, f.duration(positive=True), None),
+            target=f.optional(data, "target", where, f.name, None),
+            params={k: f.json_value(v, where.key(k)) for k, v in params.items()},
+        )
+
+    def latency_bounds(self, value: Any, where: Where) -> dict[str, float]:
+        data = f.mapping(value, where)
+        bounds = {}
+        for queue, bound in data.items():
+            if bound is not None:
+                _queue_in(self.queues)(queue, where.key(queue))
+                bounds[queue] = f.duration(positive=True)(bound, where.key(queue))
+        return bounds
+
+
+def _arrival_kind(data: dict[str, Any], where: Where) -> str:
+    kinds = f.present(data, ARRIVALS)
+    expected = "expected exactly one of 'count', 'rate', 'burst' or 'fanout'"
+    if not kinds:
+        raise where.error(f"missing arrival: {expected}")
+    if len(kinds) > 1:
+        raise where.error(f"conflicting arrivals {kinds[0]!r} and {kinds[1]!r}: {expected}")
+    kind = kinds[0]
+    allowed = ARRIVAL_TIMING[kind]
+    for key in f.present(data, ("start", "spread", "end", "at")):
+        if key not in allowed:
+            takes = " and ".join(repr(k) for k in allowed)
+            raise where.key(key).error(f"cannot be used with {kind!r}, which takes {takes}")
+    return kind
+
+
+def _args(value: Any, where: Where) -> dict[str, Any]:
+    return f.json_value(f.mapping(value, where), where)
+
+
+def _retry(value: Any, where: Where) -> bool | int:
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, int) or value < 0:
+        raise where.error(f"expected true, false or a non-negative integer, got {show(value)}")
+    return value
+
+
+def _expectations(value: Any, where: Where) -> tuple[Expectation, ...]:
+    items = f.sequence(value, where)
+    return tuple(_expectation(item, where.index(i)) for i, item in enumerate(items))
+
+
+def _expectation(value: Any, where: Where) -> Expectation:
+    data = f.mapping(value, where, EXPECT_KEYS)
+    metric = f.required(data, "metric", where, f.string)
+    if not METRIC.fullmatch(metric):
+        example = "'queues.critical.latency_p99_s'"
+        raise where.key("metric").error(
+            f"expected a dotted metric path like {example}, got {show(metric)}"
+        )
+    bounds = f.present(data, ("min", "max", "equals"))
+    if not bounds:
+        raise where.error("expected 'min', 'max' (or both) or 'equals'")
+    if "equals" in bounds and len(bounds) > 1:
+        raise where.error("'equals' cannot be combined with 'min' or 'max'")
+    low = f.optional(data, "min", where, f.number(), None)
+    high = f.optional(data, "max", where, f.number(), None)
+    if low is not None and high is not None and low > high:
+        raise where.key("max").error(f"must not be less than min ({low:g}), got {high:g}")
+    equals = f.optional(data, "equals", where, _scalar, None)
+    return Expectation(metric=metric, min=low, max=high, equals=equals)
+
+
+def _scalar(value: Any, where: Where) -> bool | float | str:
+    if isinstance(value, bool | str):
+        return value
+    return f.number()(value, where)

@@ -1,0 +1,178 @@
+"""Validation of the ``system`` and ``world`` sections (the machine the story runs on)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsim.scenario import fields as f
+from jobsim.scenario.errors import Where, unknown
+from jobsim.scenario.schema import (
+    DISTRIBUTIONS,
+    FETCH_MODES,
+    IDEMPOTENCY_GUARDS,
+    KNOWN_SAFEGUARDS,
+    ON_CONFLICT,
+    UNIQUE_LOCKS,
+    DatabaseConfig,
+    Distribution,
+    ServiceConfig,
+    SystemConfig,
+    WorldConfig,
+)
+
+SYSTEM_KEYS = (
+    "processes",
+    "concurrency",
+    "fetch",
+    "queues",
+    "poll_interval",
+    "shutdown_timeout",
+    "dead_max_jobs",
+    "dead_timeout",
+    "death_handlers",
+    "safeguards",
+)
+WORLD_KEYS = ("services", "database", "pools")
+SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate")
+DATABASE_KEYS = ("replicas", "lag")
+
+KIND_READERS: dict[str, f.Reader[Any]] = {
+    "bool": f.boolean,
+    "count": f.integer(minimum=0),
+    "positive_int": f.integer(minimum=1),
+    "positive_duration": f.duration(positive=True),
+    "fraction": f.number(minimum=0, maximum=1),
+    "names": f.unique_list(f.name, "name"),
+    "lock": f.choice(UNIQUE_LOCKS),
+    "on_conflict": f.choice(ON_CONFLICT),
+    "guard": f.choice(IDEMPOTENCY_GUARDS),
+}
+
+
+def read_system(value: Any, where: Where) -> SystemConfig:
+    data = f.mapping(value, where, SYSTEM_KEYS)
+    base = SystemConfig()
+    queues, mode = read_queues(data.get("queues"), where.key("queues"))
+    return SystemConfig(
+        processes=f.optional(data, "processes", where, f.integer(minimum=1), base.processes),
+        concurrency=f.optional(data, "concurrency", where, f.integer(minimum=1), base.concurrency),
+        fetch=f.optional(data, "fetch", where, f.choice(FETCH_MODES), base.fetch),
+        queues=queues,
+        queue_mode=mode,
+        poll_interval=f.optional(data, "poll_interval", where, f.duration(positive=True), None),
+        shutdown_timeout=f.optional(
+            data, "shutdown_timeout", where, f.duration(), base.shutdown_timeout
+        ),
+        dead_max_jobs=f.optional(
+            data, "dead_max_jobs", where, f.integer(minimum=1), base.dead_max_jobs
+        ),
+        dead_timeout=f.optional(
+            data, "dead_timeout", where, f.duration(positive=True), base.dead_timeout
+        ),
+        death_handlers=f.optional(
+            data, "death_handlers", where, f.unique_list(f.name, "death handler"), ()
+        ),
+        safeguards=f.optional(data, "safeguards", where, read_safeguards, {}),
+    )
+
+
+def read_queues(value: Any, where: Where) -> tuple[tuple[tuple[str, int], ...], str]:
+    """sidekiq.yml syntax: ``[a, b]`` (strict order) or ``[[a, 6], [b, 1]]`` (weighted)."""
+    if value is None:
+        return SystemConfig().queues, SystemConfig().queue_mode
+    items = f.sequence(value, where, nonempty=True)
+    weighted = isinstance(items[0], list)
+    queues: list[tuple[str, int]] = []
+    for index, item in enumerate(items):
+        at = where.index(index)
+        if isinstance(item, list) != weighted:
+            raise at.error(
+                "mixes plain queue names with [name, weight] pairs; use one form for every queue"
+            )
+        queue, weight = _weighted_queue(item, at) if weighted else (f.name(item, at), 1)
+        if queue in (q for q, _ in queues):
+            raise at.error(f"duplicate queue {queue!r}")
+        queues.append((queue, weight))
+    if not weighted:
+        return tuple(queues), "strict"
+    return tuple(queues), "random" if all(w == 1 for _, w in queues) else "weighted"
+
+
+def _weighted_queue(item: list[Any], where: Where) -> tuple[str, int]:
+    if len(item) != 2:
+        raise where.error(f"expected [name, weight], got a list of {len(item)} items")
+    return f.name(item[0], where.index(0)), f.integer(minimum=1)(item[1], where.index(1))
+
+
+def read_safeguards(value: Any, where: Where) -> dict[str, dict[str, Any]]:
+    """Each safeguard's keys checked against KNOWN_SAFEGUARDS, defaults filled in."""
+    data = f.mapping(value, where)
+    out: dict[str, dict[str, Any]] = {}
+    for guard, settings in data.items():
+        if guard not in KNOWN_SAFEGUARDS:
+            raise where.key(guard).error(unknown("safeguard", guard, KNOWN_SAFEGUARDS))
+        if settings is None:
+            continue
+        table = KNOWN_SAFEGUARDS[guard]
+        at = where.key(guard)
+        given = f.mapping(settings, at, table)
+        out[guard] = {
+            key: f.optional(given, key, at, KIND_READERS[kind], default)
+            for key, (kind, default) in table.items()
+        }
+    return out
+
+
+def read_world(value: Any, where: Where) -> WorldConfig:
+    data = f.mapping(value, where, WORLD_KEYS)
+    services = f.optional(data, "services", where, f.mapping, {})
+    pools = f.optional(data, "pools", where, f.mapping, {})
+    return WorldConfig(
+        services={
+            name: read_service(spec, where.key("services").key(name))
+            for name, spec in services.items()
+            if spec is not None
+        },
+        database=f.optional(data, "database", where, read_database, DatabaseConfig()),
+        pools={
+            name: f.integer(minimum=1)(size, where.key("pools").key(name))
+            for name, size in pools.items()
+            if size is not None
+        },
+    )
+
+
+def read_service(value: Any, where: Where) -> ServiceConfig:
+    data = f.mapping(value, where, SERVICE_KEYS)
+    return ServiceConfig(
+        latency=f.optional(data, "latency", where, read_distribution, None),
+        capacity=f.optional(data, "capacity", where, f.integer(minimum=1), None),
+        on_full=f.optional(data, "on_full", where, f.choice(("queue", "reject")), "queue"),
+        timeout=f.optional(data, "timeout", where, f.duration(positive=True), None),
+        error_rate=f.optional(data, "error_rate", where, f.number(minimum=0, maximum=1), 0.0),
+    )
+
+
+def read_distribution(value: Any, where: Where) -> Distribution:
+    """``{dist: exponential, mean: 50ms}``, or a bare duration meaning a fixed latency."""
+    if not isinstance(value, dict):
+        return Distribution("fixed", {"value": f.duration()(value, where)})
+    dist = f.required(f.mapping(value, where), "dist", where, f.string)
+    if dist not in DISTRIBUTIONS:
+        raise where.key("dist").error(unknown("distribution", dist, DISTRIBUTIONS))
+    names = DISTRIBUTIONS[dist]
+    data = f.mapping(value, where, ("dist", *names))
+    params = {name: f.required(data, name, where, f.duration()) for name in names}
+    if dist == "uniform" and params["min"] > params["max"]:
+        raise where.key("max").error(f"must not be less than min, got {data['max']!r}")
+    if dist == "exponential" and params["mean"] == 0:
+        raise where.key("mean").error(f"must be positive, got {data['mean']!r}")
+    return Distribution(dist, params)
+
+
+def read_database(value: Any, where: Where) -> DatabaseConfig:
+    data = f.mapping(value, where, DATABASE_KEYS)
+    return DatabaseConfig(
+        replicas=f.optional(data, "replicas", where, f.integer(minimum=0), 0),
+        lag=f.optional(data, "lag", where, f.duration(), 0.0),
+    )
