@@ -17,8 +17,9 @@ Contract shared by every implementation, proven by tests/conformance:
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 Payload = dict[str, Any]
 
@@ -35,9 +36,13 @@ class BrokerError(RuntimeError):
     """Storage failed (outage, connection reset); the caller decides what it means."""
 
 
+_ENCODE = msgspec.json.Encoder(order="sorted").encode
+
+
 def canonical(payload: Payload) -> str:
-    """The one JSON spelling of a payload: member names in sorted sets and private lists."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    """The one JSON spelling of a payload (keys sorted at every depth): member names in
+    sorted sets and private lists, so ties order the same in every broker."""
+    return _ENCODE(payload).decode()
 
 
 @runtime_checkable

@@ -43,7 +43,7 @@ KNOWN_SAFEGUARDS: dict[str, dict[str, tuple[str, Any]]] = {
         "on_conflict": ("on_conflict", "drop"),
         "args": ("names", None),
     },
-    "idempotency": {"guard": ("guard", "primary")},
+    "idempotency": {"guard": ("guard", "primary"), "payment_keys": ("bool", False)},
     "dependencies": {"enabled": ("bool", True)},
     "resources": {"scoped": ("bool", True)},
     "retry_budget": {
@@ -228,4 +228,5 @@ class Scenario:
             "scenario": self.name,
             "variant": self.variant,
             "seed": self.seed if seed is None else seed,
+            "checks": list(self.checks),
         }

@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+import msgspec
 
 from jobsim.sim.events import FIELDS
 
 Event = tuple[Any, ...]
 _ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
+_KEY_ORDER = {
+    kind: [("t", 0), ("kind", 1), ("jid", 2)] + [(name, 3 + i) for i, name in enumerate(fields)]
+    for kind, fields in FIELDS.items()
+}
+# msgspec rather than the json module: about 9x faster, and the digest of a large run is
+# one encode per event. It sorts keys at every depth, which is what "canonical" needs.
+_ENCODER = msgspec.json.Encoder(order="sorted")
 
 
 class HistoryError(ValueError):
@@ -68,10 +76,13 @@ class History:
         return out
 
     def lines(self) -> Iterator[str]:
-        """Canonical JSON lines: sorted keys, no spaces, floats as Python's repr."""
-        dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+        """Canonical JSON lines: keys sorted at every depth, no spaces, floats in their
+        shortest round-trip form (msgspec's spelling, e.g. ``1e16``)."""
+        encode = _ENCODER.encode
         for event in self.events:
-            yield dumps(self.as_dict(event))
+            line = {key: event[i] for key, i in _KEY_ORDER[event[1]]}
+            line["t"] = float(event[0])
+            yield encode(line).decode()
 
     def digest(self) -> str:
         """``sha256:<hex>`` of the canonical lines; equal runs give equal digests."""
@@ -81,12 +92,17 @@ class History:
             h.update(b"\n")
         return "sha256:" + h.hexdigest()
 
-    def to_jsonl(self, path: str | Path) -> None:
-        """Write one canonical line per event; ``.gz`` paths are gzip-compressed."""
+    def to_jsonl(self, path: str | Path) -> str:
+        """Write one canonical line per event (``.gz``: gzip, fast level) and return the
+        digest, computed in the same pass so a saved run is encoded only once."""
+        h = hashlib.sha256()
         with _open(path, "wt") as fh:
             for line in self.lines():
                 fh.write(line)
                 fh.write("\n")
+                h.update(line.encode())
+                h.update(b"\n")
+        return "sha256:" + h.hexdigest()
 
     @classmethod
     def from_jsonl(cls, path: str | Path) -> History:
@@ -99,14 +115,17 @@ class History:
         return history
 
 
+_decode = msgspec.json.Decoder().decode
+
+
 def _parse(line: str, where: str) -> Event:
     try:
-        obj = json.loads(line)
+        obj = _decode(line)
         kind = obj.pop("kind")
         names = FIELDS[kind]
         t, jid = obj.pop("t"), obj.pop("jid")
         values = [obj.pop(name) for name in names]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (msgspec.DecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise HistoryError(f"{where}: not a history event ({exc})") from None
     if obj:
         raise HistoryError(f"{where}: unexpected fields {sorted(obj)}")
@@ -115,5 +134,5 @@ def _parse(line: str, where: str) -> Event:
 
 def _open(path: str | Path, mode: str) -> TextIO:
     if str(path).endswith(".gz"):
-        return gzip.open(path, mode, encoding="utf-8", compresslevel=6)  # type: ignore[return-value]
+        return gzip.open(path, mode, encoding="utf-8", compresslevel=1)  # type: ignore[return-value]
     return open(path, mode, encoding="utf-8")

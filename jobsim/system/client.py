@@ -74,6 +74,7 @@ class Client:
 
     def __init__(self, system: JobSystem) -> None:
         self.system = system
+        self.broker = system.broker      # the application's own connection to storage
         self.middleware: list[ClientMiddleware] = []
         self._jid_rng = system.sim.streams["jid"]
 
@@ -113,7 +114,7 @@ class Client:
             return []
         queue = payloads[0]["queue"]
         try:
-            self.system.broker.push_bulk(queue, payloads)
+            self.broker.push_bulk(queue, payloads)
         except BrokerError as exc:
             for p in payloads:
                 self._record_failed_push(p, exc)
@@ -154,9 +155,9 @@ class Client:
         system, jid, queue = self.system, payload["jid"], payload["queue"]
         at = payload.get("at")
         if at is None:
-            self._guarded(payload, lambda: system.broker.push(queue, payload))
+            self._guarded(payload, lambda: self.broker.push(queue, payload))
         else:
-            self._guarded(payload, lambda: system.broker.zadd(SCHEDULE, at, payload))
+            self._guarded(payload, lambda: self.broker.zadd(SCHEDULE, at, payload))
         if system.lifecycle.get(jid) is not None:
             system.sim.record("copy", jid, queue, "repush")
         elif at is None:

@@ -86,8 +86,11 @@ class Job:
     @classmethod
     def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
         """Arguments for the index-th job of a workload entry (or a fan-out recipient).
-        Override to map a scenario's ``args`` mapping onto perform's signature."""
-        return [index, params] if params else [index]
+        Override to map a scenario's ``args`` mapping onto perform's signature; the
+        default passes the index alone and accepts no ``args``."""
+        if params:
+            raise ValueError(f"{cls.__name__} takes no workload args, got {sorted(params)}")
+        return [index]
 
     # ---- helpers for perform ------------------------------------------------------
     def sleep(self, seconds: float) -> simpy.Timeout:

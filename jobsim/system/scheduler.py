@@ -4,7 +4,8 @@ Every worker process runs one, as in Sidekiq. Its sleep averages ``I`` = 5 s x t
 number of processes (or the configured average), so the cluster as a whole polls about
 every 5 s: below 10 processes each sleep is U(0.5 I, 1.5 I), from 10 up U(0, 2 I); the
 first poll comes after U(0, 5) s so restarted clusters do not poll in lockstep. A moved
-job goes to the back of its queue. Due-ness is judged on this process's clock, so a
+job goes to the back of its queue; jobs move one at a time, as Sidekiq's Lua script does,
+so a storage error mid-tick strands nothing. Due-ness is judged on this process's clock, so a
 skewed process promotes early.
 """
 
@@ -53,7 +54,8 @@ class Poller:
         moved = 0
         try:
             for zset, source, state in SOURCES:
-                for payload in broker.pop_due(zset, self.worker.now()):
+                while due := broker.pop_due(zset, self.worker.now(), 1):
+                    payload = due[0]
                     queue, jid = payload["queue"], payload["jid"]
                     ready = {k: v for k, v in payload.items() if k != "at"}
                     ready["enqueued_at"] = sim.env.now

@@ -56,23 +56,31 @@ class JobSystem:
         return self._by_id[wid]
 
     # ---- waking idle processors (BRPOP without blocking Redis) ---------------------
-    def notify(self, queue: str, n: int = 1) -> None:
-        """A push happened: wake up to ``n`` idle processors, first-come first-served."""
+    def notify(self, queue: str | None, n: int = 1) -> None:
+        """A push happened: wake up to ``n`` idle processors, first-come first-served.
+        Waiters already woken by their timeout are skipped (lazy removal)."""
         idle = self._idle
         while n > 0 and idle:
-            idle.popleft().succeed()
-            n -= 1
+            wake = idle.popleft()
+            if not wake.triggered:
+                wake.succeed()
+                n -= 1
 
     def wait_for_work(self) -> Generator[Any, Any, None]:
-        """Wait for a push, or the 2 s BRPOP timeout, whichever comes first."""
+        """Wait for a push, or the 2 s BRPOP timeout, whichever comes first.
+
+        The timeout's callback fires the same wake event, so a wait costs one event and
+        one timeout, and no simpy Condition (idle processors are most of a long run)."""
         env = self.sim.env
         wake = env.event()
         self._idle.append(wake)
+        env.timeout(self.config.idle_wait_s).callbacks.append(
+            lambda _timer: wake.triggered or wake.succeed())
         try:
-            yield wake | env.timeout(self.config.idle_wait_s)
+            yield wake
         finally:
-            if not wake.triggered:
-                self._idle.remove(wake)
+            if not wake.triggered:           # interrupted: never let notify pick us
+                wake.succeed()
 
     # ---- the final read (Jepsen's drain) -------------------------------------------
     def inventory(self) -> int:

@@ -74,10 +74,12 @@ class WorkerProcess:
         self.alive = False
         self.stopping = True
         self.system.sim.record("crash", None, self.id)
-        self._interrupt_all("crash")
+        own = self._interrupt_all("crash")
         free = getattr(self.system.world, "free_process", None)
         if free is not None:
             free(self.id)
+        if own:  # called from one of our own processors (Job.crash_process): unwind it
+            raise simpy.Interrupt("crash")
 
     def shutdown(self, timeout: float | None = None) -> simpy.Process:
         """TERM; returns a process that ends when this one has stopped."""
@@ -126,10 +128,17 @@ class WorkerProcess:
                 system.notify(queue, 1)
             p.process.interrupt("kill")
 
-    def _interrupt_all(self, cause: str) -> None:
+    def _interrupt_all(self, cause: str) -> bool:
+        """Interrupt our live processes; True when the caller is one of them, which simpy
+        cannot interrupt (no self-interrupts), so it must unwind by itself."""
+        active = self.system.sim.env.active_process
+        own = False
         for proc in [p.process for p in self.processors] + self._daemons:
-            if proc is not None and proc.is_alive:
+            if proc is active and proc is not None:
+                own = True
+            elif proc is not None and proc.is_alive:
                 proc.interrupt(cause)
+        return own
 
     # ---- heartbeat and orphans ----------------------------------------------------
     def _beat(self) -> None:

@@ -53,6 +53,11 @@ class NotificationDeliveryJob(Job):
       ``effect_on_timeout`` a timed-out send that did go out is resent by the retry.
     """
 
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        """Recipient ``index`` of campaign ``campaign_id`` (default 1)."""
+        return [index, _only(cls, params, "campaign_id").get("campaign_id", 1)]
+
     def perform(self, user_id: Any, campaign_id: Any) -> Work:
         world = self.world
         db = world.db
@@ -96,6 +101,11 @@ class PaymentProcessingJob(Job):
     """
 
     queue = "critical"
+
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        """Order ``index`` for ``amount_cents`` (default 4999)."""
+        return [index, _only(cls, params, "amount_cents").get("amount_cents", 4999)]
 
     def perform(self, order_id: Any, amount_cents: int) -> Work:
         world = self.world
@@ -207,6 +217,11 @@ class DataExportJob(Job):
     until the process dies (and the temp file even then).
     """
 
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        """Export ``index`` of ``rows`` rows (default 1000)."""
+        return [index, _only(cls, params, "rows").get("rows", 1000)]
+
     def perform(self, export_id: Any, rows: int) -> Work:
         if self.world.scoped_resources:
             yield from self._scoped(rows)
@@ -244,6 +259,13 @@ class DataExportJob(Job):
         yield self.sleep(half)
 
 
+def _only(cls: type[Job], params: dict[str, Any], *allowed: str) -> dict[str, Any]:
+    extra = sorted(set(params) - set(allowed))
+    if extra:
+        raise ValueError(f"{cls.__name__} takes workload args {list(allowed)}, not {extra}")
+    return params
+
+
 # ---- load and benchmarks -----------------------------------------------------------
 class AnalyticsJob(Job):
     """A short call to the analytics sink; no effect recorded (80k of them are load)."""
@@ -267,6 +289,14 @@ class SyntheticJob(Job):
     does not change the service times. For validating queueing models.
     """
 
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        """``{dist, p_fail, <distribution parameters>}`` -> perform's arguments."""
+        rest = {k: v for k, v in params.items() if k not in ("dist", "p_fail")}
+        make_sampler({"dist": params.get("dist", "exponential"), **(rest or {"mean": 1.0})})
+        return [params.get("dist", "exponential"), params.get("p_fail", 0.0),
+                rest or {"mean": 1.0}]
+
     def perform(self, dist: str = "exponential", p_fail: float = 0.0,
                 params: Mapping[str, Any] | None = None) -> Work:
         params = params if params is not None else {"mean": 1.0}
@@ -282,12 +312,20 @@ class SyntheticJob(Job):
 class NoopJob(Job):
     """One zero-length step: the job system's own overhead, for benchmarks."""
 
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        return []
+
     def perform(self, *args: Any) -> Work:
         yield self.sleep(0)
 
 
 class PoisonJob(Job):
     """Crashes the worker process running it, every time (a segfault or an OOM kill)."""
+
+    @classmethod
+    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
+        return []
 
     def perform(self, *args: Any) -> Work:
         yield self.crash_process()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple
 
@@ -80,6 +81,7 @@ _PARAMS = {
     "exponential": {"mean"},
     "uniform": {"low", "high"},
     "lognormal": {"mu", "sigma", "mean"},
+    "normal": {"mean", "sd"},
 }
 
 
@@ -89,7 +91,8 @@ def make_sampler(spec: Mapping[str, Any] | float | int) -> Sampler:
     Specs: a number (constant); ``{dist: constant, value|mean}``;
     ``{dist: exponential, mean}``; ``{dist: uniform, low, high}``;
     ``{dist: lognormal, mu, sigma}`` or ``{dist: lognormal, mean, sigma}`` (``mean`` is
-    the distribution's mean: ``mu = ln(mean) - sigma**2 / 2``). Raises ``ValueError``
+    the distribution's mean: ``mu = ln(mean) - sigma**2 / 2``); ``{dist: normal, mean, sd}``
+    truncated at zero. Raises ``ValueError``
     naming the bad key, for scenario validation.
     """
     if isinstance(spec, (int, float)):
@@ -117,6 +120,9 @@ def make_sampler(spec: Mapping[str, Any] | float | int) -> Sampler:
         if high < low:
             raise ValueError(f"uniform needs low <= high: {spec}")
         return lambda rng: rng.uniform(low, high)
+    if dist == "normal":   # latencies cannot be negative: truncated at zero
+        mean, sd = p["mean"], p["sd"]
+        return lambda rng: max(0.0, rng.gauss(mean, sd))
     sigma = p["sigma"]
     mu = p["mu"] if "mu" in p else math.log(p["mean"]) - sigma * sigma / 2
     return lambda rng: rng.lognormvariate(mu, sigma)
@@ -154,7 +160,7 @@ class Service:
         self.timeout = timeout
         self.effect_on_timeout = effect_on_timeout
         self.dedupe_window_s = dedupe_window_s
-        self._res = simpy.Resource(sim.env, capacity) if capacity else None
+        self._res = Slots(sim.env, capacity) if capacity else None
         self._rng = sim.streams[f"service.{name}"]
         self._faults = sim.streams[f"service.{name}.faults"]
         self._idem: dict[str, Response] = {}
@@ -210,7 +216,7 @@ class Service:
             self.errors += 1
             raise ServiceError(f"{self.name}: connection refused ({op})")
         deadline = None if self.timeout is None else env.now + self.timeout
-        req = yield from self._acquire(op, deadline)
+        holds_slot = yield from self._acquire(op, deadline)
         self.in_flight += 1
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
@@ -218,35 +224,34 @@ class Service:
             return (yield from self._serve(job, op, key, effect, once, idempotency_key, deadline))
         finally:
             self.in_flight -= 1
-            if req is not None:
-                self._res.release(req)  # type: ignore[union-attr]
+            if holds_slot:
+                self._res.release()  # type: ignore[union-attr]
 
-    def _acquire(
-        self, op: str, deadline: float | None
-    ) -> Generator[simpy.Event, Any, simpy.resources.resource.Request | None]:
-        res = self._res
-        if res is None:
-            return None
-        if self.on_full == "reject" and res.count >= res.capacity:
+    def _acquire(self, op: str, deadline: float | None) -> Generator[simpy.Event, Any, bool]:
+        """Take a capacity slot (waiting if there is none); False when unlimited."""
+        slots = self._res
+        if slots is None:
+            return False
+        if slots.take():
+            return True
+        if self.on_full == "reject":
             self.errors += 1
             self.rejected += 1
             raise ServiceUnavailable(f"{self.name}: at capacity ({op})")
-        req = res.request()
-        if req.triggered:
-            return req
+        granted = slots.wait()
         try:
             if deadline is None:
-                yield req
+                yield granted
             else:
-                yield req | self.sim.env.timeout(max(0.0, deadline - self.sim.env.now))
+                yield granted | self.sim.env.timeout(max(0.0, deadline - self.sim.env.now))
         except BaseException:
-            _drop(res, req)
+            slots.abandon(granted)
             raise
-        if not req.triggered:
-            req.cancel()
+        if not granted.triggered:
+            slots.abandon(granted)
             self.timeouts += 1
             raise ServiceTimeout(f"{self.name}: timed out waiting for a slot ({op})")
-        return req
+        return True
 
     def _serve(
         self,
@@ -353,12 +358,45 @@ class Service:
         return series
 
 
-def _drop(res: simpy.Resource, req: simpy.resources.resource.Request) -> None:
-    """Give back a slot request whether or not it was granted."""
-    if req.triggered:
-        res.release(req)
-    else:
-        req.cancel()
+class Slots:
+    """A counting semaphore for a service's capacity.
+
+    simpy.Resource schedules an event for every request and every release, even when a
+    slot is free; a service call is on every job's hot path, so a free slot is taken here
+    with no event at all, and only a caller that must wait gets one. A released slot is
+    handed straight to the first waiter, in arrival order (FIFO, as simpy.Resource).
+    """
+
+    __slots__ = ("env", "free", "waiters")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.free = capacity
+        self.waiters: deque[simpy.Event] = deque()
+
+    def take(self) -> bool:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        return False
+
+    def wait(self) -> simpy.Event:
+        granted = self.env.event()
+        self.waiters.append(granted)
+        return granted
+
+    def release(self) -> None:
+        if self.waiters:
+            self.waiters.popleft().succeed()     # the slot changes hands
+        else:
+            self.free += 1
+
+    def abandon(self, granted: simpy.Event) -> None:
+        """A waiter gave up (timeout, interrupt): return a slot it was already handed."""
+        if granted.triggered:
+            self.release()
+        else:
+            self.waiters.remove(granted)
 
 
 class PaymentService(Service):

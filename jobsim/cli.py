@@ -1,0 +1,192 @@
+"""The ``jobsim`` command. Exit codes: 0 every check and expectation held; 1 something
+failed (the summary says what); 2 bad input or usage: one message naming the file, the
+field and the reason, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jobsim.report.summary import sections, verdict
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail_input(message: str) -> NoReturn:
+    """Bad input: one line on stderr, exit 2."""
+    errors.print(f"jobsim: {message}", markup=False, highlight=False)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jobsim")
+def main() -> None:
+    """Chaos simulation and property-based testing for background job systems."""
+
+
+# ---- simulate ---------------------------------------------------------------------
+@main.command()
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiply every count and rate.")
+@click.option("--variant", default=None, help="Run one variant instead of the base story.")
+@click.option("--all-variants", is_flag=True, help="Run the base story and every variant.")
+@click.option("--broker", default="memory", show_default=True,
+              help="memory, fakeredis, or redis://HOST:PORT/DB")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default reports/<scenario>/).")
+@click.option("--quiet", is_flag=True, help="No progress bar or tables.")
+def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
+             all_variants: bool, broker: str, out: Path | None, quiet: bool) -> None:
+    """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
+    from jobsim.scenario import ScenarioError
+    from jobsim.scenario.output import run_folder, write_run
+    from jobsim.scenario.runner import load, run_scenario
+
+    if variant and all_variants:
+        fail_input("--variant and --all-variants are exclusive")
+    if scale <= 0:
+        fail_input(f"--scale: must be positive, got {scale}")
+    try:
+        base = load(scenario)
+        names = [None, *base.variants] if all_variants else [variant]
+        if variant is not None:
+            base.with_variant(variant)
+        root = out or Path("reports") / base.name
+        results = []
+        for name in names:
+            with _progress(quiet, base.name if name is None else f"{base.name}/{name}") as tick:
+                result = run_scenario(base, seed=seed, variant=name, broker=broker,
+                                      scale=scale, progress=tick)
+            paths = write_run(run_folder(root, name), result.metrics, result.history)
+            results.append(result.metrics)
+            if not quiet:
+                _print_summary(result.metrics, paths)
+    except ScenarioError as exc:
+        fail_input(str(exc))
+    except (ConnectionError, OSError) as exc:
+        fail_input(f"--broker {broker}: {exc}")
+    if all_variants:
+        _compare(root, results)
+    sys.exit(0 if all(verdict(m) for m in results) else 1)
+
+
+@contextmanager
+def _progress(quiet: bool, label: str) -> Iterator[Callable[[float, float], None] | None]:
+    if quiet or not errors.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f} sim s"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(now: float, horizon: float) -> None:
+            bar.update(task, completed=now, total=horizon)
+
+        yield tick
+
+
+def _print_summary(metrics: dict[str, Any], paths: dict[str, Path]) -> None:
+    title = metrics["scenario"] + (f" / {metrics['variant']}" if metrics.get("variant") else "")
+    ok = verdict(metrics)
+    console.rule(f"{title}: [{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}")
+    for heading, header, rows in sections(metrics):
+        if not rows:
+            continue
+        table = Table(title=heading, title_justify="left")
+        for column in header:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row, style=None if "FAIL" not in row else "red")
+        console.print(table)
+    console.print(f"sim {metrics['sim_seconds']:,.0f} s in {metrics['wall_seconds']:.2f} s wall;"
+                  f" digest {metrics['history_digest']}")
+    for name, path in paths.items():
+        console.print(f"  {name}: {path}")
+
+
+def _compare(root: Path, results: list[dict[str, Any]]) -> None:
+    try:
+        from jobsim.report.compare import write_comparison
+    except ImportError:
+        return
+    path = write_comparison(root, results)
+    console.print(f"comparison: {path}")
+
+
+# ---- list and check ---------------------------------------------------------------
+@main.command(name="list")
+def list_() -> None:
+    """The built-in scenarios and the story each tells."""
+    from jobsim.scenario.loader import list_scenarios
+    from jobsim.scenario.runner import scenarios_dir
+
+    for name, description in list_scenarios(scenarios_dir()):
+        first = description.split(". ")[0].rstrip(".")
+        console.print(f"[bold]{name:20}[/bold] {first}.", highlight=False)
+
+
+@main.command()
+@click.argument("history", type=click.Path(path_type=Path))
+@click.option("--check", "names", multiple=True,
+              help="Checks to run (default: those the run was configured with).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
+    """Re-run the checkers on a saved history.jsonl(.gz)."""
+    from jobsim.checks.registry import NAMES, run_checks
+    from jobsim.sim.history import History, HistoryError
+
+    if not history.exists():
+        fail_input(f"{history}: no such file")
+    try:
+        saved = History.from_jsonl(history)
+    except (HistoryError, OSError, EOFError) as exc:
+        fail_input(f"{history}: {exc}")
+    config = next((e[3] for e in saved.events if e[1] == "config"), {}) or {}
+    chosen = list(names) or config.get("checks") or list(NAMES)
+    options = {"priority": {"latency_bounds": config.get("latency_bounds", {})}}
+    try:
+        results = run_checks(saved, chosen, {k: v for k, v in options.items() if k in chosen})
+    except ValueError as exc:
+        fail_input(f"--check: {exc}")
+    if as_json:
+        click.echo(json.dumps({n: r.to_dict() for n, r in results.items()}, indent=2))
+    else:
+        for result in results.values():
+            style = "green" if result.ok else "red"
+            console.print(f"[{style}]{result.summary()}[/{style}]", highlight=False)
+            for example in result.examples[:3]:
+                console.print(f"    {example}", highlight=False, markup=False)
+    sys.exit(0 if all(r.ok for r in results.values()) else 1)
+
+
+# ---- bench ------------------------------------------------------------------------
+@main.command()
+@click.argument("suites", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with every figure.")
+@click.option("--quick", is_flag=True, help="Small sizes, for a smoke test.")
+def bench(suites: tuple[str, ...], as_json: bool, quick: bool) -> None:
+    """Benchmarks, as ratios to raw simpy speed measured in the same run."""
+    from jobsim.bench import SUITES, run_suites
+
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        fail_input(f"unknown benchmark {unknown[0]!r}; known: {', '.join(SUITES)}")
+    results, text = run_suites(list(suites) or list(SUITES), quick=quick)
+    click.echo(json.dumps(results, indent=2) if as_json else text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

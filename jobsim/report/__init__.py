@@ -1,0 +1,1 @@
+"""Reports: metrics, summaries, figures and HTML pages, computed from histories."""

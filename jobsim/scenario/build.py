@@ -1,0 +1,117 @@
+"""Turn a validated Scenario into the objects a run is made of.
+
+The scenario file speaks the user's language (durations, ``payment_api``, a lognormal's
+mean and standard deviation, safeguards switched on or off); the layers below speak
+their own. This module is the one translation between them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from jobsim.chaos.faults import FAULTS, Fault, FaultParamError, build_fault
+from jobsim.scenario.durations import parse_duration
+from jobsim.scenario.errors import ScenarioError
+from jobsim.scenario.schema import Distribution, Scenario
+from jobsim.system.config import SystemConfig
+from jobsim.system.job import job_class
+from jobsim.world.handlers import death_handler
+from jobsim.world.workload import Arrivals
+from jobsim.world.world import DEFAULT_SERVICES
+
+FAULT_NAMES = frozenset(FAULTS) | {"service_latency", "outage"}
+
+
+def system_config(scenario: Scenario) -> SystemConfig:
+    s = scenario.system
+    if s.queue_mode == "strict":
+        queues: list[Any] = [name for name, _ in s.queues]
+    else:
+        queues = [[name, weight] for name, weight in s.queues]
+    return SystemConfig(
+        processes=s.processes, concurrency=s.concurrency, fetch=s.fetch, queues=queues,
+        poll_interval_avg=s.poll_interval, shutdown_timeout=s.shutdown_timeout,
+        dead_max_jobs=s.dead_max_jobs, dead_timeout_s=s.dead_timeout,
+        death_handlers=[death_handler(name) for name in s.death_handlers],
+        latency_bounds=dict(scenario.latency_bounds),
+    )
+
+
+def _service_name(name: str) -> str:
+    base = name.removesuffix("_api")
+    return base if base in DEFAULT_SERVICES else name
+
+
+def latency_spec(d: Distribution) -> dict[str, Any]:
+    """The scenario's distributions (durations, a lognormal by mean and sd) for the world."""
+    p = d.params
+    if d.dist == "fixed":
+        return {"dist": "constant", "value": p["value"]}
+    if d.dist == "uniform":
+        return {"dist": "uniform", "low": p["min"], "high": p["max"]}
+    if d.dist == "lognormal":
+        sigma = math.sqrt(math.log(1.0 + (p["sd"] / p["mean"]) ** 2)) if p["mean"] else 0.0
+        return {"dist": "lognormal", "mean": p["mean"], "sigma": sigma}
+    return {"dist": d.dist, **p}
+
+
+def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
+    """The World's config, and baseline error rates per service (applied after build)."""
+    w, guards = scenario.world, scenario.system.safeguards
+    services: dict[str, Any] = {}
+    error_rates: dict[str, float] = {}
+    for name, svc in w.services.items():
+        key = _service_name(name)
+        spec: dict[str, Any] = {"capacity": svc.capacity, "on_full": svc.on_full,
+                                "timeout": svc.timeout}
+        if svc.latency is not None:
+            spec["latency"] = latency_spec(svc.latency)
+        services[key] = {k: v for k, v in spec.items() if v is not None}
+        if svc.error_rate:
+            error_rates[key] = svc.error_rate
+    deps = guards.get("dependencies")
+    config = {
+        "db": {"replicas": w.database.replicas, "lag": w.database.lag},
+        "pools": {name: {"size": size} for name, size in w.pools.items()},
+        "services": services,
+        "guard": guards.get("idempotency", {}).get("guard", "none"),
+        "idempotency_keys": bool(guards.get("idempotency", {}).get("payment_keys", False)),
+        "scoped_resources": bool(guards.get("resources", {}).get("scoped", False)),
+        "order_flow": "inline" if deps is None else ("chain" if deps["enabled"] else "race"),
+    }
+    return config, error_rates
+
+
+def arrivals(scenario: Scenario) -> list[Arrivals]:
+    """Workload entries for the driver; each job's ``make_args`` vets the entry's args."""
+    out = []
+    for i, e in enumerate(scenario.workload):
+        try:
+            job_class(e.job).make_args(0, dict(e.args))
+        except (ValueError, TypeError) as exc:
+            raise ScenarioError(scenario.file, f"workload[{i}].args", str(exc)) from None
+        options = {"queue": e.queue, "retry": e.retry, "backoff": e.backoff, "jitter": e.jitter}
+        out.append(Arrivals(
+            job=e.job, kind=e.arrival, count=e.count or 0, rate=e.rate or 0.0,
+            start=e.start, end=e.end, spread=e.spread, args=dict(e.args),
+            options={k: v for k, v in options.items() if v is not None},
+        ))
+    return out
+
+
+def faults(scenario: Scenario) -> list[Fault]:
+    """Validated faults; a bad parameter is a ScenarioError naming faults[i].param."""
+    built = []
+    horizon = scenario.horizon
+    for i, f in enumerate(scenario.faults):
+        where = f"faults[{i}]"
+        duration = f.duration if f.duration is not None else max(0.0, horizon - f.start)
+        try:
+            built.append(build_fault(f.type, f.start, duration, f.target, dict(f.params),
+                                     parse_duration, where))
+        except FaultParamError as exc:
+            raise ScenarioError(scenario.file, exc.path, exc.reason) from None
+        except ScenarioError as exc:
+            raise ScenarioError(scenario.file, exc.path, exc.reason) from None
+    return built

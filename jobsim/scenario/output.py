@@ -1,0 +1,45 @@
+"""Where a run's results go on disk: metrics.json, summary.md, history.jsonl.gz and the
+HTML report, one folder per run (the base scenario in DIR, each variant in DIR/VARIANT).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jobsim.report.summary import markdown
+
+HISTORY_FILE = "history.jsonl.gz"
+
+
+def run_folder(root: Path, variant: str | None) -> Path:
+    return root if variant is None else root / variant
+
+
+def write_run(folder: Path, metrics: dict[str, Any], history: Any) -> dict[str, Path]:
+    """Write every artefact of one run; returns their paths by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "history": folder / HISTORY_FILE,
+        "metrics": folder / "metrics.json",
+        "summary": folder / "summary.md",
+    }
+    digest = history.to_jsonl(paths["history"])
+    if digest != metrics["history_digest"]:
+        raise RuntimeError(f"history digest changed while saving: {digest}")
+    paths["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+    paths["summary"].write_text(markdown(metrics) + "\n")
+    html = _html_writer()
+    if html is not None:
+        paths["report"] = html(folder, metrics, history)
+    return paths
+
+
+def _html_writer() -> Any:
+    """The HTML report writer, when the report layer provides one."""
+    try:
+        from jobsim.report.html import write_run_report
+    except ImportError:
+        return None
+    return write_run_report

@@ -1,0 +1,166 @@
+"""Run one scenario: build the world, the storage, the job system, the nemesis and the
+workload; simulate; take the final inventory; check; measure.
+
+``run_scenario`` is the public entry point (``jobsim.run_scenario``). A run is a pure
+function of (scenario, seed, code): the only wall-clock reading is ``wall_seconds``,
+which is reported but never fed back into the model.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobsim.broker import make_broker
+from jobsim.broker.base import RETRY, SCHEDULE, Broker
+from jobsim.chaos.faults import ChaosContext
+from jobsim.chaos.nemesis import Nemesis, faulty_connections
+from jobsim.chaos.storage import StorageFaults
+from jobsim.checks.registry import NAMES as CHECK_NAMES
+from jobsim.checks.registry import run_checks
+from jobsim.checks.result import CheckResult
+from jobsim.report.metrics import compute
+from jobsim.scenario import build
+from jobsim.scenario.loader import load_scenario
+from jobsim.scenario.schema import Scenario
+from jobsim.sim.history import History
+from jobsim.sim.simulation import Simulation
+from jobsim.system import safeguards
+from jobsim.system.job import REGISTRY
+from jobsim.system.system import JobSystem
+from jobsim.world import jobs as _app_jobs  # noqa: F401  (registers the seed's jobs)
+from jobsim.world.workload import Workload
+from jobsim.world.world import World
+
+Progress = Callable[[float, float], None]        # (sim now, horizon)
+DRAIN_CHECK_S = 10.0
+PROGRESS_STEPS = 100
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    history: History
+    metrics: dict[str, Any]
+    checks: dict[str, CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks.values()) and all(
+            e["ok"] for e in self.metrics["expectations"])
+
+
+def scenarios_dir() -> Path:
+    """Built-in scenarios: $JOBSIM_SCENARIOS, ./scenarios, or the checkout's scenarios/."""
+    env = os.environ.get("JOBSIM_SCENARIOS")
+    if env:
+        return Path(env)
+    here = Path("scenarios")
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def load(source: str | Path, variant: str | None = None,
+         search_dir: Path | None = None) -> Scenario:
+    """A scenario by name or path, validated against everything that exists here."""
+    scenario = load_scenario(source, known_jobs=REGISTRY, known_faults=build.FAULT_NAMES,
+                             known_checks=CHECK_NAMES,
+                             search_dir=search_dir or scenarios_dir())
+    return scenario.with_variant(variant)
+
+
+def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
+                 variant: str | None = None, broker: str = "memory", scale: float = 1.0,
+                 progress: Progress | None = None) -> Result:
+    """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL."""
+    if not isinstance(scenario, Scenario):
+        scenario = load(scenario, variant)
+    else:
+        scenario = scenario.with_variant(variant)
+    if scale != 1.0:
+        scenario = scenario.scaled(scale)
+    seed = scenario.seed if seed is None else seed
+    faults = build.faults(scenario)                      # bad input fails before a run
+    build.arrivals(scenario)
+    started = time.perf_counter()
+    run = _Run(scenario, seed, broker, faults)
+    run.simulate(progress)
+    wall = time.perf_counter() - started
+    checks = run_checks(run.sim.history, scenario.checks, _check_options(scenario))
+    meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
+            "broker": broker if not broker.startswith("redis") else "redis",
+            "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
+            "scale": scenario.scale}
+    expect = [{"metric": e.metric, "min": e.min, "max": e.max, "equals": e.equals}
+              for e in scenario.expect]
+    metrics = compute(run.sim.history, checks, meta, expect)
+    return Result(scenario, run.sim.history, metrics, checks)
+
+
+def _check_options(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    options: dict[str, dict[str, Any]] = {}
+    if "priority" in scenario.checks:
+        options["priority"] = {"latency_bounds": dict(scenario.latency_bounds)}
+    return options
+
+
+class _Run:
+    """The assembled machinery of one run."""
+
+    def __init__(self, scenario: Scenario, seed: int, broker: str, faults: list[Any]) -> None:
+        self.scenario = scenario
+        self.sim = sim = Simulation(seed)
+        world_cfg, error_rates = build.world_config(scenario)
+        self.world = World(sim, world_cfg)
+        for name, rate in error_rates.items():
+            self.world.service(name).set_error_rate(rate)
+        self.store = _fresh_store(broker)
+        storage = StorageFaults()
+        workers, client = faulty_connections(
+            self.store, storage, sim.streams["chaos.storage"], sim.record,
+            notify=lambda queue, n: self.system.notify(queue, n))
+        self.system = JobSystem(sim, workers, build.system_config(scenario), self.world)
+        self.system.client.broker = client
+        safeguards.install(self.system, dict(scenario.system.safeguards))
+        ctx = ChaosContext(sim, self.system, self.world, storage, self.store)
+        self.nemesis = Nemesis(ctx, faults)
+        self.workload = Workload(sim, self.system.client, build.arrivals(scenario),
+                                 scenario.duration)
+
+    def simulate(self, progress: Progress | None) -> None:
+        scenario, sim = self.scenario, self.sim
+        self.system.start(record_config=scenario.config(self.sim.streams.seed))
+        self.nemesis.start()
+        self.workload.start()
+        horizon = scenario.duration
+        for step in range(1, PROGRESS_STEPS + 1):
+            sim.run(until=horizon * step / PROGRESS_STEPS)
+            if progress is not None:
+                progress(sim.now, scenario.horizon)
+        end = scenario.horizon
+        while sim.now < end and not self.drained():
+            sim.run(until=min(end, sim.now + DRAIN_CHECK_S))
+        if progress is not None:
+            progress(scenario.horizon, scenario.horizon)
+        self.world.finish()
+        self.system.inventory()
+
+    def drained(self) -> bool:
+        """Nothing queued, scheduled, retrying or running: the system is at rest."""
+        store = self.store
+        if any(store.queue_size(q) for q in store.queue_names()):
+            return False
+        if store.zsize(SCHEDULE) or store.zsize(RETRY):
+            return False
+        return not any(p.busy for w in self.system.workers for p in w.processors)
+
+
+def _fresh_store(spec: str) -> Broker:
+    store = make_broker(spec)
+    flush = getattr(store, "flush", None)
+    if flush is not None and spec.startswith("redis"):
+        flush()                      # a real server may hold a previous run's keys
+    return store
