@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,11 +25,31 @@ errors = Console(stderr=True)
 
 def fail_input(message: str) -> NoReturn:
     """Bad input: one line on stderr, exit 2."""
-    errors.print(f"jobsim: {message}", markup=False, highlight=False)
+    click.echo(f"jobsim: {message}", err=True)     # one line, never wrapped
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """click's lazy-group pattern: heavy subcommands (matplotlib, long validations) are
+    imported only when invoked, so ``jobsim simulate`` starts fast."""
+
+    LAZY = {
+        "report": "jobsim.report.commands:report",
+        "validate": "jobsim.validate.command:validate",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = self.LAZY.get(name)
+        if target is None:
+            return super().get_command(ctx, name)
+        module, attr = target.split(":")
+        return getattr(import_module(module), attr)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="jobsim")
 def main() -> None:
     """Chaos simulation and property-based testing for background job systems."""
@@ -50,6 +71,7 @@ def main() -> None:
 def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
              all_variants: bool, broker: str, out: Path | None, quiet: bool) -> None:
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
+    from jobsim.broker import BrokerError
     from jobsim.scenario import ScenarioError
     from jobsim.scenario.output import run_folder, write_run
     from jobsim.scenario.runner import load, run_scenario
@@ -58,6 +80,9 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         fail_input("--variant and --all-variants are exclusive")
     if scale <= 0:
         fail_input(f"--scale: must be positive, got {scale}")
+    if broker not in ("memory", "fakeredis") and not broker.startswith(("redis://", "rediss://",
+                                                                         "unix://")):
+        fail_input(f"--broker: expected memory, fakeredis or a redis:// URL, got {broker!r}")
     try:
         base = load(scenario)
         names = [None, *base.variants] if all_variants else [variant]
@@ -75,7 +100,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
                 _print_summary(result.metrics, paths)
     except ScenarioError as exc:
         fail_input(str(exc))
-    except (ConnectionError, OSError) as exc:
+    except BrokerError as exc:
         fail_input(f"--broker {broker}: {exc}")
     if all_variants:
         _compare(root, results)

@@ -244,15 +244,27 @@ class WorkerCrash(Fault):
 
 
 class RollingDeploy(Fault):
+    """TERM every process in turn and start it again. ``grace`` is the platform's
+    termination grace period (Kubernetes' terminationGracePeriodSeconds): a process still
+    draining when it runs out is SIGKILLed, before Sidekiq's own ``timeout`` could requeue
+    its jobs. A grace shorter than the timeout is a classic misconfiguration."""
+
     kind = "rolling_deploy"
     doc = "TERM and restart every process in turn (graceful shutdown with timeout)"
-    PARAMS = {"timeout": "duration", "pause": "duration"}
-    DEFAULTS = {"timeout": 25.0, "pause": 5.0}
+    PARAMS = {"timeout": "duration", "pause": "duration", "grace": "duration"}
+    DEFAULTS = {"timeout": 25.0, "pause": 5.0, "grace": None}
 
     def run(self, ctx: ChaosContext) -> Generator[Any, Any, None]:
         env = ctx.sim.env
+        grace = self.p("grace")
         for w in list(ctx.system.workers):
-            yield w.shutdown(self.p("timeout"))
+            stopping = w.shutdown(self.p("timeout"))
+            if grace is None:
+                yield stopping
+            else:
+                yield stopping | env.timeout(grace)
+                if not stopping.triggered:
+                    w.crash()
             yield env.timeout(self.p("pause"))
             w.restart()
 

@@ -21,6 +21,12 @@ from jobsim.world.workload import Arrivals
 from jobsim.world.world import DEFAULT_SERVICES
 
 FAULT_NAMES = frozenset(FAULTS) | {"service_latency", "outage"}
+# A service named "export" stands for DataExportJob's storage: its error_rate is the
+# chance an export fails half way (the world's export.fail_p), the error path that leaks.
+EXPORT_SERVICE = "export"
+# A declared pool is a database.yml `pool:`; it comes with ActiveRecord's default
+# checkout_timeout, so an exhausted pool raises PoolTimeout instead of blocking forever.
+POOL_CHECKOUT_TIMEOUT_S = 5.0
 
 
 def system_config(scenario: Scenario) -> SystemConfig:
@@ -71,26 +77,41 @@ def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
         if svc.error_rate:
             error_rates[key] = svc.error_rate
     deps = guards.get("dependencies")
+    services.pop(EXPORT_SERVICE, None)
+    export_fail_p = error_rates.pop(EXPORT_SERVICE, 0.0)
     config = {
         "db": {"replicas": w.database.replicas, "lag": w.database.lag},
-        "pools": {name: {"size": size} for name, size in w.pools.items()},
+        "pools": {name: {"size": size, "wait_timeout": POOL_CHECKOUT_TIMEOUT_S}
+                  for name, size in w.pools.items()},
         "services": services,
         "guard": guards.get("idempotency", {}).get("guard", "none"),
         "idempotency_keys": bool(guards.get("idempotency", {}).get("payment_keys", False)),
         "scoped_resources": bool(guards.get("resources", {}).get("scoped", False)),
         "order_flow": "inline" if deps is None else ("chain" if deps["enabled"] else "race"),
     }
+    if export_fail_p:
+        config["export"] = {"fail_p": export_fail_p}
+    if guards.get("circuit_breaker") is not None:
+        config["circuit_breaker"] = dict(guards["circuit_breaker"])
     return config, error_rates
 
 
 def arrivals(scenario: Scenario) -> list[Arrivals]:
     """Workload entries for the driver; each job's ``make_args`` vets the entry's args."""
     out = []
+    listened = [name for name, _ in scenario.system.queues]
     for i, e in enumerate(scenario.workload):
+        cls = job_class(e.job)
         try:
-            job_class(e.job).make_args(0, dict(e.args))
+            cls.make_args(0, dict(e.args))
         except (ValueError, TypeError) as exc:
             raise ScenarioError(scenario.file, f"workload[{i}].args", str(exc)) from None
+        queue = e.queue or cls.queue
+        if queue not in listened:
+            raise ScenarioError(
+                scenario.file, f"workload[{i}].queue",
+                f"{e.job} goes to queue {queue!r}, which no process listens to "
+                f"(system.queues: {', '.join(listened)}); set queue: or add the queue")
         options = {"queue": e.queue, "retry": e.retry, "backoff": e.backoff, "jitter": e.jitter}
         out.append(Arrivals(
             job=e.job, kind=e.arrival, count=e.count or 0, rate=e.rate or 0.0,

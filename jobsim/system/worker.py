@@ -37,6 +37,7 @@ class WorkerProcess:
         self.skew = 0.0                 # clock skew fault: this process's clock runs ahead
         self.alive = False
         self.stopping = False
+        self.generation = 0             # one per start: a stale shutdown must not touch a new life
         cfg = system.config
         selector = QueueSelector(cfg.queue_spec, cfg.mode, system.sim.streams[f"fetch.{wid}"])
         self.fetcher = Fetcher(system.broker, selector, wid, cfg.fetch == "reliable")
@@ -53,6 +54,7 @@ class WorkerProcess:
         if self.alive:
             return
         self.alive, self.stopping = True, False
+        self.generation += 1
         env = self.system.sim.env
         self._beat()
         if self.fetcher.reliable:
@@ -90,6 +92,7 @@ class WorkerProcess:
         timeout = self.system.config.shutdown_timeout if timeout is None else timeout
         if not self.alive:
             return
+        life = self.generation
         sim.record("shutdown", None, self.id, timeout)
         self.stopping = True
         for daemon in self._daemons:
@@ -101,7 +104,7 @@ class WorkerProcess:
         busy = [p.process for p in self.processors if p.busy and p.process is not None]
         if busy:
             yield sim.env.all_of(busy) | sim.env.timeout(timeout)
-        if not self.alive:               # crashed while draining
+        if not self.alive or self.generation != life:   # killed (and maybe restarted) meanwhile
             return
         self._requeue_unfinished()
         self.alive = False

@@ -1,0 +1,88 @@
+"""The CLI's public contract: exit codes, one-line errors, the files a run writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobsim.cli import main
+from jobsim.scenario import ScenarioError
+from jobsim.scenario.runner import load
+
+BAD = Path(__file__).parents[1] / "unit" / "scenario" / "bad"
+BAD_FILES = sorted(BAD.glob("*.yaml"))
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_there_are_at_least_twenty_malformed_files() -> None:
+    assert len(BAD_FILES) >= 20
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.stem)
+def test_malformed_file_exits_2_with_the_loaders_exact_message(path: Path) -> None:
+    with pytest.raises(ScenarioError) as expected:
+        load(path)
+    code, _, err = invoke("simulate", str(path), "--quiet")
+    assert code == 2
+    assert err == f"jobsim: {expected.value}\n"
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["simulate", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
+    (["simulate", "black_friday", "--variant", "nope"], "unknown variant 'nope'"),
+    (["simulate", "black_friday", "--scale", "0"], "--scale: must be positive"),
+    (["simulate", "black_friday", "--broker", "mongo://x"], "--broker: expected memory"),
+    (["simulate", "black_friday", "--broker", "redis://127.0.0.1:1/0", "--scale", "0.01"],
+     "Connection refused"),
+    (["check", "does/not/exist.jsonl.gz"], "no such file"),
+    (["bench", "no_such_suite"], "unknown benchmark"),
+])
+def test_bad_usage_exits_2_with_one_line(args: list[str], needle: str) -> None:
+    code, _, err = invoke(*args)
+    assert code == 2, err
+    assert needle in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_simulate_writes_the_run_and_check_reproduces_its_verdicts(tmp_path: Path) -> None:
+    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.02", "--out",
+                          str(tmp_path), "--quiet")
+    assert code == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"metrics.json", "summary.md", "history.jsonl.gz"} <= names
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("scenario", "variant", "seed", "broker", "history_digest", "sim_seconds",
+                "wall_seconds", "jobs", "effects", "queues", "retries", "checks",
+                "expectations"):
+        assert key in metrics
+    assert metrics["jobs"]["enqueued"] == metrics["jobs"]["succeeded"] > 0
+    code, out, _ = invoke("check", str(tmp_path / "history.jsonl.gz"), "--json")
+    assert code == 0
+    rechecked = json.loads(out)
+    assert set(rechecked) == set(metrics["checks"])
+    for name, verdict in rechecked.items():
+        assert verdict["violations"] == metrics["checks"][name]["violations"]
+
+
+def test_a_failing_expectation_exits_1(tmp_path: Path) -> None:
+    code, out, _ = invoke("simulate", "black_friday", "--variant", "single_fifo",
+                          "--scale", "0.02", "--out", str(tmp_path), "--quiet")
+    metrics = json.loads((tmp_path / "single_fifo" / "metrics.json").read_text())
+    failed = [e for e in metrics["expectations"] if not e["ok"]]
+    assert code == (1 if failed or not all(c["ok"] for c in metrics["checks"].values()) else 0)
+    assert failed, "at 2% scale there is no backlog, so the FIFO variant's p99 >= 60 s fails"
+
+
+def test_list_names_every_builtin_scenario() -> None:
+    code, out, _ = invoke("list")
+    assert code == 0
+    for path in (Path(__file__).parents[2] / "scenarios").glob("*.yaml"):
+        assert path.stem in out
