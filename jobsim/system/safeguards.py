@@ -1,19 +1,21 @@
 """Switch the job system's safeguards on from a scenario's ``system.safeguards`` mapping.
 
-Application-level guards (existence checks, scoped resources, payment idempotency keys)
-live in the world's jobs; the ones here are job-system features: uniqueness locks,
-dependency chaining, retry budgets and circuit breakers.
+Application-level guards (existence checks, scoped resources, payment idempotency keys,
+circuit breakers around service calls) live in the world and are read by it; the ones
+installed here are job-system features: uniqueness locks, dependency chaining and retry
+budgets. Each lives in its own module with an ``install(system, options)``.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobsim.system.system import JobSystem
 
 # Safeguards read by the world rather than installed here.
-WORLD_LEVEL = frozenset({"idempotency", "resources"})
+WORLD_LEVEL = frozenset({"idempotency", "resources", "circuit_breaker"})
 
 
 def install(system: JobSystem, safeguards: dict[str, dict[str, Any]]) -> None:
@@ -21,10 +23,14 @@ def install(system: JobSystem, safeguards: dict[str, dict[str, Any]]) -> None:
     for name, options in safeguards.items():
         if name in WORLD_LEVEL:
             continue
-        installer = INSTALLERS.get(name)
-        if installer is None:
+        module = INSTALLERS.get(name)
+        if module is None:
             raise ValueError(f"safeguard {name!r} is not available in this job system")
-        installer(system, options)
+        import_module(module).install(system, options)
 
 
-INSTALLERS: dict[str, Any] = {}
+INSTALLERS: dict[str, str] = {
+    "unique": "jobsim.system.unique",
+    "dependencies": "jobsim.system.dependencies",
+    "retry_budget": "jobsim.system.budget",
+}
