@@ -69,6 +69,62 @@ def retry_load(history: History) -> dict[str, Any]:
             "peak_per_minute": max(per_minute.values(), default=0)}
 
 
+def highlights(history: History) -> list[list[Any]]:
+    """Scenario-specific lines for the summary: duplicate emails under the idempotency
+    guard the config event names (so replica_lag's variants read side by side)."""
+    config = next((e[3] for e in history.events if e[1] == "config"), None) or {}
+    guard = ((config.get("safeguards") or {}).get("idempotency") or {}).get("guard")
+    if guard is None:
+        return []
+    seen: Counter[str] = Counter()
+    for event in history.events:
+        if event[1] == "effect" and event[5] and event[4] == "email":
+            seen[event[3]] += 1
+    if not seen:
+        return []
+    return [[f"duplicate emails (guard={guard})", sum(n - 1 for n in seen.values())]]
+
+
+def order_counts(history: History) -> dict[str, int]:
+    """The seed's order errors, from effect keys: orders fulfilled before their capture
+    (``fulfilled_before_capture:O``), or fulfilled (``fulfil:O``) and never captured
+    (no ``payment:O``). ``errors`` counts each order once."""
+    fulfilled: set[str] = set()
+    early: set[str] = set()
+    captured: set[str] = set()
+    sets = {"fulfil": fulfilled, "fulfilled_before_capture": early, "payment": captured}
+    for event in history.of_kind("effect"):
+        kind, _, order = str(event[3]).partition(":")
+        found = sets.get(kind)
+        if found is not None:
+            found.add(order)
+    uncaptured = fulfilled - captured
+    return {"fulfilled": len(fulfilled), "fulfilled_before_capture": len(early),
+            "fulfilled_uncaptured": len(uncaptured), "errors": len(early | uncaptured)}
+
+
+def service_load(history: History) -> dict[str, dict[str, float]]:
+    """Per service, the load figures the world records at the end of a run
+    (``sample("service.NAME.STAT", value)``): calls that reached it, peak calls per
+    second over the run and since it last recovered from a fault, calls refused by its
+    circuit breaker. Service names may contain dots; the stat is the last part."""
+    out: dict[str, dict[str, float]] = {}
+    for event in history.events:
+        if event[1] == "sample" and event[3].startswith("service."):
+            service, _, stat = event[3][len("service."):].rpartition(".")
+            out.setdefault(service, {})[stat] = event[4]
+    return {name: out[name] for name in sorted(out)}
+
+
+def failure_counts(history: History) -> dict[str, int]:
+    """Failed executions by error class (non-dup), e.g. how many PoolTimeout."""
+    errors: Counter[str] = Counter()
+    for event in history.events:
+        if event[1] == "failure" and not event[5]:
+            errors[event[3]] += 1
+    return dict(sorted(errors.items()))
+
+
 def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, Any],
             expect: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The full metrics.json document for one run."""
@@ -87,7 +143,11 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "effects": effect_counts(history),
         "queues": queue_latency_stats(history),
         "retries": retry_load(history),
+        "services": service_load(history),
+        "failures": failure_counts(history),
+        "orders": order_counts(history),
         "checks": {name: result.to_dict() for name, result in checks.items()},
+        "highlights": highlights(history),
     }
     metrics["expectations"] = evaluate(metrics, expect or [])
     return metrics

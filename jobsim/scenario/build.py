@@ -87,7 +87,7 @@ def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
         "guard": guards.get("idempotency", {}).get("guard", "none"),
         "idempotency_keys": bool(guards.get("idempotency", {}).get("payment_keys", False)),
         "scoped_resources": bool(guards.get("resources", {}).get("scoped", False)),
-        "order_flow": "inline" if deps is None else ("chain" if deps["enabled"] else "race"),
+        "order_flow": "inline" if deps is None else ("deps" if deps["enabled"] else "race"),
     }
     if export_fail_p:
         config["export"] = {"fail_p": export_fail_p}

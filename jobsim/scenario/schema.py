@@ -229,4 +229,6 @@ class Scenario:
             "variant": self.variant,
             "seed": self.seed if seed is None else seed,
             "checks": list(self.checks),
+            "safeguards": {n: {k: list(v) if isinstance(v, tuple) else v for k, v in o.items()}
+                           for n, o in system.safeguards.items()},
         }

@@ -39,8 +39,9 @@ class PushTimeout(RuntimeError):
 
 
 class ClientMiddleware(Protocol):
-    def before_push(self, payload: Payload) -> Payload | None:
-        """Return the payload to push (possibly changed), or None to skip the push."""
+    def before_push(self, payload: Payload) -> Payload | str | None:
+        """Return the payload to push (possibly changed), None to skip the push, or the
+        jid (a str) when the middleware took the job into its own custody (deferred)."""
         ...
 
 
@@ -98,8 +99,8 @@ class Client:
         payload = self.build(cls, args, queue=queue, at=at, jid=jid, **options)
         for middleware in self.middleware:
             payload = middleware.before_push(payload)  # type: ignore[assignment]
-            if payload is None:
-                return None
+            if payload is None or isinstance(payload, str):
+                return payload
         self.store(payload)
         return payload["jid"]
 

@@ -98,6 +98,9 @@ class PaymentProcessingJob(Job):
     * ``chain``: enqueue ``FraudCheckJob``; each step enqueues the next on success.
     * ``race``: enqueue all four steps at once, as the seed did: a slow or failing
       capture lets fulfilment run first (``fulfilled_before_capture`` effects).
+    * ``deps``: enqueue all four with explicit dependencies (the dependencies
+      safeguard, ``system/dependencies.py``): capture waits for the fraud check,
+      fulfilment for capture and reservation; a dead capture cancels fulfilment.
     """
 
     queue = "critical"
@@ -121,10 +124,26 @@ class PaymentProcessingJob(Job):
         if flow == "chain":
             self.client.perform_async(FraudCheckJob, order_id)
             return
+        if flow == "deps":
+            _enqueue_with_dependencies(self, order_id)
+            return
         yield from _fraud_check(self, order_id)
         yield from _capture(self, order_id)
         yield from _reserve(self, order_id)
         self.client.perform_async(FulfillmentJob, order_id)
+
+
+def _enqueue_with_dependencies(job: Job, order_id: Any) -> None:
+    """fraud -> capture; capture + reservation -> fulfilment."""
+    client = job.client
+    if getattr(client.system, "dependencies", None) is None:
+        raise RuntimeError("order_flow 'deps' needs the dependencies safeguard installed")
+    fraud = client.perform_async(FraudCheckJob, order_id)
+    capture = client.perform_async(PaymentCaptureJob, order_id,
+                                   depends_on=[j for j in (fraud,) if j])
+    reserve = client.perform_async(InventoryReservationJob, order_id)
+    client.perform_async(FulfillmentJob, order_id,
+                         depends_on=[j for j in (capture, reserve) if j])
 
 
 def _next(job: Job, step: type[Job], order_id: Any) -> None:

@@ -11,10 +11,15 @@ Config keys (all optional; unknown keys raise ``ValueError`` naming ``world.<pat
       email | inventory | fraud | analytics | <any new name>: same keys
     guard: none              # NotificationDeliveryJob: none|primary|replica|constraint
     idempotency_keys: false  # PaymentCaptureJob sends an idempotency key
-    order_flow: inline       # PaymentProcessingJob: inline|chain|race (see jobs.py)
+    order_flow: inline       # PaymentProcessingJob: inline|chain|race|deps (jobs.py)
     scoped_resources: true   # DataExportJob releases on every path
     export: {row_s: 0.001, row_bytes: 512, mem_per_row: 2048, fail_p: 0.0}
     sample_interval: 10      # seconds between gauge samples; 0 or null: no sampler
+    circuit_breaker: null    # or {threshold: 5, cooldown: 30}: one breaker per service
+
+At ``finish`` every service that was called records its load once, as
+``sample("service.NAME.STAT", value)`` for STAT in ``LOAD_STATS`` (see services.py):
+a few events per run, so metrics can report the load without per-call records.
 
 Services are found by name; ``payment_api`` is accepted for ``payment`` (fault targets
 often name the API).
@@ -26,12 +31,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobsim.sim.simulation import Simulation
+from jobsim.world.circuit import CircuitBreaker
 from jobsim.world.database import Database
 from jobsim.world.resources import ConnectionPool, Memory, Sampler, TempFiles
 from jobsim.world.services import PaymentService, Service
 
 GUARDS = ("none", "primary", "replica", "constraint")
-ORDER_FLOWS = ("inline", "chain", "race")
+ORDER_FLOWS = ("inline", "chain", "race", "deps")
 
 # Latencies are typical public-API figures: a card capture ~300 ms, an email API
 # ~150 ms, internal services tens of ms, an analytics sink a few ms.
@@ -50,7 +56,10 @@ SERVICE_KEYS = {"latency", "capacity", "on_full", "timeout", "effect_on_timeout"
                 "dedupe_window_s", "track_load"}
 EXPORT_DEFAULTS = {"row_s": 0.001, "row_bytes": 512, "mem_per_row": 2048, "fail_p": 0.0}
 TOP_KEYS = {"db", "pools", "services", "guard", "idempotency_keys", "order_flow",
-            "scoped_resources", "export", "sample_interval"}
+            "scoped_resources", "export", "sample_interval", "circuit_breaker"}
+BREAKER_KEYS = {"threshold", "cooldown"}
+LOAD_STATS = ("calls", "peak_calls_per_s", "recovered_calls", "recovered_peak_calls_per_s",
+              "errors", "timeouts", "rejected", "rejected_by_breaker")
 
 
 def _check_keys(section: Mapping[str, Any], allowed: set[str], path: str) -> None:
@@ -84,6 +93,7 @@ class World:
         self.export = {**EXPORT_DEFAULTS, **{k: float(v) for k, v in export.items()}}
         self.db = self._build_db(config.get("db", {}))
         self.services = self._build_services(config.get("services", {}))
+        self._add_breakers(config.get("circuit_breaker"))
         self.pools = self._build_pools(config.get("pools", {}))
         self.tempfiles = TempFiles(sim)
         self.memory = Memory(sim)
@@ -119,6 +129,16 @@ class World:
                 raise ValueError(f"world.services.{name}: {exc}") from None
         return services
 
+    def _add_breakers(self, cfg: Mapping[str, Any] | None) -> None:
+        if cfg is None:
+            return
+        _check_keys(cfg, BREAKER_KEYS, "world.circuit_breaker")
+        for name, service in self.services.items():
+            try:
+                service.breaker = CircuitBreaker(self.sim, name, **cfg)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"world.circuit_breaker: {exc}") from None
+
     def _build_pools(self, cfg: Mapping[str, Any]) -> dict[str, ConnectionPool]:
         merged = {"db": {"size": 10}, **cfg}
         pools = {}
@@ -153,6 +173,13 @@ class World:
         self.tempfiles.free_process(worker)
 
     def finish(self) -> None:
-        """At the horizon: record every gauge once more and stop the sampler."""
+        """At the horizon: record every gauge once more, stop the sampler, and record each
+        called service's load."""
         if self.sampler is not None:
             self.sampler.final()
+        record = self.sim.record
+        for name, service in self.services.items():
+            stats = service.stats()
+            if stats["calls"] or stats["rejected_by_breaker"]:
+                for stat in LOAD_STATS:
+                    record("sample", None, f"service.{name}.{stat}", stats[stat])

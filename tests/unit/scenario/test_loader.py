@@ -135,7 +135,7 @@ def test_full_scenario_system(full: Scenario) -> None:
     assert system.death_handlers == ("alert_ops", "refund")
     assert system.safeguards == {
         "unique": {"lock": "until_executed", "ttl": 3600.0, "on_conflict": "drop", "args": None},
-        "idempotency": {"guard": "constraint"},
+        "idempotency": {"guard": "constraint", "payment_keys": False},
         "retry_budget": {"tokens": 100, "cost": 5, "timeout_cost": 10, "refund": 1, "ratio": 0.1},
         "circuit_breaker": {"threshold": 3, "cooldown": 60.0},
     }
@@ -205,7 +205,11 @@ def test_config_event_payload(full: Scenario) -> None:
         "scenario": "black_friday",
         "variant": None,
         "seed": 7,
+        "checks": ["no_loss", "priority", "idempotency", "retry_spread", "lifecycle"],
+        "safeguards": full.config()["safeguards"],
     }
+    assert full.config()["safeguards"]["idempotency"] == {"guard": "constraint",
+                                                          "payment_keys": False}
     assert full.config()["seed"] == 42
 
 
