@@ -6,7 +6,9 @@ to the dead set, and ``False`` discards it (death handlers still run). The job's
 ``retry_in(count, exc)`` may return seconds, ``"kill"`` or ``"discard"``; otherwise the
 backoff policy (``jobsim.backoff``) picks the delay, times the optional multiplicative
 jitter. The delay is measured on the failing process's clock, so clock skew shows up in
-the due time, as it would in production.
+the due time, as it would in production. With a retry budget installed
+(``jobsim.system.budget``) a retry the failing process cannot afford goes to the dead
+set instead, reason ``retry_budget``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from jobsim.broker.base import RETRY, Payload
 from jobsim.system.job import Job
 
 if TYPE_CHECKING:
+    from jobsim.system.budget import RetryBudget
     from jobsim.system.system import JobSystem
 
 DEFAULT_MAX_RETRIES = 25
@@ -37,6 +40,7 @@ class RetryHandler:
         self.system = system
         self.rng = system.sim.streams["retry"]
         self._policies: dict[tuple[str, float], backoff.Policy] = {}
+        self.budget: RetryBudget | None = None
 
     def policy(self, spec: str, jitter: float) -> backoff.Policy:
         """Parse once per (spec, jitter): parsing is not free and specs repeat."""
@@ -69,6 +73,12 @@ class RetryHandler:
                 system.dead.kill(failed, "exhausted", exc)
             else:
                 system.dead.discard(failed, "dead_false", exc)
+        elif self.budget is not None and not self.budget.allow_retry(
+                getattr(job, "worker", None), exc):
+            if payload.get("dead", cls.dead):
+                system.dead.kill(failed, "retry_budget", exc)
+            else:
+                system.dead.discard(failed, "retry_budget", exc)
         else:
             self._schedule(failed, cls, count, max_retries(option), decision, now)
 

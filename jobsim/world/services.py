@@ -24,6 +24,12 @@ Faults (the chaos layer's handles):
 ``effect_on_timeout`` (default False): when True, a call that timed out on the client
 still took effect on the server (recorded at the moment the client gave up), which is
 what makes retrying payments dangerous without idempotency keys.
+
+Load: ``calls`` counts calls that reached the service (a connection refused during an
+outage did reach it; a call failed fast by the client's circuit breaker, ``breaker``,
+did not: those are ``rejected_by_breaker``). ``load`` keeps the peak calls per whole
+simulated second, over the run and since the service last healed (an outage cleared,
+an error rate or extra latency set back to 0): the load a recovering service must take.
 """
 
 from __future__ import annotations
@@ -32,11 +38,14 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
 from jobsim.sim.simulation import Simulation
+
+if TYPE_CHECKING:
+    from jobsim.world.circuit import CircuitBreaker
 
 Sampler = Callable[[random.Random], float]
 OUTAGE_MODES = ("error", "timeout", "hang")
@@ -135,6 +144,35 @@ def _jid(job: Any) -> str | None:
 _IN_FLIGHT = Response("", "", None, -1.0)  # marker: a request with this key is running
 
 
+class LoadMeter:
+    """Calls per whole simulated second: the peak over the run and since the last heal.
+
+    O(1) per call and no history events: a call is on every job's hot path."""
+
+    __slots__ = ("_n", "_rn", "_sec", "peak", "recovered_calls", "recovered_peak")
+
+    def __init__(self) -> None:
+        self._sec = -1
+        self._n = self._rn = 0
+        self.peak = self.recovered_peak = self.recovered_calls = 0
+
+    def hit(self, now: float) -> None:
+        sec = int(now)
+        if sec != self._sec:
+            self._sec, self._n, self._rn = sec, 0, 0
+        self._n += 1
+        self._rn += 1
+        self.recovered_calls += 1
+        if self._n > self.peak:
+            self.peak = self._n
+        if self._rn > self.recovered_peak:
+            self.recovered_peak = self._rn
+
+    def heal(self) -> None:
+        """The service recovered: the "recovered" figures start again from here."""
+        self._rn = self.recovered_peak = self.recovered_calls = 0
+
+
 class Service:
     """One external API. See the module docstring for faults and timeouts."""
 
@@ -165,6 +203,8 @@ class Service:
         self._faults = sim.streams[f"service.{name}.faults"]
         self._idem: dict[str, Response] = {}
         self._starts: list[float] | None = [] if track_load else None
+        self.breaker: CircuitBreaker | None = None   # set by the world (circuit_breaker)
+        self.load = LoadMeter()
         self.outage: str | None = None
         self.outage_timeout_s = 30.0
         self.error_rate = 0.0
@@ -181,14 +221,20 @@ class Service:
             self.outage_timeout_s = float(timeout_s)
 
     def clear_outage(self) -> None:
+        if self.outage is not None:
+            self.load.heal()
         self.outage = None
 
     def set_error_rate(self, p: float) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"error rate must be in [0, 1], not {p}")
+        if self.error_rate and not p:
+            self.load.heal()
         self.error_rate = float(p)
 
     def set_extra_latency(self, seconds: float) -> None:
+        if self.extra_latency and seconds <= 0:
+            self.load.heal()
         self.extra_latency = max(0.0, float(seconds))
 
     # ---- the call ----------------------------------------------------------------------
@@ -204,12 +250,40 @@ class Service:
         """Perform ``op``; record ``effect(key, NAME, once)`` on success if ``effect``.
 
         ``idempotency_key`` is honoured when the service has a ``dedupe_window_s``.
-        Raises ``ServiceError`` and its subclasses; an interrupt releases the slot.
+        Raises ``ServiceError`` and its subclasses (``CircuitOpen`` when the breaker
+        refuses the call); an interrupt releases the slot. Without a breaker the call
+        costs no extra generator layer.
         """
         if effect and key is None:
             raise ValueError("an effect needs a key")
+        if self.breaker is None:
+            return self._call(job, op, key, effect, once, idempotency_key)
+        return self._guarded(job, op, key, effect, once, idempotency_key)
+
+    def _guarded(
+        self, job: Any, op: str, key: str | None, effect: bool, once: bool, idem: str | None
+    ) -> Generator[simpy.Event, Any, Response]:
+        """The call behind the circuit breaker: refused calls never reach ``_call``."""
+        breaker = self.breaker
+        assert breaker is not None
+        probe = breaker.admit(op)
+        try:
+            resp = yield from self._call(job, op, key, effect, once, idem)
+        except ServiceError as exc:
+            breaker.failure(exc, probe)
+            raise
+        except BaseException:
+            breaker.abandon(probe)
+            raise
+        breaker.success(probe)
+        return resp
+
+    def _call(
+        self, job: Any, op: str, key: str | None, effect: bool, once: bool, idem: str | None
+    ) -> Generator[simpy.Event, Any, Response]:
         env = self.sim.env
         self.calls += 1
+        self.load.hit(env.now)
         if self._starts is not None:
             self._starts.append(env.now)
         if self.outage == "error":
@@ -221,7 +295,7 @@ class Service:
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
         try:
-            return (yield from self._serve(job, op, key, effect, once, idempotency_key, deadline))
+            return (yield from self._serve(job, op, key, effect, once, idem, deadline))
         finally:
             self.in_flight -= 1
             if holds_slot:
@@ -339,11 +413,19 @@ class Service:
         return Response(self.name, op, key, self.sim.env.now)
 
     # ---- observation ---------------------------------------------------------------
+    @property
+    def rejected_by_breaker(self) -> int:
+        return 0 if self.breaker is None else self.breaker.rejected
+
     def stats(self) -> dict[str, int]:
         return {
             "calls": self.calls, "errors": self.errors, "timeouts": self.timeouts,
             "rejected": self.rejected, "replays": self.replays, "effects": self.effects,
             "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
+            "rejected_by_breaker": self.rejected_by_breaker,
+            "peak_calls_per_s": self.load.peak,
+            "recovered_calls": self.load.recovered_calls,
+            "recovered_peak_calls_per_s": self.load.recovered_peak,
         }
 
     def calls_per_second_series(self) -> list[int]:
