@@ -12,9 +12,12 @@ Rules:
   at that last sample (a running job legitimately holds a connection); otherwise the
   stats say ``final_idle: False`` and nothing is judged.
 - Memory: per worker life (samples after a crash/restart start afresh: a new process),
-  with at least 4 samples, the last sample must not exceed the median of the first
-  quarter of that life's samples by both a factor ``growth_tolerance`` (default 1.5) and
-  ``growth_min_bytes`` (default 1 MiB). A warm-up plateau passes; steady growth does not.
+  with at least 4 samples, the last sample taken while the worker ran nothing must not
+  exceed the median of the first quarter of that life's samples by both a factor
+  ``growth_tolerance`` (default 1.5) and ``growth_min_bytes`` (default 1 MiB). Samples
+  taken mid-job hold the running jobs' memory, not a leak: a life cut short by a crash
+  ends on such a sample, and judging it there would blame the crash on the code. A
+  warm-up plateau passes; steady growth does not.
   The growth per 1000 succeeded jobs (least-squares slope of memory against the count of
   non-dup successes before each sample) is reported to show the trend.
 """
@@ -36,7 +39,7 @@ _SUCCESS_DUP, _FAILURE_DUP = index("success", "dup"), index("failure", "dup")
 _REQUEUE_WORKER = index("requeue", "worker")
 _WORKER = {k: index(k, "worker") for k in ("crash", "stop", "restart")}
 
-Life = list[tuple[float, float, int]]  # (t, bytes, successes so far) of one worker process
+Life = list[tuple[float, float, int, bool]]  # (t, bytes, successes so far, worker idle)
 
 
 class _Gauge:
@@ -87,8 +90,9 @@ class _Samples:
 
     def _sample(self, t: float, name: str, value: float) -> None:
         if name.startswith("memory."):
-            self.lives.setdefault(name[len("memory."):], [[]])[-1].append(
-                (t, value, self.successes))
+            worker = name[len("memory."):]
+            idle = not self.flight.by_worker.get(worker)
+            self.lives.setdefault(worker, [[]])[-1].append((t, value, self.successes, idle))
             return
         gauge = self.gauges.get(name)
         if gauge is None:
@@ -99,8 +103,8 @@ class _Samples:
 
 def _slope_per_1000(life: Life) -> float | None:
     """Least-squares bytes per 1000 succeeded jobs; None when no job finished meanwhile."""
-    xs = [s for _, _, s in life]
-    ys = [v for _, v, _ in life]
+    xs = [s for _, _, s, _ in life]
+    ys = [v for _, v, _, _ in life]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
@@ -115,8 +119,11 @@ def _memory(worker: str, lives: list[Life], ratio: float, min_bytes: float
     for life in lives:
         if len(life) < MIN_SAMPLES:
             continue
-        base = median(v for _, v, _ in life[: len(life) // 4])
-        t_end, end, _ = life[-1]
+        base = median(v for _, v, _, _ in life[: len(life) // 4])
+        at_rest = [sample for sample in life if sample[3]]
+        if not at_rest:
+            continue
+        t_end, end, _, _ = at_rest[-1]
         if end > ratio * base and end - base > min_bytes:
             found.append({"jid": None, "t": t_end, "what": "memory growth", "worker": worker,
                           "baseline": base, "end": end, "per_1000_jobs": _slope_per_1000(life)})
@@ -124,7 +131,7 @@ def _memory(worker: str, lives: list[Life], ratio: float, min_bytes: float
     stats = {
         "start": last[0][1] if last else None,
         "end": last[-1][1] if last else None,
-        "peak": max((v for life in lives for _, v, _ in life), default=None),
+        "peak": max((v for life in lives for _, v, _, _ in life), default=None),
         "lives": sum(1 for life in lives if life),
         "growth_per_1000_jobs": _slope_per_1000(last) if last else None,
     }

@@ -72,3 +72,29 @@ def test_warm_up_plateau_and_restart_reset_are_not_growth() -> None:
     assert result.ok, result.examples
     assert result.stats["memory"]["p0"]["lives"] == 2
     assert result.stats["memory"]["p0"]["end"] == 200 * MB
+
+
+def _life(worker: str, start: float, levels: list[int]) -> list[tuple]:
+    """Idle memory samples between jobs on ``worker``, one per level (MB)."""
+    events: list[tuple] = []
+    for i, level in enumerate(levels):
+        events += job(start + 10 * i, f"{worker}-{start}-{i}", worker)
+        events.append(sample(start + 10 * i + 5, f"memory.{worker}", level * MB))
+    return events
+
+
+def test_a_life_cut_by_a_crash_is_judged_at_rest_not_on_its_busy_last_sample() -> None:
+    events = _life("p0", 0, [100] * 6)
+    events.append((60, "start", "big", "default", "p0", 1, 0))      # a 2 GB job starts
+    events.append(sample(61, "memory.p0", 2048 * MB))                # still running...
+    events.append((62, "crash", None, "p0"))                         # ...when killed
+    result = check(History(events))
+    assert result.ok, result.examples
+
+
+def test_growth_at_rest_before_a_crash_is_still_a_leak() -> None:
+    events = _life("p0", 0, [100, 100, 150, 200, 250, 300])
+    events.append((60, "crash", None, "p0"))
+    result = check(History(events))
+    assert not result.ok
+    assert result.examples[0]["what"] == "memory growth"
