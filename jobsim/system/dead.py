@@ -26,8 +26,10 @@ class DeadSet:
         self.system = system
         self.handlers: list[DeathHandler] = list(system.config.death_handlers)
 
-    def kill(self, payload: Payload, reason: str, exc: BaseException | None) -> None:
-        """Move a job to the dead set, trim, record, then run the death handlers."""
+    def kill(self, payload: Payload, reason: str, exc: BaseException | None,
+             handlers: bool = True) -> None:
+        """Move a job to the dead set, trim, record, then run the death handlers (unless
+        told not to: sidekiq-unique-jobs rejects with ``notify_failure: false``)."""
         system = self.system
         cfg = system.config
         trimmed = system.broker.dead_add(
@@ -35,7 +37,10 @@ class DeadSet:
         system.lifecycle.move("dead", payload["jid"], reason)
         for old, why in trimmed:
             system.sim.record("trim", old["jid"], why)
-        self._after_death(payload, "dead", exc)
+        if handlers:
+            self._after_death(payload, "dead", exc)
+        else:
+            system.hooks.call_all(system.hooks.on_terminal, payload, "dead")
 
     def discard(self, payload: Payload, reason: str, exc: BaseException | None,
                 handlers: bool = True) -> None:
