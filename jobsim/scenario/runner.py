@@ -30,6 +30,7 @@ from jobsim.scenario.schema import Scenario
 from jobsim.sim.history import History
 from jobsim.sim.simulation import Simulation
 from jobsim.system import safeguards
+from jobsim.system.client import RouteAll
 from jobsim.system.job import REGISTRY
 from jobsim.system.system import JobSystem
 from jobsim.world import jobs as _app_jobs  # noqa: F401  (registers the seed's jobs)
@@ -124,6 +125,8 @@ class _Run:
             notify=lambda queue, n: self.system.notify(queue, n))
         self.system = JobSystem(sim, workers, build.system_config(scenario), self.world)
         self.system.client.broker = client
+        if scenario.route_all_to:
+            self.system.client.middleware.append(RouteAll(scenario.route_all_to))
         safeguards.install(self.system, dict(scenario.system.safeguards))
         ctx = ChaosContext(sim, self.system, self.world, storage, self.store)
         self.nemesis = Nemesis(ctx, faults)

@@ -182,7 +182,7 @@ class Scenario:
     checks: tuple[str, ...] = ()
     expect: tuple[Expectation, ...] = ()
     latency_bounds: Mapping[str, float] = field(default_factory=dict)
-    route_all_to: str | None = None  # already applied to every workload entry's queue
+    route_all_to: str | None = None  # applied to workload entries and, by the runner, to every push
     variant: str | None = None  # the variant this scenario is, None for the base
     variants: Mapping[str, Scenario] = field(default_factory=dict, repr=False)  # base only
     file: str = ""

@@ -45,6 +45,19 @@ class ClientMiddleware(Protocol):
         ...
 
 
+class RouteAll:
+    """Send every job to one queue, whatever its class says: how an application with a
+    single Sidekiq queue is configured. Follow-up jobs enqueued by jobs are routed too."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+
+    def before_push(self, payload: Payload) -> Payload:
+        if payload["queue"] == self.queue:
+            return payload
+        return {**payload, "queue": self.queue}
+
+
 def check_json_native(cls_name: str, value: Any, path: str) -> None:
     """Raise ArgumentError unless ``value`` round-trips through JSON unchanged."""
     kind = type(value)

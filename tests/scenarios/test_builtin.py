@@ -61,3 +61,14 @@ def test_a_real_redis_server_gives_the_memory_brokers_digest() -> None:
     memory = run_scenario("deploy_storm", scale=0.01, broker="memory")
     real = run_scenario("deploy_storm", scale=0.01, broker=url)
     assert real.metrics["history_digest"] == memory.metrics["history_digest"]
+
+
+def test_route_all_to_also_routes_jobs_that_jobs_enqueue() -> None:
+    # PaymentProcessingJob enqueues FulfillmentJob (class queue: critical); in the FIFO
+    # variant nothing listens to critical, so unrouted follow-ups would wait forever.
+    result = run_scenario("black_friday", variant="single_fifo", scale=0.02)
+    assert set(result.metrics["queues"]) == {"default"}
+    assert result.metrics["jobs"]["in_flight"] == 0
+    fulfilments = [e for e in result.history.events
+                   if e[1] == "enqueue" and e[4] == "FulfillmentJob"]
+    assert fulfilments and all(e[3] == "default" for e in fulfilments)

@@ -1,0 +1,254 @@
+"""Figures of the run report, and the plotting helpers every report shares.
+
+Why matplotlib's object API (``Figure``) rather than pyplot: no global figure registry,
+no GUI backend is ever selected (rendering goes through Agg), and nothing leaks between
+reports built in one process. Colours are the Okabe-Ito palette, distinguishable with
+the common colour-vision deficiencies. Every axis names its unit.
+
+Figures are returned as ``Chart`` (title, caption, PNG bytes); writers inline them as
+data URIs so a report opens offline.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jobsim.report.timeseries import PERCENTILES, RunSeries
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
+             "#F0E442", "#000000")
+FAULT_SHADE = "#999999"
+DPI = 80
+WIDE = (11.0, 3.6)
+# Fixed margins in inches: matplotlib's layout engines double the drawing time.
+MARGINS = {"left": 0.85, "right": 0.25, "bottom": 0.6, "top": 0.45}
+GAP = {"h": 0.75, "w": 0.9}
+
+# Lifecycle states drawn in the stacked areas, with fixed colours across reports.
+ACTIVE_STATES = ("scheduled", "deferred", "enqueued", "processing", "retrying")
+FINAL_STATES = ("succeeded", "dead", "discarded", "canceled")
+STATE_COLOURS = {
+    "scheduled": "#56B4E9", "deferred": "#CC79A7", "enqueued": "#E69F00",
+    "processing": "#0072B2", "retrying": "#D55E00", "succeeded": "#009E73",
+    "dead": "#000000", "discarded": "#999999", "canceled": "#F0E442",
+}
+
+
+@dataclass
+class Chart:
+    """One rendered figure: what the page shows around it, and the image itself."""
+
+    slug: str
+    title: str
+    caption: str
+    png: bytes
+
+
+def colour(i: int) -> str:
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = WIDE,
+               **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure and its axes, with a light grid; no pyplot involved."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    w, h = size
+    axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
+    fig.subplots_adjust(
+        left=MARGINS["left"] / w, right=1 - MARGINS["right"] / w,
+        bottom=MARGINS["bottom"] / h, top=1 - MARGINS["top"] / h,
+        hspace=GAP["h"] * rows / max(h - GAP["h"] * (rows - 1) - 1.05, 0.5),
+        wspace=GAP["w"] * cols / max(w - GAP["w"] * (cols - 1) - 1.1, 0.5))
+    for ax in axes.flat:
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+    return fig, axes
+
+
+def png(fig: Figure, dpi: int = DPI) -> bytes:
+    """Render with Agg to PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def time_unit(span_s: float) -> tuple[float, str]:
+    """(divisor, unit name) that keeps a time axis of ``span_s`` seconds readable."""
+    if span_s > 3 * 86400:
+        return 86400.0, "days"
+    if span_s > 3 * 3600:
+        return 3600.0, "h"
+    if span_s > 180:
+        return 60.0, "min"
+    return 1.0, "s"
+
+
+def shade_faults(ax: Axes, faults: list[tuple[float, float, str]], scale: float,
+                 crashes: Sequence[float] = ()) -> None:
+    """Grey bands over every fault window and dotted lines at crashes."""
+    for i, (start, end, _label) in enumerate(faults):
+        ax.axvspan(start / scale, end / scale, color=FAULT_SHADE, alpha=0.18, linewidth=0,
+                   label="fault window" if i == 0 else None)
+    for i, t in enumerate(crashes[:200]):
+        ax.axvline(t / scale, color="#000000", linestyle=":", linewidth=0.8,
+                   label="process crash" if i == 0 else None)
+
+
+# ---- run report ------------------------------------------------------------------------
+def run_charts(series: RunSeries) -> list[Chart]:
+    """The figures of a scenario run's report, in page order."""
+    scale, unit = time_unit(series.end)
+    xs = [t / scale for t in series.times()]
+    ctx = (series, xs, scale, unit)
+    return [_queue_depth(*ctx), _latency(*ctx), _states(*ctx), _retries(*ctx), _effects(*ctx)]
+
+
+def floor_at_zero(ax: Axes) -> None:
+    """Counts start at zero; an all-zero chart shows 0..1 rather than a negative range."""
+    ax.set_ylim(bottom=0)
+    if ax.get_ylim()[1] <= 0:
+        ax.set_ylim(0, 1)
+
+
+def _finish(ax: Axes, series: RunSeries, scale: float, unit: str, ylabel: str,
+            counts: bool = True) -> None:
+    if counts:
+        floor_at_zero(ax)
+    shade_faults(ax, series.faults, scale, series.crashes)
+    ax.set_xlim(0, series.end / scale)
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel(ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+
+
+def _per_minute(counts: list[int], width: float) -> list[float]:
+    factor = 60.0 / width
+    return [c * factor for c in counts]
+
+
+def _queue_depth(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
+    fig, axes = new_figure()
+    ax = axes[0][0]
+    for i, name in enumerate(series.queues):
+        ax.plot(xs, series.depth[name], color=colour(i), linewidth=1.6, label=name)
+    ax.set_title("Queue depth over time (peak per bin)")
+    _finish(ax, series, scale, unit, "jobs waiting in queue (jobs)")
+    return Chart("queue-depth", "Queue depth", "Peak number of jobs waiting in each queue "
+                 "within each time bin. Grey bands: fault windows.", png(fig))
+
+
+def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
+    queues = series.queues or ["(none)"]
+    fig, axes = new_figure(len(queues), 1, size=(11.0, 1.2 + 2.2 * len(queues)), sharex=True)
+    styles = {50: ("-", 1.0), 95: ("--", 1.3), 99: (":", 1.8)}
+    for row, name in enumerate(queues):
+        ax = axes[row][0]
+        latency = series.latency.get(name, {})
+        for k, p in enumerate(PERCENTILES):
+            values = latency.get(p, [])
+            ys = [float("nan") if v is None else v for v in values]
+            if ys:
+                style, lw = styles.get(p, ("-", 1.0))
+                ax.plot(xs, ys, color=colour(k), linestyle=style, linewidth=lw, label=f"p{p}")
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_ylim(bottom=0)
+        if not any(v is not None for v in latency.get(PERCENTILES[0], [])):
+            ax.text(0.5, 0.5, "no job started from this queue", transform=ax.transAxes,
+                    ha="center", va="center", color="#555555")
+        ax.set_title(f"Queue '{name}': wait from visible to start, percentiles per bin",
+                     fontsize=10)
+        _finish(ax, series, scale, unit, "wait (s, symlog)", counts=False)
+        if row < len(queues) - 1:
+            ax.set_xlabel("")
+    return Chart("latency", "Latency percentiles per queue",
+                 "p50 / p95 / p99 of the wait of the jobs started in each time bin "
+                 "(symmetric log scale: linear below 10 ms).", png(fig))
+
+
+def _states(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
+    fig, axes = new_figure(2, 1, size=(11.0, 6.0), sharex=True)
+    for ax, names, title in ((axes[0][0], ACTIVE_STATES, "Jobs in the system by state"),
+                             (axes[1][0], FINAL_STATES, "Finished jobs by final state")):
+        present = [s for s in names if any(series.states.get(s, ()))] or [names[0]]
+        ax.stackplot(xs, [[max(0, v) for v in series.states.get(s, [0] * len(xs))]
+                          for s in present],
+                     labels=present, colors=[STATE_COLOURS[s] for s in present], alpha=0.9,
+                     step="mid")
+        ax.set_title(title, fontsize=10)
+        _finish(ax, series, scale, unit, "jobs (count, stacked)")
+    axes[0][0].set_xlabel("")
+    return Chart("states", "Job states over time",
+                 "How many jobs are in each lifecycle state at the end of each time bin "
+                 "(stacked). Top: waiting or running; bottom: finished.", png(fig))
+
+
+def _retries(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
+    fig, axes = new_figure()
+    ax = axes[0][0]
+    c = series.counts
+    for i, (key, label) in enumerate((("failures", "failures"),
+                                      ("retries", "retries scheduled"),
+                                      ("retried", "retried executions (attempt > 1)"),
+                                      ("dead", "jobs moved to the dead set"))):
+        ax.plot(xs, _per_minute(c[key], series.width), color=colour(i), linewidth=1.4,
+                label=label, drawstyle="steps-mid")
+    ax.set_title("Failures and retries over time")
+    _finish(ax, series, scale, unit, "events per minute (1/min)")
+    return Chart("retries", "Retries over time", "Failures, retries scheduled, retried "
+                 "executions and deaths, as rates per minute in each time bin.", png(fig))
+
+
+def _effects(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
+    fig, axes = new_figure(1, 2, size=(11.0, 3.4))
+    c = series.counts
+    left, right = axes[0][0], axes[0][1]
+    left.plot(xs, _per_minute(c["effects"], series.width), color=colour(0), linewidth=1.4,
+              drawstyle="steps-mid", label="effects")
+    left.set_title("Side effects on the outside world", fontsize=10)
+    _finish(left, series, scale, unit, "effects per minute (1/min)")
+    for i, (key, label) in enumerate((("dup_effects", "duplicate effects (once-keys)"),
+                                      ("dup_runs", "duplicate executions (dup=1)"))):
+        right.plot(xs, _cumsum(c[key]), color=colour(i + 3), linewidth=1.6, label=label)
+    right.set_title("Duplicates, cumulative", fontsize=10)
+    _finish(right, series, scale, unit, "duplicates so far (count)")
+    return Chart("effects", "Effects and duplicates", "Left: rate of side effects. Right: "
+                 "cumulative duplicate effects (a once-key seen again) and duplicate "
+                 "executions.", png(fig))
+
+
+def _cumsum(values: list[int]) -> list[int]:
+    total, out = 0, []
+    for v in values:
+        total += v
+        out.append(total)
+    return out
+
+
+# ---- duration axes ---------------------------------------------------------------------
+DURATION_TICKS = ((0.001, "1 ms"), (0.01, "10 ms"), (0.1, "100 ms"), (1, "1 s"),
+                  (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"),
+                  (6 * 3600, "6 h"), (86400, "1 d"), (7 * 86400, "7 d"), (30 * 86400, "30 d"))
+
+
+def duration_axis(ax: Axes, label: str) -> None:
+    """Log-scaled seconds on y, ticked at human durations (1 s, 1 min, 1 h, 1 d...)."""
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    ticks = [(v, text) for v, text in DURATION_TICKS if low <= v <= high]
+    if len(ticks) >= 2:
+        from matplotlib.ticker import NullLocator
+
+        ax.set_yticks([v for v, _ in ticks], [text for _, text in ticks])
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(low, high)
+    ax.set_ylabel(label)

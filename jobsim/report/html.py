@@ -1,0 +1,98 @@
+"""HTML pages from jinja2 templates, and the report of one scenario run.
+
+Why self-contained pages: reports are opened from disk, mailed, attached to CI runs.
+Every image is a base64 data URI and the only script is inline, so a page renders
+offline with nothing to fetch. ``write_run_report`` is called by
+``scenario/output.write_run`` for every ``jobsim simulate``; it reads the history once
+(``timeseries.build``) and draws a handful of binned figures, so its cost stays a small
+fraction of the simulation's.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jobsim.report.summary import sections, verdict
+from jobsim.sim.history import History
+
+TEMPLATES = Path(__file__).with_name("templates")
+REPORT_FILE = "report.html"
+_MAX_CELL = 120
+
+
+@cache
+def environment() -> Any:
+    """The jinja2 environment (autoescaping on): built once per process."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["datauri"] = datauri
+    return env
+
+
+def datauri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def write_page(path: Path, template: str, **context: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(template, **context), encoding="utf-8")
+    return path
+
+
+def cell(value: Any) -> str:
+    """A short printable table cell."""
+    if isinstance(value, float):
+        text = f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 3] + "..."
+
+
+def check_rows(checks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each check with its verdict, its minimal examples as a table, and its stats."""
+    out = []
+    for name, c in checks.items():
+        examples = c.get("examples") or []
+        header = list(dict.fromkeys(k for ex in examples for k in ex))
+        out.append({
+            "name": name, "ok": c.get("ok", False), "violations": c.get("violations", 0),
+            "examples_header": header,
+            "examples_rows": [[cell(ex.get(k, "")) for k in header] for ex in examples],
+            "stats": [(k, cell(v)) for k, v in (c.get("stats") or {}).items()],
+        })
+    return out
+
+
+def run_title(metrics: dict[str, Any]) -> str:
+    scenario = metrics.get("scenario") or "run"
+    return scenario + (f" / {metrics['variant']}" if metrics.get("variant") else "")
+
+
+def write_run_report(folder: Path, metrics: dict[str, Any], history: History) -> Path:
+    """Write ``folder/report.html`` for one run and return its path."""
+    from jobsim.report import figures, timeseries
+
+    series = timeseries.build(history)
+    charts = figures.run_charts(series)
+    faults = [f"{label}: {start:,.0f} s to {end:,.0f} s" for start, end, label in series.faults]
+    return write_page(
+        Path(folder) / REPORT_FILE, "run.html",
+        title=run_title(metrics), m=metrics, ok=verdict(metrics), charts=charts,
+        sim_seconds=cell(metrics.get("sim_seconds") or 0.0),
+        wall_seconds=cell(metrics.get("wall_seconds") or 0.0),
+        events=cell(metrics.get("events", len(history))), faults=faults,
+        checks=check_rows(metrics.get("checks", {})),
+        sections=[s for s in sections(metrics) if s[0] != "Checks"],
+    )

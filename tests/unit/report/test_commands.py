@@ -1,0 +1,78 @@
+"""``jobsim report ...`` through click: outputs, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobsim.report import commands
+from jobsim.sim.history import History
+
+
+def test_duration_and_client_parsing() -> None:
+    assert commands.duration("10m", "--recover") == 600.0
+    assert commands.duration("1.5h", "--recover") == 5400.0
+    assert commands.duration("90", "--recover") == 90.0
+    assert commands.client_counts("10..30") == [10, 20, 30]
+    assert commands.client_counts("5..20:5") == [5, 10, 15, 20]
+    assert commands.client_counts("3,1,3") == [1, 3]
+    with pytest.raises(SystemExit) as exc:
+        commands.duration("soon", "--recover")
+    assert exc.value.code == 2
+
+
+def test_retries_command_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    result = CliRunner().invoke(commands.report, [
+        "retries", "--policy", "sidekiq", "--policy", "exponential:jitter=none,base=1,cap=60",
+        "--jobs", "20", "--recover", "2m", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["workload"] == {"jobs": 20, "recover_s": 120.0, "retries": 25, "seed": 1,
+                               "source": ""}
+    assert {"report.html", "summary.md", "load.png", "cumulative.png"} <= \
+        {p.name for p in out.iterdir()}
+
+
+def test_retries_command_rejects_a_bad_policy(tmp_path: Path) -> None:
+    result = CliRunner().invoke(commands.report, ["retries", "--policy", "exponential:cap=-1",
+                                                  "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--policy" in result.output and "Traceback" not in result.output
+
+
+def test_retries_from_a_scenario_reads_its_backoff_and_history(tmp_path: Path,
+                                                               history: History) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\nworkload:\n"
+                        "  - {job: NoopJob, count: 1, backoff: 'exponential:jitter=full'}\n"
+                        "  - {job: NoopJob, count: 1, jitter: 0.15}\n")
+    saved = tmp_path / "history.jsonl.gz"
+    history.to_jsonl(saved)                       # one sidekiq retry, retried once
+    out = tmp_path / "r"
+    result = CliRunner().invoke(commands.report, [
+        "retries", "--scenario", str(scenario), "--jobs", "10", "--out", str(out),
+        "--history", str(saved)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert [p["policy"] for p in doc["policies"]] == ["exponential:jitter=full",
+                                                      "sidekiq:j=0.15", "sidekiq"]
+    assert doc["measured"] == {"retries_by_policy": {"sidekiq": [1]}, "retried_executions": 1}
+    assert (out / "measured-delays-sidekiq.png").exists()
+
+
+def test_retries_rejects_an_unknown_scenario(tmp_path: Path) -> None:
+    result = CliRunner().invoke(commands.report, ["retries", "--scenario", "no_such_story",
+                                                  "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no scenario 'no_such_story'" in result.output
+
+
+def test_contention_exit_code_states_the_verdict(tmp_path: Path) -> None:
+    result = CliRunner().invoke(commands.report, [
+        "backoff-contention", "--clients", "2,3", "--reps", "1", "--out", str(tmp_path)])
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert result.exit_code == (0 if doc["reproduced"] else 1)
+    assert ("reproduced" in result.output)

@@ -1,0 +1,87 @@
+"""Self-contained HTML reports: the run report, the variant comparison, retries, contention."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from jobsim.report import compare, contention, retries
+from jobsim.report.html import write_run_report
+from jobsim.report.metrics import compute
+from jobsim.sim.history import History
+
+from .selfcontained import assert_self_contained
+
+
+def _metrics(history: History, variant: str | None = None) -> dict:
+    meta = {"scenario": "hand", "variant": variant, "seed": 7, "broker": "memory",
+            "sim_seconds": 100.0, "wall_seconds": 0.1}
+    m = compute(history, {}, meta)
+    m["checks"] = {
+        "no_loss": {"ok": True, "violations": 0, "examples": [], "stats": {"lost": 0}},
+        "idempotency": {"ok": False, "violations": 1, "stats": {},
+                        "examples": [{"key": "charge:c", "count": 2, "jids": ["c"]}]},
+    }
+    return m
+
+
+def test_run_report_has_every_figure_and_check(tmp_path: Path, history: History) -> None:
+    path = write_run_report(tmp_path, _metrics(history), history)
+    assert path == tmp_path / "report.html"
+    assert assert_self_contained(path) == 5
+    text = path.read_text()
+    for fig in ("queue-depth", "latency", "states", "retries", "effects"):
+        assert f'id="fig-{fig}"' in text
+    assert "charge:c" in text and "FAIL" in text          # the failing check and its example
+    assert "latency payments: 50 s to 70 s" in text       # the fault window is named
+
+
+def test_comparison_highlights_the_metric_that_moved_most(tmp_path: Path,
+                                                          history: History) -> None:
+    base = _metrics(history)
+    variant = copy.deepcopy(base)
+    variant["variant"] = "no_unique"
+    variant["effects"]["duplicates"] = 40                  # base has 1: x41
+    variant["jobs"]["succeeded"] = 3                       # base 2: +50 %
+    table = compare.build([base, variant])
+    assert table["winner"]["metric"] == "effects.duplicates"
+    assert table["winner"]["rel"] == 39.0
+    path = compare.write_comparison(tmp_path, [base, variant])
+    assert assert_self_contained(path) == 1
+    text = path.read_text()
+    assert 'class="highlight"' in text and "no_unique/report.html" in text
+
+
+def test_relative_difference_is_signed_and_handles_zero() -> None:
+    assert compare.relative(10, 5) == -0.5
+    assert compare.relative(0, 3) == float("inf")
+    assert compare.relative(0, 0) == 0.0
+    assert compare.relative(None, 3) is None
+
+
+def test_retries_report_files(tmp_path: Path) -> None:
+    specs = ["sidekiq", "exponential:jitter=full,base=1,cap=600"]
+    doc = retries.write_report(tmp_path, specs, jobs=50, recover_s=120)
+    assert [p["policy"] for p in doc["policies"]] == specs
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(pngs) == 2 + len(specs)                     # load, cumulative, one per policy
+    assert assert_self_contained(tmp_path / "report.html") == len(pngs)
+    assert "| sidekiq |" in (tmp_path / "summary.md").read_text()
+
+
+def test_contention_report_files(tmp_path: Path) -> None:
+    doc = contention.write_report(tmp_path, [2, 4], reps=1)
+    assert (tmp_path / "metrics.json").exists() and (tmp_path / "summary.md").exists()
+    assert assert_self_contained(tmp_path / "report.html") == 2
+    assert ("reproduced" if doc["reproduced"] else "NOT reproduced") in \
+        (tmp_path / "report.html").read_text()
+
+
+def test_the_checker_catches_an_external_reference(tmp_path: Path) -> None:
+    page = tmp_path / "bad.html"
+    page.write_text('<html><body><img src="https://example.com/x.png"></body></html>')
+    try:
+        assert_self_contained(page)
+    except AssertionError:
+        return
+    raise AssertionError("an external image went unnoticed")
