@@ -1,0 +1,358 @@
+"""Redis broker: the Sidekiq key layout behind the Broker protocol, via the redis-py API.
+
+Embedded (``fakeredis``, no server) by default, or a real server by URL. It exists to prove
+that the memory broker's semantics are Redis's: tests/conformance drives both with the
+same operations and compares every answer.
+
+Key layout (every key carries ``prefix``):
+
+* ``queue:NAME`` list, LPUSH in at the head, RPOP out at the tail; ``queues`` set of names.
+* ``private:WORKER`` list per worker (reliable fetch): LMOVE queue RIGHT -> private LEFT,
+  so the tail holds the oldest fetch; ``privates`` set of workers.
+* ``schedule``, ``retry``, ``dead`` sorted sets; members are ``canonical(payload)``, so
+  equal scores order by member exactly as MemoryBroker's heap does.
+* ``lock:KEY`` string holding JSON ``{holder, expires_at}``, ``counter:KEY`` integer,
+  ``hash:KEY`` hash of JSON-encoded values: three namespaces, as MemoryBroker keeps three
+  dicts, so one name may be a lock, a counter and a hash at once.
+
+Every job is stored as its canonical JSON, so LREM/ZREM match any equal-spelled payload.
+Expiry is a timestamp compared with the caller's ``now``: never a Redis TTL, never a
+blocking command, so a run gives the same history on every broker. Needs Redis >= 6.2
+(LMOVE, SET ... GET). Decoded payloads come back with their keys in sorted order.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+
+from jobsim.broker.base import (
+    DEAD,
+    DEAD_MAX_JOBS,
+    DEAD_TIMEOUT_S,
+    BrokerError,
+    Payload,
+    canonical,
+)
+
+_QUEUES = "queues"
+_PRIVATES = "privates"
+_BULK_CHUNK = 1000
+_F = TypeVar("_F", bound=Callable[..., Any])
+_KeyDump = tuple[str, str, Any]
+
+
+def _guard(fn: _F) -> _F:
+    """Turn connection failures into BrokerError: the job system only knows that one."""
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise BrokerError(f"redis: {exc}") from exc
+
+    return guarded  # type: ignore[return-value]
+
+
+def _guarded(cls: type) -> type:
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith("_"):
+            setattr(cls, name, _guard(value))
+    return cls
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+@_guarded
+class RedisBroker:
+    """Broker over redis-py; see ``base.Broker`` for the contract and the module doc."""
+
+    def __init__(self, url: str | None = None, client: Any = None, prefix: str = "") -> None:
+        if client is None:
+            if url is None:
+                import fakeredis
+
+                client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+            else:
+                client = redis.Redis.from_url(url, decode_responses=True)
+        if not client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisBroker needs a client made with decode_responses=True")
+        self.client = client
+        self.name = "fakeredis" if type(client).__module__.startswith("fakeredis") else "redis"
+        self.prefix = prefix
+        # Names already SADDed into ``queues``/``privates`` since the keyspace was last
+        # replaced: saves one command on every push and fetch.
+        self._known: set[str] = set()
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def _register(self, set_name: str, member: str, pipe: Any) -> None:
+        marker = f"{set_name}\0{member}"
+        if marker not in self._known:
+            pipe.sadd(self._k(set_name), member)
+            self._known.add(marker)
+
+    def _nonempty(self, set_name: str, key_of: Callable[[str], str]) -> list[str]:
+        names = sorted(self.client.smembers(self._k(set_name)))
+        if not names:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(key_of(name))
+        return [name for name, size in zip(names, pipe.execute(), strict=True) if size]
+
+    # ---- queues -------------------------------------------------------------------
+    def _q(self, queue: str) -> str:
+        return f"{self.prefix}queue:{queue}"
+
+    def _push(self, queue: str, values: list[str], front: bool) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        self._register(_QUEUES, queue, pipe)
+        command = pipe.rpush if front else pipe.lpush
+        for start in range(0, len(values), _BULK_CHUNK):
+            command(self._q(queue), *values[start:start + _BULK_CHUNK])
+        pipe.execute()
+
+    def push(self, queue: str, payload: Payload) -> None:
+        if f"{_QUEUES}\0{queue}" in self._known:
+            self.client.lpush(self._q(queue), canonical(payload))
+        else:
+            self._push(queue, [canonical(payload)], front=False)
+
+    def push_bulk(self, queue: str, payloads: list[Payload]) -> None:
+        if payloads:
+            self._push(queue, [canonical(p) for p in payloads], front=False)
+
+    def push_front(self, queue: str, payload: Payload) -> None:
+        self._push(queue, [canonical(payload)], front=True)
+
+    def pop(self, queue: str) -> Payload | None:
+        raw = self.client.rpop(self._q(queue))
+        return None if raw is None else json.loads(raw)
+
+    def queue_size(self, queue: str) -> int:
+        return int(self.client.llen(self._q(queue)))
+
+    def queue_names(self) -> list[str]:
+        return self._nonempty(_QUEUES, self._q)
+
+    def queue_items(self, queue: str) -> list[Payload]:
+        return [json.loads(raw) for raw in reversed(self.client.lrange(self._q(queue), 0, -1))]
+
+    def remove_from_queue(self, queue: str, jid: str) -> Payload | None:
+        # Scan from the head (the back of the queue), as LREM does.
+        for raw in self.client.lrange(self._q(queue), 0, -1):
+            payload = json.loads(raw)
+            if payload.get("jid") == jid:
+                self.client.lrem(self._q(queue), 1, raw)
+                return payload
+        return None
+
+    # ---- reliable fetch -----------------------------------------------------------
+    def _p(self, worker: str) -> str:
+        return f"{self.prefix}private:{worker}"
+
+    def pop_to_private(self, queue: str, worker: str) -> Payload | None:
+        marker = f"{_PRIVATES}\0{worker}"
+        if marker not in self._known:
+            self.client.sadd(self._k(_PRIVATES), worker)
+            self._known.add(marker)
+        raw = self.client.lmove(self._q(queue), self._p(worker), "RIGHT", "LEFT")
+        return None if raw is None else json.loads(raw)
+
+    def ack(self, worker: str, payload: Payload) -> bool:
+        # The tail holds the oldest fetch: a negative count removes the oldest copy.
+        return bool(self.client.lrem(self._p(worker), -1, canonical(payload)))
+
+    def private_items(self, worker: str) -> list[Payload]:
+        return [json.loads(raw) for raw in reversed(self.client.lrange(self._p(worker), 0, -1))]
+
+    def take_private(self, worker: str) -> list[Payload]:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lrange(self._p(worker), 0, -1)
+        pipe.delete(self._p(worker))
+        raws, _ = pipe.execute()
+        return [json.loads(raw) for raw in reversed(raws)]
+
+    def private_workers(self) -> list[str]:
+        return self._nonempty(_PRIVATES, self._p)
+
+    # ---- sorted sets --------------------------------------------------------------
+    def zadd(self, zset: str, score: float, payload: Payload) -> None:
+        self.client.zadd(self._k(zset), {canonical(payload): score})
+
+    def pop_due(self, zset: str, now: float, limit: int = 1000) -> list[Payload]:
+        if limit <= 0:
+            return []
+        key = self._k(zset)
+        members = self.client.zrangebyscore(key, "-inf", now, start=0, num=limit)
+        if members:
+            self.client.zrem(key, *members)
+        return [json.loads(m) for m in members]
+
+    def zsize(self, zset: str) -> int:
+        return int(self.client.zcard(self._k(zset)))
+
+    def zitems(self, zset: str) -> list[tuple[float, Payload]]:
+        pairs = self.client.zrange(self._k(zset), 0, -1, withscores=True)
+        return [(float(score), json.loads(member)) for member, score in pairs]
+
+    def zremove_jid(self, zset: str, jid: str) -> Payload | None:
+        """The first member with this jid in (score, member) order."""
+        for member in self.client.zrange(self._k(zset), 0, -1):
+            payload = json.loads(member)
+            if payload.get("jid") == jid:
+                self.client.zrem(self._k(zset), member)
+                return payload
+        return None
+
+    def dead_add(
+        self, payload: Payload, now: float,
+        max_jobs: int = DEAD_MAX_JOBS, timeout_s: float = DEAD_TIMEOUT_S,
+    ) -> list[tuple[Payload, str]]:
+        key, cutoff = self._k(DEAD), now - timeout_s
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zadd(key, {canonical(payload): now})
+        pipe.zrangebyscore(key, "-inf", cutoff)
+        pipe.zremrangebyscore(key, "-inf", cutoff)
+        pipe.zcard(key)
+        _, aged, _, size = pipe.execute()
+        trimmed = [(json.loads(m), "age") for m in aged]
+        excess = size - max(max_jobs - 1, 0)
+        if excess > 0:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.zrange(key, 0, excess - 1)
+            pipe.zremrangebyrank(key, 0, excess - 1)
+            oldest, _ = pipe.execute()
+            trimmed += [(json.loads(m), "size") for m in oldest]
+        return trimmed
+
+    # ---- locks --------------------------------------------------------------------
+    def _lock(self, key: str) -> str:
+        return f"{self.prefix}lock:{key}"
+
+    @staticmethod
+    def _lock_value(holder: str, expires_at: float | None) -> str:
+        return json.dumps({"holder": holder, "expires_at": expires_at})
+
+    def lock_acquire(self, key: str, holder: str, now: float, expires_at: float | None) -> bool:
+        if self.lock_holder(key, now) is not None:
+            return False
+        self.client.set(self._lock(key), self._lock_value(holder, expires_at))
+        return True
+
+    def lock_force(self, key: str, holder: str, expires_at: float | None) -> str | None:
+        previous = self.client.set(
+            self._lock(key), self._lock_value(holder, expires_at), get=True
+        )
+        return None if previous is None else json.loads(previous)["holder"]
+
+    def lock_release(self, key: str, holder: str) -> bool:
+        raw = self.client.get(self._lock(key))
+        if raw is None or json.loads(raw)["holder"] != holder:
+            return False
+        self.client.delete(self._lock(key))
+        return True
+
+    def lock_holder(self, key: str, now: float) -> str | None:
+        raw = self.client.get(self._lock(key))
+        if raw is None:
+            return None
+        held = json.loads(raw)
+        if held["expires_at"] is not None and held["expires_at"] <= now:
+            self.client.delete(self._lock(key))
+            return None
+        return held["holder"]
+
+    # ---- counters and hashes ------------------------------------------------------
+    def _h(self, key: str) -> str:
+        return f"{self.prefix}hash:{key}"
+
+    def incr(self, key: str, by: int = 1) -> int:
+        return int(self.client.incrby(f"{self.prefix}counter:{key}", by))
+
+    def hset(self, key: str, field: str, value: Any) -> None:
+        self.client.hset(self._h(key), field, json.dumps(value))
+
+    def hsetnx(self, key: str, field: str, value: Any) -> bool:
+        return bool(self.client.hsetnx(self._h(key), field, json.dumps(value)))
+
+    def hget(self, key: str, field: str) -> Any:
+        raw = self.client.hget(self._h(key), field)
+        return None if raw is None else json.loads(raw)
+
+    def hdel(self, key: str, field: str) -> bool:
+        return bool(self.client.hdel(self._h(key), field))
+
+    def hgetall(self, key: str) -> dict[str, Any]:
+        return {f: json.loads(v) for f, v in self.client.hgetall(self._h(key)).items()}
+
+    def hincr(self, key: str, field: str, by: int = 1) -> int:
+        try:
+            return int(self.client.hincrby(self._h(key), field, by))
+        except redis.exceptions.ResponseError:
+            # Not an integer spelling (2.5, "3", true): MemoryBroker's int(value) + by.
+            value = int(self.hget(key, field)) + by
+            self.hset(key, field, value)
+            return value
+
+    def delete(self, key: str) -> None:
+        self.client.delete(self._lock(key), f"{self.prefix}counter:{key}", self._h(key))
+
+    # ---- failover and housekeeping ------------------------------------------------
+    def _keys(self) -> list[str]:
+        pattern = _glob_escape(self.prefix) + "*"
+        return sorted(self.client.scan_iter(match=pattern, count=1000))
+
+    def snapshot(self) -> tuple[_KeyDump, ...]:
+        """Every key under the prefix as (key, type, value), read type by type."""
+        keys = self._keys()
+        pipe = self.client.pipeline(transaction=True)
+        for key in keys:
+            pipe.type(key)
+        types = pipe.execute()
+        readers: dict[str, Callable[[str], Any]] = {
+            "string": pipe.get,
+            "list": lambda k: pipe.lrange(k, 0, -1),
+            "set": pipe.smembers,
+            "zset": lambda k: pipe.zrange(k, 0, -1, withscores=True),
+            "hash": pipe.hgetall,
+        }
+        for key, kind in zip(keys, types, strict=True):
+            readers[kind](key)
+        values = pipe.execute()
+        return tuple(zip(keys, types, values, strict=True))
+
+    def restore(self, snapshot: tuple[_KeyDump, ...]) -> None:
+        """Replace the whole keyspace under the prefix with the snapshot."""
+        pipe = self.client.pipeline(transaction=True)
+        for key in self._keys():
+            pipe.delete(key)
+        for key, kind, value in snapshot:
+            if kind == "string":
+                pipe.set(key, value)
+            elif kind == "list":
+                pipe.rpush(key, *value)
+            elif kind == "set":
+                pipe.sadd(key, *value)
+            elif kind == "zset":
+                pipe.zadd(key, dict(value))
+            else:
+                pipe.hset(key, mapping=value)
+        pipe.execute()
+        self._known.clear()
+
+    def flush(self) -> None:
+        """Delete every key under the prefix (tests on a shared real server)."""
+        keys = self._keys()
+        for start in range(0, len(keys), _BULK_CHUNK):
+            self.client.delete(*keys[start:start + _BULK_CHUNK])
+        self._known.clear()

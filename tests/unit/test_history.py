@@ -1,0 +1,104 @@
+"""History: arity checks, JSONL round trips for every event kind, digests, error lines."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobsim.sim.events import FIELDS, KINDS, STATE_OF
+from jobsim.sim.history import History, HistoryError
+
+NESTED: dict[str, Any] = {
+    "config": {"queues": [["critical", 6], ["default", 3]], "mode": "weighted", "seed": 4},
+    "params": {"extra": 2.5, "targets": ["payment_api", None], "on": True},
+    "deps": ["j1", "j2"],
+    "value": 0.125,
+}
+
+
+def every_kind() -> History:
+    """One event per kind; nested dict/list values where a field can hold them."""
+    history = History()
+    for i, kind in enumerate(KINDS):
+        values = [NESTED.get(name, f"{name}-{i}") for name in FIELDS[kind]]
+        history.append(i * 0.5, kind, None if kind == "config" else f"j{i}", *values)
+    return history
+
+
+def test_append_checks_the_field_count() -> None:
+    history = History()
+    with pytest.raises(HistoryError, match="'success' takes 1 fields"):
+        history.append(0.0, "success", "j1")
+    with pytest.raises(HistoryError, match="got 2"):
+        history.append(0.0, "success", "j1", 0, 0)
+    with pytest.raises(HistoryError, match="unknown event kind 'explode'"):
+        history.append(0.0, "explode", "j1")
+    with pytest.raises(HistoryError):
+        History([(0.0, "start", "j1", "default")])  # the constructor checks too
+    assert len(history) == 0
+
+
+def test_state_kinds_exist_and_of_kind_keeps_history_order() -> None:
+    assert set(STATE_OF) <= set(KINDS)
+    history = every_kind()
+    assert len(history) == len(KINDS)
+    assert [e[1] for e in history.of_kind("held", "config")] == ["config", "held"]
+
+
+@pytest.mark.parametrize("name", ["h.jsonl", "h.jsonl.gz"])
+def test_jsonl_round_trip_keeps_every_event(tmp_path: Path, name: str) -> None:
+    history = every_kind()
+    path = tmp_path / name
+    history.to_jsonl(path)
+    back = History.from_jsonl(path)
+    assert back.events == history.events
+    assert back.digest() == history.digest()
+    config = next(back.of_kind("config"))
+    assert config[3]["queues"] == [["critical", 6], ["default", 3]]
+    raw = path.read_bytes()
+    assert raw.startswith(b"\x1f\x8b") == name.endswith(".gz")
+
+
+def test_digest_is_sha256_of_the_written_lines(tmp_path: Path) -> None:
+    history = every_kind()
+    path = tmp_path / "h.jsonl"
+    history.to_jsonl(path)
+    assert history.digest() == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first == {"t": 0.0, "kind": "config", "jid": None, "config": NESTED["config"]}
+
+
+def test_digest_changes_with_any_field_and_with_order() -> None:
+    a, b = History(), History()
+    a.append(1.0, "enqueue", "j1", "default", "Job", True, True)
+    b.append(1, "enqueue", "j1", "default", "Job", True, True)  # int time, same value
+    assert a.digest() == b.digest()
+    c = History([(1.0, "enqueue", "j1", "default", "Job", True, False)])
+    assert c.digest() != a.digest()
+    a.append(2.0, "start", "j1", "default", "p0", 1, 0)
+    d = History([(2.0, "start", "j1", "default", "p0", 1, 0)])
+    d.append(1.0, "enqueue", "j1", "default", "Job", True, True)
+    assert d.digest() != a.digest()
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("{not json", "not a history event"),
+        ('{"t": 1.0, "kind": "nope", "jid": null}', "not a history event"),
+        ('{"t": 1.0, "kind": "success", "jid": "j1"}', "not a history event"),
+        ('{"t": 1.0, "kind": "success", "jid": "j1", "dup": 0, "x": 1}', "unexpected fields"),
+    ],
+)
+def test_from_jsonl_errors_name_the_line(tmp_path: Path, line: str, why: str) -> None:
+    path = tmp_path / "bad.jsonl.gz"
+    good = '{"t":0.0,"kind":"horizon","jid":null}'
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(f"{good}\n\n{line}\n")
+    with pytest.raises(HistoryError, match=rf"bad\.jsonl\.gz:3: {why}"):
+        History.from_jsonl(path)
