@@ -212,17 +212,9 @@ class Scenario:
         )
 
     def config(self, seed: int | None = None) -> dict[str, Any]:
-        """The payload of the run's first history event ("config", None, cfg)."""
-        system = self.system
+        """The run-level half of the first history event ("config", None, cfg); the job
+        system adds its own half (queues, fetch, processes, ...) from SystemConfig."""
         return {
-            "queues": [[queue, weight] for queue, weight in system.queues],
-            "mode": system.queue_mode,
-            "fetch": system.fetch,
-            "processes": system.processes,
-            "concurrency": system.concurrency,
-            "dead_max_jobs": system.dead_max_jobs,
-            "dead_timeout_s": system.dead_timeout,
-            "death_handlers": list(system.death_handlers),
             "latency_bounds": dict(self.latency_bounds),
             "horizon": self.horizon,
             "scenario": self.name,
@@ -230,5 +222,5 @@ class Scenario:
             "seed": self.seed if seed is None else seed,
             "checks": list(self.checks),
             "safeguards": {n: {k: list(v) if isinstance(v, tuple) else v for k, v in o.items()}
-                           for n, o in system.safeguards.items()},
+                           for n, o in self.system.safeguards.items()},
         }

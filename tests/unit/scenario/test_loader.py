@@ -192,14 +192,6 @@ def test_full_scenario_workload_and_faults(full: Scenario) -> None:
 
 def test_config_event_payload(full: Scenario) -> None:
     assert full.config(seed=7) == {
-        "queues": [["critical", 6], ["default", 3], ["low_priority", 1]],
-        "mode": "weighted",
-        "fetch": "reliable",
-        "processes": 4,
-        "concurrency": 10,
-        "dead_max_jobs": 500,
-        "dead_timeout_s": 604800.0,
-        "death_handlers": ["alert_ops", "refund"],
         "latency_bounds": {"critical": 5.0, "default": 600.0},
         "horizon": 7800.0,
         "scenario": "black_friday",
