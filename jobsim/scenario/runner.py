@@ -119,7 +119,7 @@ class _Run:
         for name, rate in error_rates.items():
             self.world.service(name).set_error_rate(rate)
         self.store = _fresh_store(broker)
-        storage = StorageFaults()
+        self.storage = storage = StorageFaults()
         workers, client = faulty_connections(
             self.store, storage, sim.streams["chaos.storage"], sim.record,
             notify=lambda queue, n: self.system.notify(queue, n))
@@ -149,16 +149,22 @@ class _Run:
         if progress is not None:
             progress(scenario.horizon, scenario.horizon)
         self.world.finish()
-        self.system.inventory()
+        self.system.inventory(self.store)    # the observer's final read, past any fault
 
     def drained(self) -> bool:
-        """Nothing queued, scheduled, retrying or running: the system is at rest."""
+        """Nothing queued, scheduled, retrying, running or owed a release, and storage
+        reachable: the system is at rest."""
         store = self.store
+        if self.storage.outage:
+            return False
         if any(store.queue_size(q) for q in store.queue_names()):
             return False
         if store.zsize(SCHEDULE) or store.zsize(RETRY):
             return False
-        return not any(p.busy for w in self.system.workers for p in w.processors)
+        if any(p.busy for w in self.system.workers for p in w.processors):
+            return False
+        deps = getattr(self.system, "dependencies", None)
+        return deps is None or deps.settled()
 
 
 def _fresh_store(spec: str) -> Broker:

@@ -34,8 +34,12 @@ class PushTimeout(RuntimeError):
     """The push timed out: it may or may not have been applied."""
 
     def __init__(self, jid: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(jid, message)     # both in args: simpy rebuilds it from them
         self.jid = jid
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ClientMiddleware(Protocol):

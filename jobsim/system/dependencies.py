@@ -308,6 +308,16 @@ class JobDependencyManager:
                 continue                      # try the full pass again next tick
             self._lives = lives
 
+    def settled(self) -> bool:
+        """No release or cancel is owed: nothing waits in the outbox or for propagation,
+        and no deferred job has all its dependencies finished. A run is not drained
+        until this holds (the sweep will act on it)."""
+        broker = self.system.broker
+        if self._outbox or broker.hgetall(UNRELEASED):
+            return False
+        return not any(all(broker.hget(DONE, d) is not None for d in held[OPTION])
+                       for held in broker.hgetall(DEFERRED).values())
+
     # ---- inventory ----------------------------------------------------------------------
     def held(self) -> list[tuple[str, str]]:
         """(jid, "deferred") for every job storage still holds for its dependencies."""

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 
 class Processor:
-    __slots__ = ("current", "index", "process", "worker")
+    __slots__ = ("current", "index", "life", "process", "worker")
 
     def __init__(self, worker: WorkerProcess, index: int) -> None:
         self.worker = worker
         self.index = index
+        self.life = worker.generation      # a processor belongs to one life of its process
         self.current: tuple[Payload, str, bool] | None = None   # payload, queue, dup
         self.process: simpy.Process | None = None
 
@@ -41,7 +42,9 @@ class Processor:
         error_sleep = system.config.fetch_error_sleep_s
         timeout = system.sim.env.timeout
         try:
-            while not worker.stopping:
+            # A process killed and restarted before this thread's first step must not
+            # let it run: only threads of the current life fetch.
+            while not worker.stopping and worker.generation == self.life:
                 try:
                     got = fetcher.fetch()
                     if got is None:

@@ -83,9 +83,11 @@ class JobSystem:
                 wake.succeed()
 
     # ---- the final read (Jepsen's drain) -------------------------------------------
-    def inventory(self) -> int:
-        """Record ``horizon`` and one ``held`` event per job storage still holds."""
-        record, broker = self.sim.record, self.broker
+    def inventory(self, store: Broker | None = None) -> int:
+        """Record ``horizon`` and one ``held`` event per job storage still holds.
+        ``store``: read it directly (the observer's read, past the system's connection
+        and its faults); by default the system's own connection."""
+        record, broker = self.sim.record, store or self.broker
         record("horizon", None)
         held = 0
         for queue in broker.queue_names():
