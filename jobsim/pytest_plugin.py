@@ -1,1 +1,282 @@
-"""pytest plugin (entry point ``jobsim``): fixtures for users' own job tests."""
+"""pytest plugin (entry point ``jobsim``): fixtures for users' own job tests.
+
+Why a plugin: a user who writes a Job subclass wants to run it under a fault schedule
+and assert a property in three lines, and to get, when it fails, the failing checks with
+examples and a command that replays the run. Fixtures: ``jobsim_sim``, ``jobsim_broker``
+(``--jobsim-broker memory|fakeredis|redis://...``, or indirect parametrization),
+``jobsim_world``, ``jobsim_system`` and ``jobsim_run`` (``run_scenario_and_assert`` with
+the session's options; usable in ``@given`` tests). See docs/properties.md.
+
+This module imports only pytest and the standard library at import time: pytest loads it
+for every session of every project that has jobsim installed, so it must be fast and
+must never break collection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from jobsim.broker.base import Broker
+    from jobsim.checks.result import CheckResult
+    from jobsim.scenario.runner import Result
+    from jobsim.scenario.schema import Scenario
+    from jobsim.sim.simulation import Simulation
+    from jobsim.system.system import JobSystem
+    from jobsim.world.world import World
+
+FAILING_DIR = "reports/failing"
+MAX_SHOWN = 3
+
+
+class ScenarioCheckFailed(AssertionError):
+    """A scenario run broke a property (or raised); the message says how to replay it."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("jobsim", "jobsim simulation fixtures")
+    group.addoption("--jobsim-broker", default=os.environ.get("JOBSIM_BROKER", "memory"),
+                    help="broker for jobsim fixtures and runs: memory (default), fakeredis "
+                         "or a redis:// URL (env JOBSIM_BROKER)")
+    group.addoption("--jobsim-failing-dir", default=os.environ.get("JOBSIM_FAILING_DIR",
+                                                                   FAILING_DIR),
+                    help=f"where failing generated scenarios are saved (default {FAILING_DIR})")
+
+
+# ---- fixtures ----------------------------------------------------------------------
+@pytest.fixture
+def jobsim_seed() -> int:
+    """The seed of ``jobsim_sim``; override this fixture to change it."""
+    return 0
+
+
+@pytest.fixture
+def jobsim_sim(jobsim_seed: int) -> Simulation:
+    """A fresh Simulation (simpy clock, seeded RNG streams, empty history)."""
+    from jobsim.sim.simulation import Simulation
+
+    return Simulation(jobsim_seed)
+
+
+@pytest.fixture
+def jobsim_broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
+    """An empty broker: memory by default; ``--jobsim-broker fakeredis`` or
+    ``@pytest.mark.parametrize("jobsim_broker", ["memory", "fakeredis"], indirect=True)``."""
+    from jobsim.broker import make_broker
+
+    spec = str(getattr(request, "param", None) or request.config.getoption("jobsim_broker"))
+    broker = make_broker(spec)
+    flush = getattr(broker, "flush", None)
+    if flush is not None and spec.startswith("redis"):
+        flush()                        # a real server may hold a previous test's keys
+    yield broker
+    if flush is not None and spec.startswith("redis"):
+        flush()
+
+
+@pytest.fixture
+def jobsim_world(jobsim_sim: Simulation) -> World:
+    """The default world (database, services, pools); the seed's jobs are registered."""
+    from jobsim.world import jobs as _jobs  # noqa: F401  (registers the seed's jobs)
+    from jobsim.world.world import World
+
+    return World(jobsim_sim)
+
+
+@pytest.fixture
+def jobsim_system(jobsim_sim: Simulation, jobsim_broker: Broker,
+                  jobsim_world: World) -> JobSystem:
+    """A JobSystem with one process of 5 threads and basic fetch, not started yet: install
+    safeguards or change ``.config`` first, then ``.start()`` and ``jobsim_sim.run(until)``."""
+    from jobsim.system.system import JobSystem
+
+    return JobSystem(jobsim_sim, jobsim_broker, world=jobsim_world)
+
+
+@pytest.fixture(scope="session")
+def jobsim_run(pytestconfig: pytest.Config) -> Callable[..., Result]:
+    """``run_scenario_and_assert`` with the session's --jobsim-broker and failing folder.
+
+    Session-scoped so that it can be used in ``@given`` tests; the failing file is named
+    after the test that is running when a run fails."""
+    broker = pytestconfig.getoption("jobsim_broker")
+    folder = pytestconfig.getoption("jobsim_failing_dir")
+
+    def run(scenario: Any, checks: Sequence[str] | None = None, **kw: Any) -> Result:
+        kw.setdefault("broker", broker)
+        kw.setdefault("failing_dir", folder)
+        return run_scenario_and_assert(scenario, checks, **kw)
+
+    return run
+
+
+# ---- the helper --------------------------------------------------------------------
+def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
+                            checks: Sequence[str] | None = None, *, seed: int | None = None,
+                            variant: str | None = None, broker: str = "memory",
+                            scale: float = 1.0, expect: bool = False,
+                            check_options: Mapping[str, Mapping[str, Any]] | None = None,
+                            name: str | None = None,
+                            failing_dir: str | Path | None = None) -> Result:
+    """Run a scenario and fail with a readable message if a named check does not hold.
+
+    ``scenario``: a Scenario, a scenario document (dict), a built-in name or a path.
+    ``checks``: the properties to assert (default: the scenario's own ``checks``); a
+    name the scenario does not list is run on the history too, and so is one given
+    ``check_options`` (keyword options of that checker, e.g. ``{"priority": {"alpha":
+    1e-6}}``). ``expect``: also assert the scenario's ``expect`` bounds.
+
+    On failure (or if the run raises) a document is saved to ``failing_dir/NAME.yaml``
+    and the message ends with the command that replays it: ``jobsim simulate FILE --seed
+    N``. Returns the Result when every assertion holds.
+    """
+    from jobsim.scenario.runner import run_scenario
+
+    doc = dict(scenario) if isinstance(scenario, Mapping) else None
+    loaded = _load(scenario, doc)
+    run_seed = loaded.seed if seed is None else seed
+    try:
+        result = run_scenario(loaded, seed=run_seed, variant=variant, broker=broker,
+                              scale=scale)
+    except Exception as exc:
+        replay = _replay(loaded, doc, run_seed, variant, scale, name, failing_dir)
+        raise ScenarioCheckFailed(
+            f"jobsim: the run of {loaded.name!r} raised {type(exc).__name__}: {exc}\n"
+            f"{_faults(loaded)}\n  replay: {replay}") from exc
+    results = _verdicts(result, checks, check_options or {})
+    failed = {n: r for n, r in results.items() if not r.ok}
+    missed = [e for e in result.metrics.get("expectations", []) if not e["ok"]] if expect else []
+    if failed or missed:
+        replay = _replay(loaded, doc, run_seed, variant, scale, name, failing_dir)
+        raise ScenarioCheckFailed(_message(loaded, run_seed, failed, missed, replay))
+    return result
+
+
+def _load(scenario: Any, doc: dict[str, Any] | None) -> Scenario:
+    from jobsim.scenario.runner import load
+    from jobsim.scenario.schema import Scenario
+
+    if isinstance(scenario, Scenario):
+        return scenario
+    if doc is not None:
+        import copy
+
+        from jobsim.checks.registry import NAMES
+        from jobsim.scenario import build
+        from jobsim.scenario.loader import load_document
+        from jobsim.system.job import REGISTRY
+        from jobsim.world import jobs as _jobs  # noqa: F401  (registers the seed's jobs)
+
+        return load_document(copy.deepcopy(doc), known_jobs=REGISTRY,
+                             known_faults=build.FAULT_NAMES, known_checks=NAMES,
+                             file=str(doc.get("name", "scenario")))
+    return load(scenario)
+
+
+def _verdicts(result: Result, checks: Sequence[str] | None,
+              check_options: Mapping[str, Mapping[str, Any]]) -> dict[str, CheckResult]:
+    """The scenario's verdicts, re-running a check that was not run or has options."""
+    from jobsim.checks.registry import run_checks
+
+    names = list(result.scenario.checks if checks is None else checks)
+    again = [n for n in names if n not in result.checks or n in check_options]
+    options: dict[str, dict[str, Any]] = {n: dict(check_options.get(n, {})) for n in again}
+    if "priority" in options:
+        options["priority"].setdefault("latency_bounds", dict(result.scenario.latency_bounds))
+    extra = run_checks(result.history, again, options) if again else {}
+    return {n: extra[n] if n in extra else result.checks[n] for n in names}
+
+
+def _message(scenario: Scenario, seed: int, failed: Mapping[str, CheckResult],
+             missed: list[dict[str, Any]], replay: str) -> str:
+    broken = [*failed, *(["expect"] if missed else [])]
+    lines = [f"jobsim: scenario {scenario.name!r} (seed {seed}) broke {', '.join(broken)}"]
+    for name, res in failed.items():
+        lines.append(f"  {name}: {res.violations} violation(s)")
+        lines += [f"    {_short(example)}" for example in res.examples[:MAX_SHOWN]]
+    for e in missed:
+        lines.append(f"  expect {e['metric']} {e['op']} {e['value']}: actual {e['actual']}")
+    lines += [_faults(scenario), f"  replay: {replay}"]
+    return "\n".join(lines)
+
+
+def _faults(scenario: Scenario) -> str:
+    """The fault schedule, one fault a line: the part of a failing run to read first."""
+    if not scenario.faults:
+        return "  faults: none"
+    rows = [f"    - {f.type} at {f.start:g}s "
+            f"{'to the horizon' if f.duration is None else f'for {f.duration:g}s'}"
+            f"{f' on {f.target}' if f.target else ''} {dict(f.params) or ''}".rstrip()
+            for f in scenario.faults]
+    return "\n".join(["  faults:", *rows])
+
+
+def _short(value: Any) -> Any:
+    """An example made readable: floats to 3 decimals, long lists cut to MAX_SHOWN."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_short(v) for v in value[:MAX_SHOWN]]
+        return [*items, "..."] if len(value) > MAX_SHOWN else items
+    return value
+
+
+def _replay(scenario: Scenario, doc: dict[str, Any] | None, seed: int, variant: str | None,
+            scale: float, name: str | None, folder: str | Path | None) -> str:
+    """Save the document (generated ones) and return the command that replays the run."""
+    path = scenario.file
+    if doc is not None:
+        name = _safe(name or _test_name())
+        path = str(save_document({**doc, "name": name}, name, folder))
+    if not path:
+        return f"run_scenario(<scenario {scenario.name!r}>, seed={seed}) (no file to replay)"
+    parts = ["jobsim simulate", path, f"--seed {seed}"]
+    if variant:
+        parts.append(f"--variant {variant}")
+    if scale != 1.0:
+        parts.append(f"--scale {scale:g}")
+    return " ".join(parts) + _own_jobs_hint(scenario, path, seed)
+
+
+def _own_jobs_hint(scenario: Scenario, path: str, seed: int) -> str:
+    """The CLI knows only the seed's jobs: a run of jobs defined in tests replays in Python."""
+    from jobsim.world.jobs import JOBS
+
+    own = sorted({e.job for e in scenario.workload} - set(JOBS))
+    if not own:
+        return ""
+    return (f"\n  (jobs {', '.join(own)} are defined in the tests: import them, then "
+            f"run_scenario({path!r}, seed={seed}))")
+
+
+def save_document(doc: Mapping[str, Any], name: str,
+                  folder: str | Path | None = None) -> Path:
+    """Write a scenario document as YAML to ``folder/NAME.yaml`` (default
+    reports/failing, or $JOBSIM_FAILING_DIR) and return the path."""
+    import yaml
+
+    target = Path(folder or os.environ.get("JOBSIM_FAILING_DIR", FAILING_DIR))
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"{_safe(name)}.yaml"
+    path.write_text(yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=None),
+                    encoding="utf-8")
+    return path
+
+
+def _test_name() -> str:
+    current = os.environ.get("PYTEST_CURRENT_TEST", "scenario")
+    return current.rsplit(" ", 1)[0]
+
+
+def _safe(text: str) -> str:
+    """A file name from a test id: ``tests/x.py::test_y[a]`` -> ``x__test_y_a``."""
+    text = text.split("/")[-1].replace(".py::", "__").replace("::", "__")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "scenario"

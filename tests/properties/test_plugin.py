@@ -1,0 +1,98 @@
+"""The pytest plugin as a user meets it: fixtures, a user's own Job class run under a fault
+schedule, and the message (and saved file) a failing run produces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+
+from jobsim import Job
+from jobsim import strategies as js
+from jobsim.broker.base import Broker
+from jobsim.pytest_plugin import ScenarioCheckFailed, run_scenario_and_assert
+from jobsim.scenario.runner import Result
+from jobsim.sim.simulation import Simulation
+from jobsim.system.system import JobSystem
+from jobsim.world.database import UniqueViolation
+
+from ._support import budget
+
+
+class SendReceipt(Job):
+    """A user's job: claim the order's row first, so a second copy sends nothing."""
+
+    def perform(self, order_id: int) -> Any:
+        try:
+            self.world.db.insert(self, "receipts", {"id": order_id}, effect=False)
+        except UniqueViolation:
+            return
+        yield from self.world.service("email").call(
+            self, "send", key=f"receipt:{order_id}", effect=True, once=True)
+
+
+class SendReceiptNaively(Job):
+    """The same job without the claim: a duplicate delivery sends a second receipt."""
+
+    def perform(self, order_id: int) -> Any:
+        yield from self.world.service("email").call(
+            self, "send", key=f"receipt:{order_id}", effect=True, once=True)
+
+
+def receipts(job: str, faults: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "description": f"{job} under duplicate deliveries and crashes",
+        "duration": "1m",
+        "system": {"processes": 2, "concurrency": 5, "fetch": "reliable"},
+        "workload": [{"job": job, "count": 100, "spread": "30s"}],
+        "faults": faults,
+        "checks": ["idempotency", "no_loss"],
+    }
+
+
+CHAOS = [{"type": "duplicate_delivery", "rate": 0.3, "start": "0s", "duration": "1m"},
+         {"type": "worker_crash", "target": "p0", "restart_after": "5s", "start": "10s"}]
+
+
+def test_fixtures_run_a_job_system(jobsim_sim: Simulation, jobsim_system: JobSystem) -> None:
+    jobsim_system.start()
+    jobsim_system.client.perform_async(SendReceipt, 7)
+    jobsim_sim.run(until=30)
+    kinds = [ev[1] for ev in jobsim_sim.history.events if ev[2] is not None]
+    assert kinds[:3] == ["enqueue", "start", "effect"] and kinds[-1] == "success"
+
+
+@pytest.mark.parametrize("jobsim_broker", ["memory", "fakeredis"], indirect=True)
+def test_broker_fixture_is_parametrizable(jobsim_broker: Broker) -> None:
+    jobsim_broker.push("default", {"jid": "a", "class": "SendReceipt", "args": []})
+    assert [p["jid"] for p in jobsim_broker.queue_items("default")] == ["a"]
+
+
+def test_a_guarded_user_job_sends_each_receipt_once(jobsim_run: Callable[..., Result]) -> None:
+    result = jobsim_run(receipts("SendReceipt", CHAOS))
+    assert result.checks["no_loss"].stats["duplicated"] > 0      # the faults did bite
+
+
+def test_a_failing_run_names_the_check_and_the_replay(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioCheckFailed) as failed:
+        run_scenario_and_assert(receipts("SendReceiptNaively", CHAOS), name="naive",
+                                failing_dir=tmp_path)
+    message = str(failed.value)
+    saved = tmp_path / "naive.yaml"
+    assert "broke idempotency" in message and "receipt:" in message
+    assert "duplicate_delivery at 0s for 60s" in message
+    assert f"replay: jobsim simulate {saved} --seed 0" in message
+    assert message.endswith(f"run_scenario({str(saved)!r}, seed=0))")   # a test-defined job
+    assert yaml.safe_load(saved.read_text())["faults"][0]["type"] == "duplicate_delivery"
+
+
+@budget(5)
+@given(js.fault_schedules(60, kinds=("duplicate_delivery", "worker_crash", "rolling_deploy"),
+                          processes=2))
+def test_a_guarded_user_job_under_generated_schedules(jobsim_run: Callable[..., Result],
+                                                     faults: list[dict[str, Any]]) -> None:
+    jobsim_run(receipts("SendReceipt", faults))

@@ -1,0 +1,97 @@
+"""The public strategies: valid documents, the whole fault catalogue, and shrinking toward
+the simplest run (the promise that makes a failing example readable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from jobsim import backoff
+from jobsim import strategies as js
+from jobsim.chaos.faults import FAULTS, build_fault
+from jobsim.scenario import parse_duration
+from jobsim.world.jobs import JOBS
+
+from ._support import budget
+from .test_scenarios import SCENARIOS
+
+QUICK = settings(database=None)
+
+
+@budget(60)
+@given(js.scenarios(jobs=tuple(JOBS), policies=js.retry_policies()))
+def test_generated_scenarios_validate(doc: dict[str, Any]) -> None:
+    scenario = js.validate(doc)
+    assert len(scenario.faults) == len(doc["faults"]) <= 3
+    assert all(f.start < scenario.duration for f in scenario.faults)
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_every_fault_parameter_is_generated(kind: str) -> None:
+    for param in FAULTS[kind].PARAMS:
+        found = find(js.fault_params(kind, processes=2, replicas=1),
+                     lambda p, param=param: param in p, settings=QUICK)
+        fault = build_fault(kind, 0.0, 1.0, found.get("target"),
+                            {k: v for k, v in found.items() if k != "target"},
+                            parse_duration)
+        assert fault.params[param] == pytest.approx(found[param]) or param in ("job", "args")
+
+
+def test_schedules_shrink_to_one_early_short_mild_fault() -> None:
+    minimal = find(js.fault_schedules(60), lambda faults: len(faults) >= 1, settings=QUICK)
+    assert minimal == [{"type": js.ALL[0], "start": 0, "duration": 1, "target": "payment",
+                        "extra": 1}]
+
+
+def test_workloads_shrink_to_one_small_entry() -> None:
+    def jobs(entries: list[dict[str, Any]]) -> int:
+        return sum(e.get("count", e.get("burst", 0)) for e in entries)
+
+    minimal = find(js.workloads(60), lambda w: jobs(w) >= 10, settings=QUICK)
+    assert minimal == [{"job": "SyntheticJob", "count": 10, "start": 0, "spread": 0,
+                        "args": {"dist": "constant", "value": 0.0, "p_fail": 0.0}}]
+
+
+def test_worker_configs_shrink_to_one_process_one_queue() -> None:
+    minimal = find(js.worker_configs(), lambda s: True, settings=QUICK)
+    assert minimal == {"processes": 1, "concurrency": 1, "fetch": "basic",
+                       "queues": ["default"]}
+
+
+@budget(60)
+@given(st.booleans().flatmap(lambda j: st.tuples(st.just(j), js.retry_policies(jitter=j))))
+def test_retry_policies_parse_and_keep_their_jitter_promise(case: tuple[bool, str]) -> None:
+    jittered, spec = case
+    policy = backoff.parse(spec)
+    widths = [hi - lo for lo, hi in (policy.bounds(count) for count in range(6))]
+    assert all(w > 0 for w in widths) if jittered else all(w == 0 for w in widths)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_perturbations_keep_the_story(name: str) -> None:
+    original = js.scenario_document(name)
+
+    @budget(5)
+    @given(js.scenario_perturbations(name))
+    def perturbed(doc: dict[str, Any]) -> None:
+        scenario = js.validate(doc)
+        assert len(scenario.faults) == len(original.get("faults") or [])
+        assert [f.type for f in scenario.faults] == [f["type"] for f in
+                                                     original.get("faults") or []]
+        for before, after in zip(original["workload"], doc["workload"], strict=True):
+            for key in ("count", "burst", "fanout"):
+                if key in before:
+                    assert _scaled(before[key], 0.01) <= after[key] <= _scaled(before[key], 0.05)
+        assert "variants" not in doc
+
+    perturbed()
+    unperturbed = find(js.scenario_perturbations(name), lambda d: True, settings=QUICK)
+    assert [f["start"] for f in unperturbed["faults"]] == [
+        parse_duration(f["start"]) for f in original.get("faults") or []]
+
+
+def _scaled(n: int, factor: float) -> int:
+    return max(1, int(n * factor + 0.5))
