@@ -73,7 +73,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
     from jobsim.broker import BrokerError
     from jobsim.scenario import ScenarioError
-    from jobsim.scenario.output import run_folder, write_run
+    from jobsim.scenario.output import HISTORY_FILE, run_folder, write_run
     from jobsim.scenario.runner import load, run_scenario
 
     if variant and all_variants:
@@ -91,10 +91,13 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         root = out or Path("reports") / base.name
         results = []
         for name in names:
+            folder = run_folder(root, name)
+            saved = folder / HISTORY_FILE
+            saved.unlink(missing_ok=True)
             with _progress(quiet, base.name if name is None else f"{base.name}/{name}") as tick:
                 result = run_scenario(base, seed=seed, variant=name, broker=broker,
-                                      scale=scale, progress=tick)
-            paths = write_run(run_folder(root, name), result.metrics, result.history)
+                                      scale=scale, progress=tick, history_path=saved)
+            paths = write_run(folder, result.metrics, result.history)
             results.append(result.metrics)
             if not quiet:
                 _print_summary(result.metrics, paths)

@@ -141,7 +141,7 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "events": len(history),
         "jobs": jobs,
         "effects": effect_counts(history),
-        "queues": queue_latency_stats(history),
+        "queues": _queues(history, checks),
         "retries": retry_load(history),
         "services": service_load(history),
         "failures": failure_counts(history),
@@ -151,6 +151,14 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
     }
     metrics["expectations"] = evaluate(metrics, expect or [])
     return metrics
+
+
+def _queues(history: History, checks: dict[str, CheckResult]) -> dict[str, Any]:
+    """Per-queue latency: the priority check already measured it when it ran."""
+    priority = checks.get("priority")
+    if priority is not None and "queues" in priority.stats:
+        return priority.stats["queues"]
+    return queue_latency_stats(history)
 
 
 def lookup(metrics: dict[str, Any], path: str) -> Any:

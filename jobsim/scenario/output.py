@@ -18,16 +18,18 @@ def run_folder(root: Path, variant: str | None) -> Path:
 
 
 def write_run(folder: Path, metrics: dict[str, Any], history: Any) -> dict[str, Path]:
-    """Write every artefact of one run; returns their paths by name."""
+    """Write every artefact of one run; returns their paths by name. The history is
+    written here unless the runner already saved it (``run_scenario(history_path=)``)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
         "history": folder / HISTORY_FILE,
         "metrics": folder / "metrics.json",
         "summary": folder / "summary.md",
     }
-    digest = history.to_jsonl(paths["history"])
-    if digest != metrics["history_digest"]:
-        raise RuntimeError(f"history digest changed while saving: {digest}")
+    if not paths["history"].exists():
+        digest = history.to_jsonl(paths["history"])
+        if digest != metrics["history_digest"]:
+            raise RuntimeError(f"history digest changed while saving: {digest}")
     paths["metrics"].write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
     paths["summary"].write_text(markdown(metrics) + "\n")
     html = _html_writer()

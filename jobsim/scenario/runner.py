@@ -75,8 +75,10 @@ def load(source: str | Path, variant: str | None = None,
 
 def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
                  variant: str | None = None, broker: str = "memory", scale: float = 1.0,
-                 progress: Progress | None = None) -> Result:
-    """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL."""
+                 progress: Progress | None = None, history_path: Path | None = None
+                 ) -> Result:
+    """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL.
+    ``history_path``: save the history there, digesting it in the same pass."""
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, variant)
     else:
@@ -91,7 +93,12 @@ def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
     run.simulate(progress)
     wall = time.perf_counter() - started
     checks = run_checks(run.sim.history, scenario.checks, _check_options(scenario))
+    digest = None
+    if history_path is not None:
+        history_path.parent.mkdir(parents=True, exist_ok=True)
+        digest = run.sim.history.to_jsonl(history_path)
     meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
+            "history_digest": digest,
             "broker": broker if not broker.startswith("redis") else "redis",
             "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
             "scale": scenario.scale}
