@@ -1,0 +1,71 @@
+"""``jobsim validate``: the simulator against queueing theory and published retry results.
+
+Imports only click at module level: the CLI lists this command without paying for the
+simulator. Exit 0 when every row passes, 1 when one fails, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+DOC = Path("docs/validation.md")
+
+
+@click.command()
+@click.argument("cases", nargs=-1)
+@click.option("--quick", is_flag=True, help="Tiny sizes: a smoke test, not a validation.")
+@click.option("--jobs", "workers", type=int, default=None,
+              help="Worker processes for the replications (default: every CPU).")
+@click.option("--doc", type=click.Path(path_type=Path), default=DOC, show_default=True,
+              help="Where the full run writes its table.")
+@click.option("--no-doc", is_flag=True, help="Print the table only.")
+def validate(cases: tuple[str, ...], quick: bool, workers: int | None, doc: Path,
+             no_doc: bool) -> None:
+    """Run every validation case (or the named CASES) and print one table.
+
+    A full run (all cases, not --quick) also writes the table to --doc.
+    """
+    from jobsim.bench.machine import one_line
+    from jobsim.validate import table
+    from jobsim.validate.cases import by_name
+    from jobsim.validate.execute import run_cases
+
+    try:
+        chosen = by_name(list(cases))
+    except ValueError as exc:
+        click.echo(f"jobsim: {exc}", err=True)
+        sys.exit(2)
+    if workers is not None and workers < 1:
+        click.echo(f"jobsim: --jobs: must be >= 1, got {workers}", err=True)
+        sys.exit(2)
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    outcomes, cpu = run_cases(chosen, quick=quick, workers=workers, progress=_progress())
+    wall = time.perf_counter() - started
+    click.echo(table.text(outcomes))
+    rows = table.rows_of(outcomes)
+    failed = sum(not r.ok for r in rows)
+    click.echo(f"\n{len(rows) - failed}/{len(rows)} rows pass; {wall:.0f} s wall, "
+               f"{cpu:.0f} s CPU in replications, {workers} worker process(es)")
+    if not (no_doc or quick or cases):
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text(table.markdown(outcomes, one_line()))
+        click.echo(f"wrote {doc}")
+    sys.exit(1 if failed else 0)
+
+
+def _progress() -> Callable[[str], None] | None:
+    """A one-line progress counter on a terminal's stderr; nothing when piped."""
+    if not sys.stderr.isatty():
+        return None
+
+    def tick(message: str) -> None:
+        click.echo(f"\r{message}", err=True, nl=False)
+
+    return tick

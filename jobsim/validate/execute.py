@@ -1,0 +1,97 @@
+"""Run every case's replications, spread over worker processes, and judge them.
+
+Replications are independent runs with their own seeds, so running them in parallel
+changes nothing but the wall time: results are collected in task order and the table is
+the same with one worker or many. A case whose task raises is reported as failed with the
+error, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from jobsim.validate.case import Case, Outcome, Task
+from jobsim.validate.rows import Row
+
+Progress = Callable[[str], None]
+
+
+def timed(task: Task) -> tuple[Any, float]:
+    """The task's result and the CPU seconds it took (in the process that ran it)."""
+    start = time.process_time()
+    result = task()
+    return result, time.process_time() - start
+
+
+def run_cases(cases: Sequence[Case], quick: bool = False, workers: int = 1,
+              progress: Progress | None = None) -> tuple[list[Outcome], float]:
+    """Judge every case; returns the outcomes and the total CPU seconds of the tasks."""
+    plan = [(i, task) for i, case in enumerate(cases) for task in case.tasks(quick)]
+    results: list[list[Any]] = [[] for _ in cases]
+    errors: dict[int, str] = {}
+    cpu = 0.0
+    for (i, _task), outcome in zip(plan, _execute([t for _, t in plan], workers, progress),
+                                   strict=True):
+        if isinstance(outcome, BaseException):
+            errors.setdefault(i, f"{type(outcome).__name__}: {outcome}")
+            continue
+        value, seconds = outcome
+        results[i].append(value)
+        cpu += seconds
+    return [_judge(case, results[i], errors.get(i)) for i, case in enumerate(cases)], cpu
+
+
+def _judge(case: Case, results: list[Any], error: str | None) -> Outcome:
+    outcome = _verdict(case, results, error)
+    outcome.sizes = case.sizes()
+    return outcome
+
+
+def _verdict(case: Case, results: list[Any], error: str | None) -> Outcome:
+    if error is not None:
+        return Outcome(case.name, [Row(case.name, "", "", "", f"error: {error}", False)],
+                       note=error)
+    try:
+        return Outcome(case.name, case.judge(results))
+    except Exception as exc:      # a judge bug must show in the table, not kill the run
+        message = f"{type(exc).__name__}: {exc}"
+        return Outcome(case.name, [Row(case.name, "", "", "", f"error: {message}", False)],
+                       note=message)
+
+
+def _execute(tasks: list[Task], workers: int, progress: Progress | None
+             ) -> list[tuple[Any, float] | BaseException]:
+    """Each task's (result, cpu seconds) or its exception, in task order; the longest
+    tasks start first so the pool finishes together."""
+    out: list[tuple[Any, float] | BaseException] = [RuntimeError("not run")] * len(tasks)
+    if workers <= 1:
+        for k, task in enumerate(tasks):
+            out[k] = _capture(task)
+            _tick(progress, k, len(tasks))
+        return out
+    order = sorted(range(len(tasks)), key=lambda k: -tasks[k].cost)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures: dict[int, Future[tuple[Any, float]]] = {
+            k: pool.submit(timed, tasks[k]) for k in order}
+        for done, k in enumerate(order):
+            try:
+                out[k] = futures[k].result()
+            except Exception as exc:
+                out[k] = exc
+            _tick(progress, done, len(tasks))
+    return out
+
+
+def _capture(task: Task) -> tuple[Any, float] | BaseException:
+    try:
+        return timed(task)
+    except Exception as exc:
+        return exc
+
+
+def _tick(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(f"{done + 1}/{total} replications")
