@@ -213,6 +213,9 @@ def bench(suites: tuple[str, ...], as_json: bool, quick: bool) -> None:
     if unknown:
         fail_input(f"unknown benchmark {unknown[0]!r}; known: {', '.join(SUITES)}")
     results, text = run_suites(list(suites) or list(SUITES), quick=quick)
+    if as_json and len(suites) == 1:     # one suite: its figures at the top level
+        results = {"suite": suites[0], **results[suites[0]], "machine": results["machine"],
+                   "quick": quick}
     click.echo(json.dumps(results, indent=2) if as_json else text)
 
 

@@ -38,6 +38,7 @@ class JobSystem:
         self.workers = [WorkerProcess(self, f"p{i}") for i in range(self.config.processes)]
         self._by_id = {w.id: w for w in self.workers}
         self._idle: deque[simpy.Event] = deque()
+        self._idle_cap = 2 * self.config.processes * self.config.concurrency
         self.inventory_sources: list[Any] = []   # extra holders (e.g. deferred jobs)
 
     @property
@@ -73,7 +74,10 @@ class JobSystem:
         one timeout, and no simpy Condition (idle processors are most of a long run)."""
         env = self.sim.env
         wake = env.event()
-        self._idle.append(wake)
+        idle = self._idle
+        if len(idle) > self._idle_cap:        # timer-woken waiters pile up in quiet spells
+            idle = self._idle = deque(w for w in idle if not w.triggered)
+        idle.append(wake)
         env.timeout(self.config.idle_wait_s).callbacks.append(
             lambda _timer: wake.triggered or wake.succeed())
         try:

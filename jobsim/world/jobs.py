@@ -12,6 +12,7 @@ Knobs come from the world config (``world.py``): ``guard``, ``idempotency_keys``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -278,6 +279,16 @@ class DataExportJob(Job):
         yield self.sleep(half)
 
 
+@functools.cache
+def _vetted(dist: str, params: tuple[tuple[str, Any], ...]) -> None:
+    make_sampler({"dist": dist, **dict(params)})
+
+
+def _vet_distribution(dist: str, params: dict[str, Any]) -> None:
+    """Reject a bad distribution when the workload is built; once per distinct spec."""
+    _vetted(dist, tuple(sorted(params.items())))
+
+
 def _only(cls: type[Job], params: dict[str, Any], *allowed: str) -> dict[str, Any]:
     extra = sorted(set(params) - set(allowed))
     if extra:
@@ -312,7 +323,7 @@ class SyntheticJob(Job):
     def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
         """``{dist, p_fail, <distribution parameters>}`` -> perform's arguments."""
         rest = {k: v for k, v in params.items() if k not in ("dist", "p_fail")}
-        make_sampler({"dist": params.get("dist", "exponential"), **(rest or {"mean": 1.0})})
+        _vet_distribution(params.get("dist", "exponential"), rest or {"mean": 1.0})
         return [params.get("dist", "exponential"), params.get("p_fail", 0.0),
                 rest or {"mean": 1.0}]
 

@@ -88,3 +88,14 @@ def test_list_names_every_builtin_scenario() -> None:
     assert code == 0
     for path in (Path(__file__).parents[2] / "scenarios").glob("*.yaml"):
         assert path.stem in out
+
+
+def test_bench_core_json_is_one_object_with_the_core_figures() -> None:
+    code, out, _ = invoke("bench", "core", "--json", "--quick")
+    assert code == 0
+    figures = json.loads(out)
+    assert figures["suite"] == "core"
+    for key in ("jobs_per_s", "simpy_timeouts_per_s", "cost_in_timeouts", "peak_bytes_per_job"):
+        assert figures[key] > 0
+    assert figures["cost_in_timeouts"] == pytest.approx(
+        figures["simpy_timeouts_per_s"] / figures["jobs_per_s"], rel=1e-6)
