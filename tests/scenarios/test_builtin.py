@@ -72,3 +72,16 @@ def test_route_all_to_also_routes_jobs_that_jobs_enqueue() -> None:
     fulfilments = [e for e in result.history.events
                    if e[1] == "enqueue" and e[4] == "FulfillmentJob"]
     assert fulfilments and all(e[3] == "default" for e in fulfilments)
+
+
+def test_the_scenario_docs_list_every_fault_and_parameter() -> None:
+    from jobsim.chaos.faults import FAULTS
+
+    doc = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text()
+    catalogue = doc.split("**The fault catalogue**", 1)[1].split("\n## ", 1)[0]
+    for kind, cls in FAULTS.items():
+        row = next((line for line in catalogue.splitlines()
+                    if line.startswith(f"| `{kind}` |")), "")
+        assert row, f"docs/scenarios.md has no catalogue row for fault {kind!r}"
+        for param in cls.PARAMS:
+            assert f"`{param}`" in row, f"{kind}: parameter {param!r} is not documented"
