@@ -21,7 +21,7 @@ import msgspec
 from jobsim.sim.events import FIELDS
 
 Event = tuple[Any, ...]
-_ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
+ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
 _KEY_ORDER = {
     kind: [("t", 0), ("kind", 1), ("jid", 2)] + [(name, 3 + i) for i, name in enumerate(fields)]
     for kind, fields in FIELDS.items()
@@ -47,7 +47,7 @@ class History:
 
     def append(self, t: float, kind: str, jid: str | None, *fields: Any) -> None:
         """Record one event; the field count is checked against its kind."""
-        arity = _ARITY.get(kind)
+        arity = ARITY.get(kind)
         if arity is None:
             raise HistoryError(f"unknown event kind {kind!r}")
         if len(fields) != arity:

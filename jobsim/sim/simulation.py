@@ -11,7 +11,8 @@ from typing import Any
 
 import simpy
 
-from jobsim.sim.history import History
+from jobsim.sim.events import FIELDS
+from jobsim.sim.history import ARITY, History, HistoryError
 from jobsim.sim.streams import Streams
 
 
@@ -24,11 +25,16 @@ class Simulation:
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         self.history = history if history is not None else History()
-        append = self.history.append
+        events = self.history.events
+        arity = ARITY
         env = self.env
 
         def record(kind: str, jid: str | None, *fields: Any) -> None:
-            append(env.now, kind, jid, *fields)
+            # History.append inlined: this runs for every event of every job.
+            if arity.get(kind) != len(fields):
+                raise HistoryError(f"event {kind!r}: expected fields {FIELDS.get(kind)}, "
+                                   f"got {len(fields)}")
+            events.append((env.now, kind, jid, *fields))
 
         self.record = record
 

@@ -21,11 +21,12 @@ from jobsim.broker.base import Broker, Payload
 class QueueSelector:
     """Picks the queue to fetch from, given which queues currently hold jobs."""
 
-    __slots__ = ("mode", "names", "rng", "weights")
+    __slots__ = ("mode", "names", "pairs", "rng", "weights")
 
     def __init__(self, spec: list[tuple[str, int]], mode: str, rng: random.Random) -> None:
         self.names = [name for name, _ in spec]
         self.weights = [weight for _, weight in spec]
+        self.pairs = list(spec)
         self.mode = mode
         self.rng = rng
 
@@ -37,7 +38,7 @@ class QueueSelector:
                 if size(name):
                     return name
             return None
-        live = [(n, w) for n, w in zip(self.names, self.weights, strict=True) if size(n)]
+        live = [pair for pair in self.pairs if size(pair[0])]
         if len(live) <= 1:
             return live[0][0] if live else None
         pick = self.rng.random() * sum(w for _, w in live)

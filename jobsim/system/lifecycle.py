@@ -44,6 +44,16 @@ GUARDS: dict[str, tuple[Guard, ...]] = {
 }
 
 
+# (current state, event kind) -> the state it moves to, for every legal move: one dict
+# lookup per transition on the hot path, derived from the shared table.
+_LEGAL: dict[tuple[str | None, str], str] = {
+    (current, kind): target
+    for current, allowed in TRANSITIONS.items()
+    for kind, target in STATE_OF.items()
+    if target in allowed
+}
+
+
 class Lifecycle:
     """Current state per jid, and the single door through which states change."""
 
@@ -55,14 +65,16 @@ class Lifecycle:
 
     def move(self, kind: str, jid: str, *fields: Any) -> None:
         """Apply event ``kind`` to ``jid``: check the table and guards, then record it."""
-        target = STATE_OF[kind]
         current = self.state.get(jid)
-        if target not in TRANSITIONS[current]:
+        target = _LEGAL.get((current, kind))
+        if target is None:
+            target = STATE_OF[kind]
             raise IllegalTransition(f"job {jid}: {kind} cannot move {current} -> {target}")
-        for guard in GUARDS.get(kind, ()):
-            reason = guard(jid, fields)
-            if reason:
-                raise IllegalTransition(f"job {jid}: {kind} refused: {reason}")
+        if kind in GUARDS:
+            for guard in GUARDS[kind]:
+                reason = guard(jid, fields)
+                if reason:
+                    raise IllegalTransition(f"job {jid}: {kind} refused: {reason}")
         self.state[jid] = target
         self._record(kind, jid, *fields)
 

@@ -295,7 +295,9 @@ class Service:
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
         try:
-            return (yield from self._serve(job, op, key, effect, once, idem, deadline))
+            if idem is None or self.dedupe_window_s is None:
+                return (yield from self._execute(job, op, key, effect, once, deadline))
+            return (yield from self._serve_once(job, op, key, effect, once, idem, deadline))
         finally:
             self.in_flight -= 1
             if holds_slot:
@@ -326,20 +328,6 @@ class Service:
             self.timeouts += 1
             raise ServiceTimeout(f"{self.name}: timed out waiting for a slot ({op})")
         return True
-
-    def _serve(
-        self,
-        job: Any,
-        op: str,
-        key: str | None,
-        effect: bool,
-        once: bool,
-        idem: str | None,
-        deadline: float | None,
-    ) -> Generator[simpy.Event, Any, Response]:
-        if idem is None or self.dedupe_window_s is None:
-            return (yield from self._execute(job, op, key, effect, once, deadline))
-        return (yield from self._serve_once(job, op, key, effect, once, idem, deadline))
 
     def _serve_once(
         self,
