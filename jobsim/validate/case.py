@@ -33,8 +33,9 @@ class Case(Protocol):
         """One sentence: replications and jobs of a full run, for the document."""
         ...
 
-    def tasks(self, quick: bool) -> list[Task]:
-        """The replications to run (fewer and smaller when ``quick``)."""
+    def tasks(self, quick: bool, seed_set: int = 0) -> list[Task]:
+        """The replications to run (fewer and smaller when ``quick``), numbered by
+        ``runs.replications`` so that another ``seed_set`` gives independent ones."""
         ...
 
     def judge(self, results: list[Any]) -> list[Row]:

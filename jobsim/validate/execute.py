@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from jobsim.validate.case import Case, Outcome, Task
-from jobsim.validate.rows import Row
+from jobsim.validate.rows import Row, settle
 
 Progress = Callable[[str], None]
 
@@ -27,9 +27,11 @@ def timed(task: Task) -> tuple[Any, float]:
 
 
 def run_cases(cases: Sequence[Case], quick: bool = False, workers: int = 1,
-              progress: Progress | None = None) -> tuple[list[Outcome], float]:
-    """Judge every case; returns the outcomes and the total CPU seconds of the tasks."""
-    plan = [(i, task) for i, case in enumerate(cases) for task in case.tasks(quick)]
+              progress: Progress | None = None, seed_set: int = 0
+              ) -> tuple[list[Outcome], float]:
+    """Judge every case; returns the outcomes and the total CPU seconds of the tasks.
+    ``seed_set`` picks the replications' seeds (0: the published table)."""
+    plan = [(i, task) for i, case in enumerate(cases) for task in case.tasks(quick, seed_set)]
     results: list[list[Any]] = [[] for _ in cases]
     errors: dict[int, str] = {}
     cpu = 0.0
@@ -41,7 +43,16 @@ def run_cases(cases: Sequence[Case], quick: bool = False, workers: int = 1,
         value, seconds = outcome
         results[i].append(value)
         cpu += seconds
-    return [_judge(case, results[i], errors.get(i)) for i, case in enumerate(cases)], cpu
+    outcomes = [_judge(case, results[i], errors.get(i)) for i, case in enumerate(cases)]
+    _settle(outcomes)
+    return outcomes, cpu
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """Judge every analytical row of the run as one family (simultaneous intervals)."""
+    settled = iter(settle([row for outcome in outcomes for row in outcome.rows]))
+    for outcome in outcomes:
+        outcome.rows = [next(settled) for _ in outcome.rows]
 
 
 def _judge(case: Case, results: list[Any], error: str | None) -> Outcome:

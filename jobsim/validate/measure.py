@@ -89,3 +89,52 @@ def first_failure_to_last_start(history: History) -> dict[str, float]:
         elif kind == "start" and not event[6] and jid in first:
             last[jid] = event[0]
     return {jid: last[jid] - first[jid] for jid in last}
+
+
+@dataclass
+class Mechanics:
+    """How one FIFO queue served by ``threads`` threads behaved, job by job: the
+    assumptions Erlang C and Pollaczek-Khinchine rest on, checked exactly."""
+
+    jobs: int = 0
+    late: int = 0           # waited although a thread was free when it arrived
+    skipped: int = 0        # started at once although every thread was busy
+    out_of_order: int = 0   # started before a job that arrived earlier
+    services: list[float] | None = None     # start -> success, per job
+    gaps: list[float] | None = None         # enqueue -> next enqueue
+
+
+def queue_mechanics(history: History, threads: int, samples: bool) -> Mechanics:
+    """Count violations of "wait iff all threads busy" and of FIFO order; with
+    ``samples``, also keep every service time and interarrival gap."""
+    m = Mechanics(services=[] if samples else None, gaps=[] if samples else None)
+    arrived: dict[str, tuple[int, float, bool]] = {}  # jid -> (number, time, all busy)
+    started: dict[str, float] = {}
+    busy, last_started = 0, -1
+    last_arrival: float | None = None
+    for event in history.events:
+        kind = event[1]
+        if kind == "enqueue":
+            arrived[event[2]] = (m.jobs, event[0], busy >= threads)
+            m.jobs += 1
+            if m.gaps is not None and last_arrival is not None:
+                m.gaps.append(event[0] - last_arrival)
+            last_arrival = event[0]
+        elif kind == "start" and not event[6]:
+            busy += 1
+            started[event[2]] = event[0]
+            found = arrived.pop(event[2], None)
+            if found is None:
+                continue        # a retry's start: not a first arrival
+            number, at, full = found
+            waited = event[0] > at
+            m.late += waited and not full
+            m.skipped += full and not waited
+            m.out_of_order += number < last_started
+            last_started = max(last_started, number)
+        elif (kind == "success" and not event[3]) or (kind == "failure" and not event[5]):
+            busy -= 1
+            began = started.pop(event[2])
+            if m.services is not None:
+                m.services.append(event[0] - began)
+    return m

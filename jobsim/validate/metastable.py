@@ -26,7 +26,7 @@ from typing import Any
 from jobsim.validate.case import Task
 from jobsim.validate.measure import rate_between, success_times
 from jobsim.validate.rows import Row, bound
-from jobsim.validate.runs import per_second, seed_for, simulate
+from jobsim.validate.runs import per_second, replications, seed_for, simulate
 
 RATE = 50.0
 CAPACITY, LATENCY, LATENCY_SD, TIMEOUT = 20, 0.25, 0.05, 1.0
@@ -77,9 +77,10 @@ class Metastable:
                 f"trigger {TRIGGER[0]:g}-{TRIGGER[1]:g} s; windows " + ", ".join(
                     f"{k} {a:g}-{b:g} s" for k, (a, b) in WINDOWS.items()) + ".")
 
-    def tasks(self, quick: bool) -> list[Task]:
+    def tasks(self, quick: bool, seed_set: int = 0) -> list[Task]:
         # quick keeps the full model: the collapse needs the full rate to happen at all
-        return [Task(goodput, (variant, 1.0, 0), cost=200_000) for variant in VARIANTS]
+        rep = replications(1, seed_set)[0]
+        return [Task(goodput, (variant, 1.0, rep), cost=200_000) for variant in VARIANTS]
 
     def judge(self, results: list[Any]) -> list[Row]:
         rows = []

@@ -36,6 +36,19 @@ def seed_for(key: str, rep: int) -> int:
     return zlib.crc32(f"{key}#{rep}".encode())
 
 
+SEED_SET_STRIDE = 1_000_000
+
+
+def replications(count: int, seed_set: int = 0) -> range:
+    """Replication numbers of one seed set. Set 0 is 0..count-1, the published table;
+    set k starts at k * 1,000,000, so its seeds are independent of every other set's:
+    a second opinion for anyone who suspects the table's seeds were picked."""
+    if seed_set < 0:
+        raise ValueError(f"seed set must be >= 0, got {seed_set}")
+    start = seed_set * SEED_SET_STRIDE
+    return range(start, start + count)
+
+
 def per_second(rate: float) -> str:
     """A rate as scenario files write it (they accept no exponent notation)."""
     return f"{rate:.9f}".rstrip("0").rstrip(".") + "/s"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobsim.checks.priority import chi2_sf
 from jobsim.sim.history import History
 from jobsim.validate.case import Task
 from jobsim.validate.rows import Row, statistical
-from jobsim.validate.runs import seed_for, simulate
+from jobsim.validate.runs import replications, seed_for, simulate
+from jobsim.validate.stats import chi2_sf
 
 
 def saturated_fetches(history: History, queues: list[str]) -> dict[str, int]:
@@ -56,10 +56,10 @@ class Weighted:
         return (f"Weighted: {self.reps} runs, each a burst of {self.burst:,} jobs per queue "
                 "drained by one thread.")
 
-    def tasks(self, quick: bool) -> list[Task]:
+    def tasks(self, quick: bool, seed_set: int = 0) -> list[Task]:
         burst, reps = (1_000, 2) if quick else (self.burst, self.reps)
         return [Task(weighted_replication, (self.weights, burst, rep), cost=3 * burst)
-                for rep in range(reps)]
+                for rep in replications(reps, seed_set)]
 
     def judge(self, results: list[Any]) -> list[Row]:
         names = [f"w{k}" for k in range(len(self.weights))]
