@@ -1,15 +1,17 @@
-"""Dead set: death handlers run exactly once per death, the set stays bounded, and no dead
-job leaves it without a record.
+"""Dead set: death handlers run exactly once per death, the set stays bounded in size and
+in age, and no dead job leaves it without a record.
 
 Why: death handlers are where users page a human or compensate (refund, notify); a
 missing call loses that signal and a doubled call doubles the compensation. The dead set
-is the last copy of a failed job's arguments: growing without bound exhausts Redis, and
-an entry vanishing without a ``trim`` event is data lost silently (REFERENCE.md section 2).
+is the last copy of a failed job's arguments: growing without bound exhausts Redis, an
+entry aged out early loses a job someone may still want to retry, and an entry vanishing
+without a ``trim`` event is data lost silently (REFERENCE.md section 2).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,9 @@ NAME = "dead_set"
 HANDLED_DISCARDS = frozenset({"retry_false", "discard", "dead_false"})
 # Deaths recorded with DeadSet#kill(notify_failure: false): sidekiq-unique-jobs' reject.
 SILENT_DEATHS = frozenset({"reject"})
+AGE = "age"  # the reason a trim for age is recorded with (jobsim.system.dead)
+
+Copy = tuple[float, int]  # (death time = its score in the set, add number)
 
 
 @dataclass
@@ -30,15 +35,23 @@ class _Replay:
     configured: bool = False
     handlers: list[str] = field(default_factory=list)
     max_jobs: int | None = None
+    timeout: float | None = None
     owed: Counter[Any] = field(default_factory=Counter)  # jid -> handler calls owed each
     died_at: dict[Any, float] = field(default_factory=dict)
     calls: Counter[tuple[Any, Any]] = field(default_factory=Counter)
-    members: Counter[Any] = field(default_factory=Counter)  # jid -> copies in the set
+    members: dict[Any, deque[Copy]] = field(default_factory=dict)  # jid -> copies, oldest first
+    by_age: deque[tuple[float, int, Any]] = field(default_factory=deque)  # not yet aged out
+    gone: set[int] = field(default_factory=set)  # add numbers trimmed (lazily off by_age)
+    adds: int = 0
+    last_add: float | None = None
+    bound: float = -math.inf  # the last add's ZREMRANGEBYSCORE bound: scores <= it were due
     size: int = 0
     max_rest: int = 0
     max_transient: int = 0
     deaths: int = 0
     trimmed: Counter[str] = field(default_factory=Counter)
+    early_age_trims: int = 0
+    survived_timeout: int = 0
     horizon: bool = False
     held: set[Any] = field(default_factory=set)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -51,7 +64,7 @@ class _Replay:
 
 
 def check(history: History) -> CheckResult:
-    """Three properties, one pass over the history.
+    """Four properties, one pass over the history.
 
     (a) Each handled death owes one ``death_handler`` event per handler named in the
         config event: every ``dead`` (except SILENT_DEATHS reasons) and every discard in
@@ -63,21 +76,28 @@ def check(history: History) -> CheckResult:
         ``dead_max_jobs`` only between a ``dead`` event and its ``trim`` events. Rest
         points are just before each ``dead`` event and at the horizon; each rest point
         above ``dead_max_jobs - 1`` is one violation ("over_bound").
-    (c) A ``trim`` of a job not in the set is a violation ("trim_not_dead"). When a
+    (c) Age rule. Each add first runs ``ZREMRANGEBYSCORE dead -inf (now - timeout)``
+        (inclusive), with the death time as score. A ``trim`` for "age" is legal only if
+        the copy it removes died at or before that bound ("early_age_trim"); at each rest
+        point and at the end, an entry that died at or before the last add's bound and
+        is still in the set should have been trimmed ("survived_timeout", once per
+        entry). The timeout is the config event's ``dead_timeout_s``.
+    (d) A ``trim`` of a job not in the set is a violation ("trim_not_dead"). When a
         horizon exists, every job still in the set must be ``held`` with where="dead"
         ("dropped" if not: it left silently), and every held-dead job must be in the set
         ("held_not_dead").
-    Without a config event (a hand-made history) (a) is skipped and (b) has no bound.
+    Without a config event (a hand-made history) (a) is skipped and (b), (c) have no bound.
     """
     r = _Replay()
     for event in history.events:
         _STEP.get(event[1], _ignore)(r, event)
+    _survivors(r)  # the last add's age rule, horizon or not (its trims follow it at once)
     if r.horizon:
         _rest(r, r.size, "horizon", None)
         for jid, copies in r.members.items():
-            if copies > 0 and jid not in r.held:
+            if copies and jid not in r.held:
                 r.flag({"problem": "dropped", "jid": jid, "t": r.died_at.get(jid)})
-        for jid in sorted(r.held - {j for j, c in r.members.items() if c > 0}, key=str):
+        for jid in sorted(r.held - {j for j, c in r.members.items() if c}, key=str):
             r.flag({"problem": "held_not_dead", "jid": jid, "t": None})
     if r.configured:
         _settle_handlers(r)
@@ -85,6 +105,8 @@ def check(history: History) -> CheckResult:
                    handlers=list(r.handlers), handler_calls=sum(r.calls.values()),
                    dead_max_jobs=r.max_jobs, max_size=r.max_rest,
                    max_size_transient=r.max_transient, final_size=r.size,
+                   dead_timeout_s=r.timeout, early_age_trims=r.early_age_trims,
+                   survived_timeout=r.survived_timeout,
                    trimmed=dict(sorted(r.trimmed.items())), horizon=r.horizon,
                    held_dead=len(r.held))
 
@@ -94,6 +116,7 @@ def _config(r: _Replay, event: tuple[Any, ...]) -> None:
     r.configured = True
     r.handlers = list(cfg.get("death_handlers") or [])
     r.max_jobs = cfg.get("dead_max_jobs")
+    r.timeout = cfg.get("dead_timeout_s")
 
 
 def _dead(r: _Replay, event: tuple[Any, ...]) -> None:
@@ -102,7 +125,16 @@ def _dead(r: _Replay, event: tuple[Any, ...]) -> None:
     r.deaths += 1
     r.size += 1
     r.max_transient = max(r.max_transient, r.size)
-    r.members[jid] += 1
+    r.adds = add = r.adds + 1
+    r.last_add = t
+    if r.timeout is not None:
+        r.bound = t - r.timeout  # as the store computes it, so the edge agrees exactly
+    copies = r.members.get(jid)
+    if copies is None:
+        r.members[jid] = deque(((t, add),))
+    else:
+        copies.append((t, add))
+    r.by_age.append((t, add, jid))
     r.died_at.setdefault(jid, t)
     if reason not in SILENT_DEATHS:
         r.owed[jid] += 1
@@ -119,13 +151,19 @@ def _handler(r: _Replay, event: tuple[Any, ...]) -> None:
 
 
 def _trim(r: _Replay, event: tuple[Any, ...]) -> None:
+    """Remove the job's oldest copy: both trims take the lowest scores first."""
     t, _, jid, reason = event
-    if r.members.get(jid, 0) <= 0:
+    copies = r.members.get(jid)
+    if not copies:
         r.flag({"problem": "trim_not_dead", "jid": jid, "t": t, "reason": reason})
         return
-    r.members[jid] -= 1
+    died, add = copies.popleft()
+    r.gone.add(add)
     r.size -= 1
     r.trimmed[reason] += 1
+    if reason == AGE and r.timeout is not None and died > r.bound:
+        r.early_age_trims += 1
+        r.flag(_aged(r, "early_age_trim", jid, t, died))
 
 
 def _horizon(r: _Replay, event: tuple[Any, ...]) -> None:
@@ -146,10 +184,33 @@ _STEP = {"config": _config, "dead": _dead, "discard": _discard, "death_handler":
 
 
 def _rest(r: _Replay, size: int, t: Any, jid: Any) -> None:
-    r.max_rest = max(r.max_rest, size)
+    if size > r.max_rest:
+        r.max_rest = size
     if r.max_jobs is not None and size > r.max_jobs - 1:
         r.flag({"problem": "over_bound", "jid": jid, "t": t, "size": size,
                 "bound": r.max_jobs - 1})
+    if r.by_age and r.by_age[0][0] <= r.bound:
+        _survivors(r)
+
+
+def _survivors(r: _Replay) -> None:
+    """Flag each entry the last add should have aged out, once, oldest first (entries
+    already trimmed are dropped from ``by_age`` here, lazily)."""
+    by_age, gone, cutoff = r.by_age, r.gone, r.bound
+    while by_age and by_age[0][0] <= cutoff:
+        died, add, jid = by_age.popleft()
+        if add in gone:
+            gone.discard(add)
+            continue
+        r.survived_timeout += 1
+        r.flag(_aged(r, "survived_timeout", jid, r.last_add, died))
+
+
+def _aged(r: _Replay, problem: str, jid: Any, t: Any, died: float) -> dict[str, Any]:
+    """An age-rule example: the add at ``t``, the copy's death time and age then."""
+    age = None if r.last_add is None else r.last_add - died
+    return {"problem": problem, "jid": jid, "t": t, "died": died, "age": age,
+            "timeout": r.timeout}
 
 
 def _settle_handlers(r: _Replay) -> None:

@@ -114,3 +114,87 @@ def test_edge_no_horizon_and_no_config() -> None:
     bare = check(History([*died(1, "a"), *died(2, "b"), (3, "trim", "zz", "age")]))
     assert bare.violations == 1 and bare.examples[0]["problem"] == "trim_not_dead"
     assert bare.stats["dead_max_jobs"] is None
+
+
+# ---- the age rule: ZREMRANGEBYSCORE dead -inf (now - timeout) on every add ---------
+TIMEOUT = 100.0
+
+
+def aged_config() -> tuple:
+    cfg = {"dead_max_jobs": 10, "dead_timeout_s": TIMEOUT, "death_handlers": []}
+    return (0, "config", None, cfg)
+
+
+def aging() -> list:
+    """a dies at 0; the add at 100 is exactly a's timeout (inclusive: a goes); b, dead at
+    50, is 70 s old at the add at 120 and stays."""
+    return [
+        aged_config(),
+        (0, "dead", "a", "exhausted"), (50, "dead", "b", "exhausted"),
+        (100, "dead", "c", "exhausted"), (100, "trim", "a", "age"),
+        (120, "dead", "d", "exhausted"),
+        (200, "horizon", None), *[(200, "held", j, "dead") for j in "bcd"],
+    ]
+
+
+def test_age_trims_on_time_hold() -> None:
+    result = check(History(aging()))
+    assert result.ok, result.examples
+    assert result.stats["trimmed"] == {"age": 1}
+    assert result.stats["dead_timeout_s"] == TIMEOUT
+    assert (result.stats["early_age_trims"], result.stats["survived_timeout"]) == (0, 0)
+
+
+def test_negative_control_age_trim_too_early() -> None:
+    """b is 70 s old at the add at 120: trimming it for age breaks the 100 s timeout."""
+    events = aging()
+    events.insert(6, (120, "trim", "b", "age"))
+    events.remove((200, "held", "b", "dead"))
+    result = check(History(events))
+    assert result.violations == 1 and result.stats["early_age_trims"] == 1
+    assert result.examples == [{"problem": "early_age_trim", "jid": "b", "t": 120,
+                                "died": 50, "age": 70, "timeout": TIMEOUT}]
+
+
+def test_negative_control_entry_outlives_its_timeout() -> None:
+    """Without a's trim, a survives the add at 100 (and the one at 120): one violation,
+    found at the next rest point, never counted again."""
+    events = [e for e in aging() if e != (100, "trim", "a", "age")]
+    events.append((200, "held", "a", "dead"))
+    result = check(History(events))
+    assert result.violations == 1 and result.stats["survived_timeout"] == 1
+    assert result.examples == [{"problem": "survived_timeout", "jid": "a", "t": 100,
+                                "died": 0, "age": 100, "timeout": TIMEOUT}]
+
+
+@pytest.mark.parametrize(("died", "due"), [(20.0, True), (20.5, False), (19.5, True)])
+def test_edge_exactly_at_the_timeout_is_due(died: float, due: bool) -> None:
+    """The add at 120 removes scores <= 120 - 100 = 20 (ZREMRANGEBYSCORE is inclusive):
+    at exactly 20 the trim is due, and both an early trim and a survivor are caught."""
+    base = [aged_config(), (died, "dead", "x", "exhausted"), (120, "dead", "y", "exhausted")]
+    trimmed = check(History([*base, (120, "trim", "x", "age")]))
+    kept = check(History(base))
+    assert trimmed.ok is due and trimmed.stats["early_age_trims"] == (0 if due else 1)
+    assert kept.ok is not due and kept.stats["survived_timeout"] == (1 if due else 0)
+
+
+def test_age_rule_matches_the_broker_arithmetic() -> None:
+    """Replaying adds through the real dead set store, at a float boundary (0.3 - 0.1 <
+    0.2 in binary), the checker agrees with what it trimmed; with ages ignored by the
+    store (timeout infinite), the same history is caught."""
+    from jobsim.broker.memory import MemoryBroker
+
+    def replay(store_timeout: float) -> History:
+        broker, events = MemoryBroker(), [(0, "config", None, {"dead_timeout_s": 0.1})]
+        for t, jid in [(0.1, "a"), (0.2, "b"), (0.3, "c"), (0.30000000000000004, "d")]:
+            events.append((t, "dead", jid, "exhausted"))
+            for old, why in broker.dead_add({"jid": jid}, t, 10, store_timeout):
+                events.append((t, "trim", old["jid"], why))
+        return History(events)
+
+    faithful = replay(0.1)
+    assert [e[2] for e in faithful.events if e[1] == "trim"] == ["a", "b"]
+    assert check(faithful).ok
+    ageless = check(replay(float("inf")))
+    assert ageless.stats["survived_timeout"] == 2
+    assert [e["jid"] for e in ageless.examples] == ["a", "b"]
