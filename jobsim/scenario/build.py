@@ -21,12 +21,6 @@ from jobsim.world.workload import Arrivals
 from jobsim.world.world import DEFAULT_SERVICES
 
 FAULT_NAMES = frozenset(FAULTS) | {"service_latency", "outage"}
-# A service named "export" stands for DataExportJob's storage: its error_rate is the
-# chance an export fails half way (the world's export.fail_p), the error path that leaks.
-EXPORT_SERVICE = "export"
-# A declared pool is a database.yml `pool:`; it comes with ActiveRecord's default
-# checkout_timeout, so an exhausted pool raises PoolTimeout instead of blocking forever.
-POOL_CHECKOUT_TIMEOUT_S = 5.0
 
 
 def system_config(scenario: Scenario) -> SystemConfig:
@@ -73,24 +67,24 @@ def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
                                 "timeout": svc.timeout}
         if svc.latency is not None:
             spec["latency"] = latency_spec(svc.latency)
+        if svc.track_load:
+            spec["track_load"] = True
         services[key] = {k: v for k, v in spec.items() if v is not None}
         if svc.error_rate:
             error_rates[key] = svc.error_rate
     deps = guards.get("dependencies")
-    services.pop(EXPORT_SERVICE, None)
-    export_fail_p = error_rates.pop(EXPORT_SERVICE, 0.0)
     config = {
         "db": {"replicas": w.database.replicas, "lag": w.database.lag},
-        "pools": {name: {"size": size, "wait_timeout": POOL_CHECKOUT_TIMEOUT_S}
-                  for name, size in w.pools.items()},
+        "pools": {name: {"size": pool.size, "wait_timeout": pool.checkout_timeout}
+                  for name, pool in w.pools.items()},
         "services": services,
         "guard": guards.get("idempotency", {}).get("guard", "none"),
         "idempotency_keys": bool(guards.get("idempotency", {}).get("payment_keys", False)),
         "scoped_resources": bool(guards.get("resources", {}).get("scoped", False)),
         "order_flow": "inline" if deps is None else ("deps" if deps["enabled"] else "race"),
     }
-    if export_fail_p:
-        config["export"] = {"fail_p": export_fail_p}
+    if w.export.error_rate:
+        config["export"] = {"fail_p": w.export.error_rate}
     if guards.get("circuit_breaker") is not None:
         config["circuit_breaker"] = dict(guards["circuit_breaker"])
     return config, error_rates

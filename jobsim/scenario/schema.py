@@ -34,6 +34,7 @@ UNIQUE_LOCKS = (
 )
 ON_CONFLICT = ("drop", "log", "raise", "reject", "replace", "reschedule")
 IDEMPOTENCY_GUARDS = ("none", "primary", "replica", "constraint")
+POOL_CHECKOUT_TIMEOUT_S = 5.0  # ActiveRecord's checkout_timeout default
 
 # safeguard -> key -> (kind, default). Kinds are read by the validator's KIND_READERS.
 KNOWN_SAFEGUARDS: dict[str, dict[str, tuple[str, Any]]] = {
@@ -84,6 +85,24 @@ class ServiceConfig:
     on_full: str = "queue"  # queue | reject, when capacity is reached
     timeout: float | None = None  # client-side timeout, seconds
     error_rate: float = 0.0  # baseline probability that a call fails
+    track_load: bool = False  # keep every call's start (Service.calls_per_second_series)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """A database.yml ``pool:`` and its ``checkout_timeout`` (ActiveRecord's default 5 s),
+    so an exhausted pool raises PoolTimeout instead of blocking forever."""
+
+    size: int
+    checkout_timeout: float = POOL_CHECKOUT_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """DataExportJob's storage: ``error_rate`` is the chance an export fails half way,
+    the error path that leaks unless resources are scoped."""
+
+    error_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,8 @@ class DatabaseConfig:
 class WorldConfig:
     services: Mapping[str, ServiceConfig] = field(default_factory=dict)
     database: DatabaseConfig = DatabaseConfig()
-    pools: Mapping[str, int] = field(default_factory=dict)
+    pools: Mapping[str, PoolConfig] = field(default_factory=dict)
+    export: ExportConfig = ExportConfig()
 
 
 @dataclass(frozen=True)

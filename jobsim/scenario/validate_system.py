@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from jobsim.scenario import fields as f
-from jobsim.scenario.errors import Where, unknown
+from jobsim.scenario.errors import Where, show, unknown
 from jobsim.scenario.schema import (
     DISTRIBUTIONS,
     FETCH_MODES,
     IDEMPOTENCY_GUARDS,
     KNOWN_SAFEGUARDS,
     ON_CONFLICT,
+    POOL_CHECKOUT_TIMEOUT_S,
     UNIQUE_LOCKS,
     DatabaseConfig,
     Distribution,
+    ExportConfig,
+    PoolConfig,
     ServiceConfig,
     SystemConfig,
     WorldConfig,
@@ -32,9 +35,11 @@ SYSTEM_KEYS = (
     "death_handlers",
     "safeguards",
 )
-WORLD_KEYS = ("services", "database", "pools")
-SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate")
+WORLD_KEYS = ("services", "database", "pools", "export")
+SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate", "track_load")
 DATABASE_KEYS = ("replicas", "lag")
+POOL_KEYS = ("size", "checkout_timeout")
+EXPORT_KEYS = ("error_rate",)
 
 KIND_READERS: dict[str, f.Reader[Any]] = {
     "bool": f.boolean,
@@ -135,10 +140,37 @@ def read_world(value: Any, where: Where) -> WorldConfig:
         },
         database=f.optional(data, "database", where, read_database, DatabaseConfig()),
         pools={
-            name: f.integer(minimum=1)(size, where.key("pools").key(name))
-            for name, size in pools.items()
-            if size is not None
+            name: read_pool(spec, where.key("pools").key(name))
+            for name, spec in pools.items()
+            if spec is not None
         },
+        export=f.optional(data, "export", where, read_export, ExportConfig()),
+    )
+
+
+def read_pool(value: Any, where: Where) -> PoolConfig:
+    """``db: 25`` (a size, with the default checkout_timeout) or ``{size, checkout_timeout}``."""
+    if isinstance(value, dict):
+        data = f.mapping(value, where, POOL_KEYS)
+        return PoolConfig(
+            size=f.required(data, "size", where, f.integer(minimum=1)),
+            checkout_timeout=f.optional(
+                data, "checkout_timeout", where, f.duration(positive=True),
+                POOL_CHECKOUT_TIMEOUT_S,
+            ),
+        )
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise where.error(
+            f"expected a pool size (integer >= 1) or a mapping with 'size' and "
+            f"'checkout_timeout', got {show(value)}"
+        )
+    return PoolConfig(size=f.integer(minimum=1)(value, where))
+
+
+def read_export(value: Any, where: Where) -> ExportConfig:
+    data = f.mapping(value, where, EXPORT_KEYS)
+    return ExportConfig(
+        error_rate=f.optional(data, "error_rate", where, f.number(minimum=0, maximum=1), 0.0),
     )
 
 
@@ -150,6 +182,7 @@ def read_service(value: Any, where: Where) -> ServiceConfig:
         on_full=f.optional(data, "on_full", where, f.choice(("queue", "reject")), "queue"),
         timeout=f.optional(data, "timeout", where, f.duration(positive=True), None),
         error_rate=f.optional(data, "error_rate", where, f.number(minimum=0, maximum=1), 0.0),
+        track_load=f.optional(data, "track_load", where, f.boolean, False),
     )
 
 

@@ -116,7 +116,7 @@ def test_resources_leak_when_unscoped() -> None:
     docs = js.scenarios(jobs=("DataExportJob",), max_faults=0, max_jobs=20,
                         checks=("resources",),
                         extra={"system": {"safeguards": {"resources": {"scoped": False}}},
-                               "world": {"services": {"export": {"error_rate": 0.3}}}})
+                               "world": {"export": {"error_rate": 0.3}}})
     doc = search(docs, _violates("resources"), 30)
     examples = simulate(doc).checks["resources"].examples
     assert any(e["what"] == "not released at the end" for e in examples), examples

@@ -130,7 +130,7 @@ def test_lifecycle_is_legal_under_any_schedule(doc: dict[str, Any]) -> None:
                     checks=("resources", "lifecycle"),
                     extra={"system": {"safeguards": {"resources": {"scoped": True}}},
                            "world": {"pools": {"db": 3},
-                                     "services": {"export": {"error_rate": 0.3}}}}))
+                                     "export": {"error_rate": 0.3}}}))
 def test_resources_released_when_scoped(doc: dict[str, Any]) -> None:
     result = run(doc, ["resources", "lifecycle"])
     pools = result.checks["resources"].stats["pools"]

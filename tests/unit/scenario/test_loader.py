@@ -21,6 +21,7 @@ from jobsim.scenario import (
     load_document,
     load_scenario,
 )
+from jobsim.scenario.schema import PoolConfig
 
 BAD = Path(__file__).parent / "bad"
 JOBS = {"AnalyticsJob", "PaymentProcessingJob", "SyntheticJob", "EmailJob", "OrderJob"}
@@ -155,7 +156,7 @@ def test_full_scenario_world(full: Scenario) -> None:
         0.0,
     )
     assert (full.world.database.replicas, full.world.database.lag) == (2, 0.5)
-    assert full.world.pools == {"db": 25, "redis": 10}
+    assert full.world.pools == {"db": PoolConfig(25), "redis": PoolConfig(10)}
 
 
 def test_full_scenario_workload_and_faults(full: Scenario) -> None:
@@ -340,7 +341,7 @@ BAD_FILES = [
     (
         "unknown_service_key.yaml",
         "world.services.payment_api.latncy: unknown key 'latncy' (did you mean 'latency'?); "
-        "valid keys: capacity, error_rate, latency, on_full, timeout",
+        "valid keys: capacity, error_rate, latency, on_full, timeout, track_load",
     ),
     (
         "unknown_safeguard_key.yaml",
@@ -462,6 +463,23 @@ BAD_FILES = [
         "variant_breaks_base.yaml",
         "workload[0].queue: in variant 'single_fifo': "
         "queue 'critical' is not in system.queues (default)",
+    ),
+    ("pool_timeout_zero.yaml", "world.pools.db.checkout_timeout: must be positive, got '0s'"),
+    (
+        "pool_not_a_size.yaml",
+        "world.pools.db: expected a pool size (integer >= 1) or a mapping with 'size' and "
+        "'checkout_timeout', got 'ten'",
+    ),
+    ("pool_missing_size.yaml", "world.pools.db: missing required key 'size'"),
+    (
+        "pool_unknown_key.yaml",
+        "world.pools.db.wait_timeout: unknown key 'wait_timeout' (did you mean "
+        "'checkout_timeout'?); valid keys: checkout_timeout, size",
+    ),
+    ("export_error_rate_range.yaml", "world.export.error_rate: must be at most 1, got 1.5"),
+    (
+        "track_load_not_bool.yaml",
+        "world.services.payment_api.track_load: expected true or false, got 1",
     ),
 ]
 
