@@ -4,6 +4,7 @@ field and the reason, never a traceback."""
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jobsim.report.summary import sections, verdict
@@ -107,6 +108,9 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         fail_input(f"--broker {broker}: {exc}")
     if all_variants:
         _compare(root, results)
+    # Everything is written. Hide the run's millions of objects from the collector pass
+    # that interpreter shutdown makes: about 0.8 s on black_friday, for nothing.
+    gc.freeze()
     sys.exit(0 if all(verdict(m) for m in results) else 1)
 
 
@@ -118,10 +122,14 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[float, float], None
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.completed:,.0f}/{task.total:,.0f} sim s"), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+        tasks: list[TaskID] = []
 
         def tick(now: float, horizon: float) -> None:
-            bar.update(task, completed=now, total=horizon)
+            # The task is made at the first tick, when the horizon is known: a task
+            # without a total cannot be rendered by the "completed/total" column.
+            if not tasks:
+                tasks.append(bar.add_task(label, total=horizon))
+            bar.update(tasks[0], completed=now, total=horizon)
 
         yield tick
 

@@ -99,3 +99,21 @@ def test_bench_core_json_is_one_object_with_the_core_figures() -> None:
         assert figures[key] > 0
     assert figures["cost_in_timeouts"] == pytest.approx(
         figures["simpy_timeouts_per_s"] / figures["jobs_per_s"], rel=1e-6)
+
+
+def test_progress_bar_renders_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a real terminal the bar is drawn before the first tick and at every tick; a
+    task without a total once crashed that first drawing (TypeError in the column)."""
+    import io
+
+    from rich.console import Console
+
+    from jobsim import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "errors", Console(file=screen, force_terminal=True, width=100))
+    with cli._progress(False, "demo") as tick:
+        assert tick is not None
+        tick(0.0, 100.0)
+        tick(50.0, 100.0)
+    assert "50/100 sim s" in screen.getvalue()
