@@ -17,6 +17,8 @@ from jobsim.sim.states import TERMINAL, TRANSITIONS
 
 NAME = "lifecycle"
 _DUP_AT = {"start": index("start", "dup"), "success": index("success", "dup")}
+# kind -> (state it moves a job to, index of its dup flag or 0 when it has none)
+_MOVES = {kind: (target, _DUP_AT.get(kind, 0)) for kind, target in STATE_OF.items()}
 
 
 def check(history: History) -> CheckResult:
@@ -31,18 +33,21 @@ def check(history: History) -> CheckResult:
     state: dict[Any, str | None] = {}
     examples: list[dict[str, Any]] = []
     violations = transitions = 0
+    moves, legal = _MOVES, TRANSITIONS
     for event in history.events:
-        kind = event[1]
-        target = STATE_OF.get(kind)
-        if target is None or event[2] is None:
-            continue
-        dup_at = _DUP_AT.get(kind)
-        if dup_at is not None and event[dup_at]:
+        move = moves.get(event[1])
+        if move is None:
             continue
         jid = event[2]
+        if jid is None:
+            continue
+        target, dup_at = move
+        if dup_at and event[dup_at]:
+            continue
+        kind = event[1]
         current = state.get(jid)
         transitions += 1
-        if target not in TRANSITIONS.get(current, ()):
+        if target not in legal.get(current, ()):
             violations += 1
             if len(examples) < 5:
                 examples.append({"jid": jid, "t": event[0], "event": kind,

@@ -77,6 +77,9 @@ class InFlight:
     def finish(self, jid: str, dup: int) -> None:
         copies = self.by_jid.get(jid)
         if copies:
+            if len(copies) == 1:                # the usual case: the only copy ends
+                self._drop_only(jid, copies[0][0])
+                return
             pick = copies[0]
             for copy in copies:
                 if copy[1] == dup:
@@ -99,6 +102,16 @@ class InFlight:
             if kept:
                 self.by_jid[jid] = kept
 
+    def _drop_only(self, jid: str, worker: str) -> None:
+        """``_drop`` of a jid's only running copy."""
+        del self.by_jid[jid]
+        on_worker = self.by_worker[worker]
+        if on_worker[jid] == 1:
+            del on_worker[jid]
+        else:
+            on_worker[jid] -= 1
+        self.count -= 1
+
     def _drop(self, jid: str, copies: list[tuple[str, int]], pick: tuple[str, int]) -> None:
         if len(copies) == 1:
             del self.by_jid[jid]
@@ -117,15 +130,13 @@ class _Job:
                  "worker")
 
     def __init__(self) -> None:
+        # One chained store per value: one of these is built per job of the history.
+        # entered: had an enqueue/schedule/defer; known: entered or released (a start is
+        # expected); seen: an event after its entry (the system accepted it).
         self.state: str | None = None
-        self.t = 0.0
-        self.entered = False  # had an enqueue/schedule/defer
-        self.known = False  # entered or released: a start is expected
-        self.acked = False
-        self.seen = False  # an event after its entry: the system accepted it
-        self.ran = False
-        self.held = False
         self.worker: str | None = None
+        self.entered = self.known = self.acked = self.seen = self.ran = self.held = False
+        self.t = 0.0
         self.start_idx = -1
 
 
@@ -143,6 +154,8 @@ class _Replay:
         self.conflicting = 0
 
     def run(self, history: History) -> None:
+        """The three kinds that make up most of a history (enqueue, start, success) are
+        replayed inline, exactly as their handlers would; the rest go to the handlers."""
         handlers = {
             "start": self._start, "success": self._success, "failure": self._failure,
             "enqueue": self._entry, "schedule": self._entry, "defer": self._entry,
@@ -151,10 +164,55 @@ class _Replay:
         }
         for kind in STATE_OF:
             handlers.setdefault(kind, self._state)
+        jobs, new, flight, unexpected = self.jobs, self._new, self.flight, self.unexpected
+        start, finish, duplicated = flight.start, flight.finish, self.duplicated
+        ack_at, worker_at, dup_at, success_dup = (
+            _ENTRY_ACK["enqueue"], _START_WORKER, _START_DUP, _SUCCESS_DUP)
+        terminal = TERMINAL
         for i, ev in enumerate(history.events):
-            handler = handlers.get(ev[1])
-            if handler is not None:
-                handler(i, ev)
+            kind = ev[1]
+            if kind == "start":
+                jid = ev[2]
+                job = jobs.get(jid) or new(jid)
+                if not job.known and jid not in unexpected:
+                    unexpected[jid] = {"jid": jid, "t": ev[0], "what": "unexpected start"}
+                worker, dup = ev[worker_at], ev[dup_at]
+                if start(jid, worker, dup) or dup:
+                    duplicated.add(jid)
+                job.ran = job.seen = True
+                if not dup:
+                    job.worker, job.start_idx = worker, i
+                    if job.state in terminal:
+                        self._move(jid, job, "processing", ev[0])
+                    else:
+                        job.state, job.t = "processing", ev[0]
+            elif kind == "success":
+                jid, dup = ev[2], ev[success_dup]
+                job = jobs.get(jid) or new(jid)
+                if not job.known and jid not in unexpected:
+                    unexpected[jid] = {"jid": jid, "t": ev[0], "what": "unexpected success"}
+                finish(jid, dup)
+                if not dup:
+                    if job.state in terminal:
+                        self._move(jid, job, "succeeded", ev[0])
+                    else:
+                        job.state, job.t = "succeeded", ev[0]
+            elif kind == "enqueue":
+                jid = ev[2]
+                job = jobs.get(jid) or new(jid)
+                if job.entered:
+                    job.seen = True
+                job.entered = job.known = True
+                if ev[ack_at]:
+                    job.acked = True
+                if job.state in terminal:
+                    self._move(jid, job, "enqueued", ev[0])
+                else:
+                    job.state, job.t = "enqueued", ev[0]
+            elif kind != "effect":
+                handler = handlers.get(kind)
+                if handler is not None:
+                    handler(i, ev)
 
     def _job(self, jid: str) -> _Job:
         return self.jobs.get(jid) or self._new(jid)

@@ -35,6 +35,7 @@ MIN_FETCHES = 50
 _PUSHES = {k: index(k, "queue") for k in ("enqueue", "promote", "requeue", "recover", "release")}
 _START_QUEUE = index("start", "queue")
 _FAILURE_DUP = index("failure", "dup")
+_IGNORED = frozenset({"success", "effect", "sample"})  # kinds QueueTracker.feed ignores
 _EPS = 1e-15
 _MAX_ITER = 10_000
 
@@ -100,12 +101,17 @@ def percentile(ordered: list[float], p: int) -> float:
 # ---- queue visibility ------------------------------------------------------------------
 
 class QueueTracker:
-    """Visible jobs per queue, when each became visible, and every fetched job's wait."""
+    """Visible jobs per queue, when each became visible, and every fetched job's wait.
+
+    Plain dicts rather than Counters, and a fast path for the usual case (a jid with one
+    visible copy, in the queue it is fetched from): this runs once per event of a
+    half-million-event history.
+    """
 
     def __init__(self) -> None:
-        self.depth: Counter[str] = Counter()
-        self.max_depth: Counter[str] = Counter()
-        self.fetched: Counter[str] = Counter()
+        self.depth: dict[str, int] = {}
+        self.max_depth: dict[str, int] = {}
+        self.fetched: dict[str, int] = {}
         self.waits: dict[str, list[float]] = {}
         self.fresh: dict[str, tuple[float, int]] = {}  # queue -> (instant, pushes then)
         self.visible: dict[str, list[tuple[str, float]]] = {}  # jid -> [(queue, since)]
@@ -128,40 +134,56 @@ class QueueTracker:
         return None
 
     def push(self, queue: str, jid: str, t: float) -> None:
-        instant, n = self.fresh.get(queue, (t, 0))
-        self.fresh[queue] = (t, n + 1 if instant == t else 1)
-        self.depth[queue] += 1
-        if self.depth[queue] > self.max_depth[queue]:
-            self.max_depth[queue] = self.depth[queue]
-        self.visible.setdefault(jid, []).append((queue, t))
+        fresh = self.fresh.get(queue)
+        self.fresh[queue] = (t, fresh[1] + 1) if fresh is not None and fresh[0] == t else (t, 1)
+        depth = self.depth[queue] = self.depth.get(queue, 0) + 1
+        if depth > self.max_depth.get(queue, 0):
+            self.max_depth[queue] = depth
+        copies = self.visible.get(jid)
+        if copies is None:
+            self.visible[jid] = [(queue, t)]
+        else:
+            copies.append((queue, t))
 
     def fetch(self, queue: str, jid: str, t: float) -> float | None:
-        self.fetched[queue] += 1
+        self.fetched[queue] = self.fetched.get(queue, 0) + 1
         since = self._take(jid, queue)
         if since is None:
             return None
         wait = t - since
-        self.waits.setdefault(queue, []).append(wait)
+        waits = self.waits.get(queue)
+        if waits is None:
+            self.waits[queue] = [wait]
+        else:
+            waits.append(wait)
         return wait
 
     def waiting_before(self, queue: str, t: float) -> int:
         """Jobs visible in ``queue`` that became visible strictly before instant ``t``."""
-        instant, n = self.fresh.get(queue, (t, 0))
-        return self.depth[queue] - (n if instant == t else 0)
+        fresh = self.fresh.get(queue)
+        depth = self.depth.get(queue, 0)
+        return depth - fresh[1] if fresh is not None and fresh[0] == t else depth
 
     def _take(self, jid: str, queue: str | None) -> float | None:
-        copies = self.visible.get(jid, [])
-        pick = next((c for c in copies if queue in (None, c[0])), None)
-        if pick is None:
-            return None  # no push of this jid to this queue: nothing visible to take
-        copies.remove(pick)
+        """Consume the oldest visible copy of ``jid`` in ``queue`` (any queue: None)."""
+        copies = self.visible.get(jid)
+        if not copies:
+            return None
+        pick = copies[0]
+        if queue is None or pick[0] == queue:
+            del copies[0]
+        else:
+            pick = next((c for c in copies if c[0] == queue), None)
+            if pick is None:
+                return None  # no push of this jid to this queue: nothing visible to take
+            copies.remove(pick)
         if not copies:
             del self.visible[jid]
         q, since = pick
         self.depth[q] -= 1
-        instant, n = self.fresh.get(q, (since, 0))
-        if instant == since and n > 0:
-            self.fresh[q] = (instant, n - 1)
+        fresh = self.fresh.get(q)
+        if fresh is not None and fresh[0] == since and fresh[1] > 0:
+            self.fresh[q] = (fresh[0], fresh[1] - 1)
         return since
 
     def stats(self, queues: list[str]) -> dict[str, dict[str, Any]]:
@@ -176,8 +198,8 @@ class QueueTracker:
             "latency_p95_s": percentile(waits, 95),
             "latency_p99_s": percentile(waits, 99),
             "latency_max_s": waits[-1] if waits else 0.0,
-            "max_depth": self.max_depth[queue],
-            "fetched": self.fetched[queue],
+            "max_depth": self.max_depth.get(queue, 0),
+            "fetched": self.fetched.get(queue, 0),
         }
 
 
@@ -211,6 +233,7 @@ class _Judge:
 
     def __init__(self, cfg: dict[str, Any], bounds: dict[str, float]) -> None:
         self.mode = cfg.get("mode", "strict")
+        self.strict_mode = self.mode == "strict"
         self.order, weights = _queues(cfg)
         if self.mode == "random":
             weights = [1.0] * len(self.order)
@@ -223,17 +246,26 @@ class _Judge:
         self.n_strict = self.n_late = 0
 
     def before_fetch(self, tracker: QueueTracker, queue: str, jid: str, t: float) -> None:
-        if queue not in self.rank:
+        rank = self.rank.get(queue)
+        if rank is None:
             return
-        if self.mode == "strict":
-            for higher in self.order[: self.rank[queue]]:
+        if self.strict_mode:
+            for higher in self.order[:rank]:
                 waiting = tracker.waiting_before(higher, t)
                 if waiting > 0:
                     self.n_strict += 1
                     _keep(self.strict, {"jid": jid, "t": t, "what": "fetched below waiting work",
                                         "queue": queue, "waiting_in": higher, "waiting": waiting})
                     return
-        elif len(self.order) > 1 and all(tracker.waiting_before(q, t) > 0 for q in self.order):
+        elif len(self.order) > 1:
+            depth, fresh = tracker.depth, tracker.fresh     # waiting_before, inlined
+            for q in self.order:
+                pushed = fresh.get(q)
+                waiting = depth.get(q, 0)
+                if pushed is not None and pushed[0] == t:
+                    waiting -= pushed[1]
+                if waiting <= 0:
+                    return
             self.counts[queue] += 1
 
     def after_fetch(self, queue: str, jid: str, t: float, wait: float | None) -> None:
@@ -271,13 +303,18 @@ def check(history: History, latency_bounds: dict[str, float] | None = None,
     judge = _Judge(cfg, bounds)
     tracker = QueueTracker()
     t_end = 0.0
+    before, after, fetch = judge.before_fetch, judge.after_fetch, tracker.fetch
+    push, feed, enqueue_queue = tracker.push, tracker.feed, _PUSHES["enqueue"]
     for ev in history.events:
-        if ev[1] == "start":
+        kind = ev[1]
+        if kind == "start":
             queue, jid, t_end = ev[_START_QUEUE], ev[2], ev[0]
-            judge.before_fetch(tracker, queue, jid, t_end)
-            judge.after_fetch(queue, jid, t_end, tracker.fetch(queue, jid, t_end))
-        else:
-            tracker.feed(ev)
+            before(tracker, queue, jid, t_end)
+            after(queue, jid, t_end, fetch(queue, jid, t_end))
+        elif kind == "enqueue":
+            push(ev[enqueue_queue], ev[2], ev[0])
+        elif kind not in _IGNORED:
+            feed(ev)
     weighted = judge.weighted(alpha)
     examples = judge.strict + judge.late
     n_weighted = 0

@@ -157,3 +157,15 @@ def test_weighted_needs_enough_fetches_and_random_mode_expects_equal_shares() ->
     result = check(weighted_history(PATTERN * 20, mode="random"))
     assert not result.ok
     assert result.stats["weighted"]["expected"]["low"] == pytest.approx(1 / 3)
+
+
+def test_a_fetch_takes_the_copy_visible_in_its_own_queue() -> None:
+    history = History([
+        config(), enq(0, "a", "default"),
+        (4, "requeue", "a", "critical", "p0"),     # a second visible copy, another queue
+        start(10, "a", "critical"), start(12, "a", "default"),
+    ])
+    stats = queue_latency_stats(history)
+    assert stats["critical"]["latency_max_s"] == 6      # waited from its requeue at 4
+    assert stats["default"]["latency_max_s"] == 12      # the older copy, from 0
+    assert stats["default"]["max_depth"] == stats["critical"]["max_depth"] == 1
