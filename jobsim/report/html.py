@@ -4,8 +4,12 @@ Why self-contained pages: reports are opened from disk, mailed, attached to CI r
 Every image is a base64 data URI and the only script is inline, so a page renders
 offline with nothing to fetch. ``write_run_report`` is called by
 ``scenario/output.write_run`` for every ``jobsim simulate``; it reads the history once
-(``timeseries.build``) and draws a handful of binned figures, so its cost stays a small
-fraction of the simulation's.
+(``timeseries.build``) and draws a handful of binned figures.
+
+Drawing costs a fixed 2 to 3 s (importing matplotlib, rendering five PNGs) whatever the
+run's size, about as long as the checkers take on black_friday. ``start_charts`` lets the
+runner begin drawing in a forked child as soon as the simulation ends, so the two overlap
+on a second core; ``write_run_report`` then collects the charts (or draws them itself).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from jobsim.report.summary import sections, verdict
 from jobsim.sim.history import History
+from jobsim.sim.offload import Offload
 
 TEMPLATES = Path(__file__).with_name("templates")
 REPORT_FILE = "report.html"
@@ -80,13 +85,42 @@ def run_title(metrics: dict[str, Any]) -> str:
     return scenario + (f" / {metrics['variant']}" if metrics.get("variant") else "")
 
 
-def write_run_report(folder: Path, metrics: dict[str, Any], history: History) -> Path:
-    """Write ``folder/report.html`` for one run and return its path."""
+def draw(history: History) -> tuple[list[Any], list[str]]:
+    """The run report's charts and its fault windows, as text."""
     from jobsim.report import figures, timeseries
 
     series = timeseries.build(history)
-    charts = figures.run_charts(series)
     faults = [f"{label}: {start:,.0f} s to {end:,.0f} s" for start, end, label in series.faults]
+    return figures.run_charts(series), faults
+
+
+_drawing: tuple[History, Offload[tuple[list[Any], list[str]]]] | None = None
+
+
+def start_charts(history: History) -> None:
+    """Begin drawing ``history``'s charts in a forked child (``sim.offload.Offload``);
+    ``write_run_report`` for the same history object collects them. Starting again
+    abandons a drawing nobody collected."""
+    global _drawing
+    if _drawing is not None:
+        _drawing[1].cancel()
+    _drawing = (history, Offload(lambda: draw(history), "drawing the report's charts"))
+
+
+def _charts(history: History) -> tuple[list[Any], list[str]]:
+    global _drawing
+    pending, _drawing = _drawing, None
+    if pending is None:
+        return draw(history)
+    if pending[0] is not history:
+        pending[1].cancel()
+        return draw(history)
+    return pending[1].result()
+
+
+def write_run_report(folder: Path, metrics: dict[str, Any], history: History) -> Path:
+    """Write ``folder/report.html`` for one run and return its path."""
+    charts, faults = _charts(history)
     return write_page(
         Path(folder) / REPORT_FILE, "run.html",
         title=run_title(metrics), m=metrics, ok=verdict(metrics), charts=charts,

@@ -110,6 +110,7 @@ class _Accumulator:
         copies: dict[str, list[float]] = {}
         once_keys: set[Any] = set()
         queue, now, peak = self._queue, self.depth_now, self.depth_peak
+        depth_delta, all_waits = self.depth_delta, self.waits   # _queue's dicts, read inline
         for ev in events:
             t, kind, jid = ev[0], ev[1], ev[2]
             b = int(t * inv)
@@ -118,7 +119,11 @@ class _Accumulator:
             if kind == "start":
                 executions[b] += 1
                 q = ev[3]
-                depth, waits = queue(q)
+                depth = depth_delta.get(q)
+                if depth is None:
+                    depth, waits = queue(q)
+                else:
+                    waits = all_waits[q]
                 depth[b] -= 1
                 now[q] -= 1
                 if ev[6]:
@@ -137,7 +142,10 @@ class _Accumulator:
                     continue
             elif kind in _PUSH:
                 q = ev[3]
-                queue(q)[0][b] += 1
+                depth = depth_delta.get(q)
+                if depth is None:
+                    depth = queue(q)[0]
+                depth[b] += 1
                 level = now[q] = now[q] + 1
                 if level > peak[q][b]:
                     peak[q][b] = level

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import msgspec
 
@@ -22,13 +25,23 @@ from jobsim.sim.events import FIELDS
 
 Event = tuple[Any, ...]
 ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
-_KEY_ORDER = {
-    kind: [("t", 0), ("kind", 1), ("jid", 2)] + [(name, 3 + i) for i, name in enumerate(fields)]
-    for kind, fields in FIELDS.items()
-}
 # msgspec rather than the json module: about 9x faster, and the digest of a large run is
 # one encode per event. It sorts keys at every depth, which is what "canonical" needs.
 _ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def _row_type(kind: str, fields: tuple[str, ...]) -> tuple[type, Callable[[Event], Any]]:
+    """A msgspec Struct per kind whose fields are the line's keys in sorted order, and
+    the getter that reorders an event tuple to match: building one Struct costs half
+    what a dict per event did, and encodes to the same canonical line."""
+    names = ("t", "kind", "jid", *fields)
+    order = sorted(range(len(names)), key=names.__getitem__)
+    row = msgspec.defstruct(f"Line_{kind}", [(names[i], Any) for i in order])
+    return row, itemgetter(*order)
+
+
+_ROWS = {kind: _row_type(kind, fields) for kind, fields in FIELDS.items()}
+_BLOCK = 8192      # events per encoded block handed to the writer thread (about 1 MB)
 
 
 class HistoryError(ValueError):
@@ -78,30 +91,44 @@ class History:
     def lines(self) -> Iterator[str]:
         """Canonical JSON lines: keys sorted at every depth, no spaces, floats in their
         shortest round-trip form (msgspec's spelling, e.g. ``1e16``)."""
-        encode = _ENCODER.encode
-        for event in self.events:
-            line = {key: event[i] for key, i in _KEY_ORDER[event[1]]}
-            line["t"] = float(event[0])
-            yield encode(line).decode()
+        for block in self.blocks():
+            yield from block.decode().split("\n")[:-1]   # not splitlines: U+2028 is data
+
+    def blocks(self) -> Iterator[bytes]:
+        """The canonical lines, each ending in a newline, UTF-8, a few thousand a block
+        (one ``encode_lines`` call each)."""
+        encode_lines = _ENCODER.encode_lines
+        rows, events = _ROWS, self.events
+        for lo in range(0, len(events), _BLOCK):
+            block: list[Any] = []
+            append = block.append
+            for event in events[lo:lo + _BLOCK]:
+                row, pick = rows[event[1]]
+                if event[0].__class__ is not float:
+                    event = (float(event[0]), *event[1:])
+                append(row(*pick(event)))
+            yield encode_lines(block)
 
     def digest(self) -> str:
         """``sha256:<hex>`` of the canonical lines; equal runs give equal digests."""
         h = hashlib.sha256()
-        for line in self.lines():
-            h.update(line.encode())
-            h.update(b"\n")
+        for block in self.blocks():
+            h.update(block)
         return "sha256:" + h.hexdigest()
 
     def to_jsonl(self, path: str | Path) -> str:
         """Write one canonical line per event (``.gz``: gzip, fast level) and return the
-        digest, computed in the same pass so a saved run is encoded only once."""
+        digest, computed in the same pass so a saved run is encoded only once. A second
+        thread hashes, compresses and writes while this one encodes: zlib, hashlib and
+        file writes release the GIL, so on two cores the two halves overlap."""
         h = hashlib.sha256()
-        with _open(path, "wt") as fh:
-            for line in self.lines():
-                fh.write(line)
-                fh.write("\n")
-                h.update(line.encode())
-                h.update(b"\n")
+        with _open_binary(path) as fh:
+
+            def sink(block: bytes) -> None:
+                h.update(block)
+                fh.write(block)
+
+            _pipe(self.blocks(), sink)
         return "sha256:" + h.hexdigest()
 
     @classmethod
@@ -130,6 +157,40 @@ def _parse(line: str, where: str) -> Event:
     if obj:
         raise HistoryError(f"{where}: unexpected fields {sorted(obj)}")
     return (t, kind, jid, *values)
+
+
+def _pipe(blocks: Iterator[bytes], sink: Callable[[bytes], None]) -> None:
+    """Feed ``blocks`` to ``sink`` on a second thread, in order. The first error on
+    either side is raised here, after the thread has finished."""
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (block := pending.get()) is not None:
+            if not failed:
+                try:
+                    sink(block)
+                except BaseException as exc:   # re-raised by the producer below
+                    failed.append(exc)
+
+    worker = threading.Thread(target=drain, name="history-writer", daemon=True)
+    worker.start()
+    try:
+        for block in blocks:
+            if failed:
+                break
+            pending.put(block)
+    finally:
+        pending.put(None)
+        worker.join()
+    if failed:
+        raise failed[0]
+
+
+def _open_binary(path: str | Path) -> IO[bytes]:
+    if str(path).endswith(".gz"):
+        return gzip.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
+    return open(path, "wb")
 
 
 def _open(path: str | Path, mode: str) -> TextIO:

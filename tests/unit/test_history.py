@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from jobsim.sim.events import FIELDS, KINDS, STATE_OF
 from jobsim.sim.history import History, HistoryError
+from jobsim.sim.offload import Offload
 
 NESTED: dict[str, Any] = {
     "config": {"queues": [["critical", 6], ["default", 3]], "mode": "weighted", "seed": 4},
@@ -102,3 +107,58 @@ def test_from_jsonl_errors_name_the_line(tmp_path: Path, line: str, why: str) ->
         fh.write(f"{good}\n\n{line}\n")
     with pytest.raises(HistoryError, match=rf"bad\.jsonl\.gz:3: {why}"):
         History.from_jsonl(path)
+
+
+def _reference_line(event: tuple[Any, ...]) -> str:
+    """The canonical line spelled the plain way: a dict with every key, sorted encoding."""
+    t, kind, jid, *values = event
+    line = {"t": float(t), "kind": kind, "jid": jid, **dict(zip(FIELDS[kind], values, strict=True))}
+    return msgspec.json.encode(line, order="sorted").decode()
+
+
+def test_lines_span_blocks_and_match_the_plain_encoding(tmp_path: Path) -> None:
+    history = every_kind()
+    for i in range(20_000):                      # several encoding blocks
+        history.append(i / 7, "start", f"j{i}", "default", f"p{i % 3}", 1 + i % 2, i % 2)
+    history.append(1, "effect", "j1", "a\u2028b\nc", "svc", True)  # separators are data
+    expected = [_reference_line(e) for e in history.events]
+    assert list(history.lines()) == expected
+    body = "".join(line + "\n" for line in expected).encode()
+    assert history.digest() == "sha256:" + hashlib.sha256(body).hexdigest()
+    path = tmp_path / "h.jsonl.gz"
+    assert history.to_jsonl(path) == history.digest()
+    assert gzip.decompress(path.read_bytes()) == body
+    assert History.from_jsonl(path).events[-1][3] == "a\u2028b\nc"
+
+
+def test_a_write_error_in_the_writer_thread_surfaces(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    history = every_kind()
+
+    class Broken(io.BytesIO):
+        def write(self, data: Any) -> int:
+            raise OSError("disk full")
+
+    monkeypatch.setattr("jobsim.sim.history._open_binary", lambda path: Broken())
+    with pytest.raises(OSError, match="disk full"):
+        history.to_jsonl(tmp_path / "h.jsonl")
+    assert not [t for t in threading.enumerate() if t.name == "history-writer"]  # joined
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_offload_returns_the_childs_value_and_surfaces_its_errors(tmp_path: Path) -> None:
+    history = every_kind()
+    path = tmp_path / "h.jsonl.gz"
+    saving = Offload(lambda: history.to_jsonl(path), "saving")
+    assert saving.pid != os.getpid() and saving.pid > 0
+    assert saving.result() == history.digest()
+    assert History.from_jsonl(path).events == history.events   # the child wrote it
+
+    def broken() -> str:
+        raise ValueError("no space")
+
+    with pytest.raises(RuntimeError, match=r"(?s)saving failed in the helper.*ValueError"):
+        Offload(broken, "saving").result()
+    calls: list[int] = []
+    inline = Offload(lambda: calls.append(os.getpid()) or "x", "inline", fork=False)
+    assert calls == [] and inline.result() == "x" and calls == [os.getpid()]  # lazily, here
