@@ -73,6 +73,9 @@ def check_json_native(cls_name: str, value: Any, path: str) -> None:
         return
     if kind is list:
         for i, item in enumerate(value):
+            of = type(item)
+            if of is str or of is int or of is bool or item is None:
+                continue                    # the common case, without a call or a path
             check_json_native(cls_name, item, f"{path}[{i}]")
         return
     if kind is dict:
@@ -169,14 +172,19 @@ class Client:
         return payload
 
     def store(self, payload: Payload) -> None:
-        """Write a built payload to its queue or the schedule set, and record it."""
+        """Write a built payload to its queue or the schedule set, and record it. A
+        storage failure becomes what the client can know (``_push_exception``)."""
         system, jid, queue = self.system, payload["jid"], payload["queue"]
         at = payload.get("at")
-        if at is None:
-            self._guarded(payload, lambda: self.broker.push(queue, payload))
-        else:
-            self._guarded(payload, lambda: self.broker.zadd(SCHEDULE, at, payload))
-        if system.lifecycle.get(jid) is not None:
+        try:
+            if at is None:
+                self.broker.push(queue, payload)
+            else:
+                self.broker.zadd(SCHEDULE, at, payload)
+        except BrokerError as exc:
+            self._record_failed_push(payload, exc)
+            raise self._push_exception(payload, exc) from exc
+        if system.lifecycle.state.get(jid) is not None:
             system.sim.record("copy", jid, queue, "repush")
         elif at is None:
             system.lifecycle.move("enqueue", jid, queue, payload["class"], payload["retry"], True)
@@ -185,14 +193,6 @@ class Client:
                 "schedule", jid, queue, payload["class"], payload["retry"], True, at)
         if at is None:
             system.notify(queue, 1)
-
-    def _guarded(self, payload: Payload, write: Any) -> None:
-        """Run a storage write, translating failures into what the client can know."""
-        try:
-            write()
-        except BrokerError as exc:
-            self._record_failed_push(payload, exc)
-            raise self._push_exception(payload, exc) from exc
 
     @staticmethod
     def _push_exception(payload: Payload, exc: BrokerError) -> Exception:

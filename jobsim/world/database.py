@@ -120,8 +120,15 @@ class Table:
         if not where:
             candidates: Iterable[tuple[float, Hashable]] = self._log
         else:
-            cols = tuple(sorted(where))
-            candidates = self.index(cols).get(_values(where, cols), ())
+            if len(where) == 1:         # the usual lookup: by one column, no sorting
+                cols, values = tuple(where), tuple(where.values())
+            else:
+                cols = tuple(sorted(where))
+                values = _values(where, cols)
+            index = self.indexes.get(cols)
+            if index is None:
+                index = self.index(cols)
+            candidates = index.get(values, ())
         items = where.items()
         seen: set[Hashable] = set()
         for wt, rid in candidates:
@@ -136,7 +143,10 @@ class Table:
 
 
 def _matches(row: Row, items: Iterable[tuple[str, Any]]) -> bool:
-    return all(row.get(k) == v for k, v in items)
+    for k, v in items:  # noqa: SIM110 (all() over a generator costs twice as much)
+        if row.get(k) != v:
+            return False
+    return True
 
 
 def _values(row: Mapping[str, Any], cols: tuple[str, ...]) -> tuple[Any, ...]:
@@ -200,7 +210,10 @@ class Database:
     # ---- reads ---------------------------------------------------------------------
     def find(self, table: str, where: Mapping[str, Any], on: str | int = PRIMARY) -> Read:
         """The first row matching ``where`` on copy ``on`` (see ``read_point``)."""
-        t, copy = self.read_point(on)
+        if on == PRIMARY:
+            t, copy = self.sim.env.now, PRIMARY        # read_point's first case, inlined
+        else:
+            t, copy = self.read_point(on)
         self.reads[copy] += 1
         return Read(next(self.table(table).matches(where, t), None), copy)
 

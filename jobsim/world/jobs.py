@@ -290,6 +290,8 @@ def _vet_distribution(dist: str, params: dict[str, Any]) -> None:
 
 
 def _only(cls: type[Job], params: dict[str, Any], *allowed: str) -> dict[str, Any]:
+    if not params:
+        return params            # the usual case, once per arrival: no sets to build
     extra = sorted(set(params) - set(allowed))
     if extra:
         raise ValueError(f"{cls.__name__} takes workload args {list(allowed)}, not {extra}")

@@ -281,16 +281,19 @@ class Service:
     def _call(
         self, job: Any, op: str, key: str | None, effect: bool, once: bool, idem: str | None
     ) -> Generator[simpy.Event, Any, Response]:
-        env = self.sim.env
+        now = self.sim.env.now
         self.calls += 1
-        self.load.hit(env.now)
+        self.load.hit(now)
         if self._starts is not None:
-            self._starts.append(env.now)
+            self._starts.append(now)
         if self.outage == "error":
             self.errors += 1
             raise ServiceError(f"{self.name}: connection refused ({op})")
-        deadline = None if self.timeout is None else env.now + self.timeout
-        holds_slot = yield from self._acquire(op, deadline)
+        deadline = None if self.timeout is None else now + self.timeout
+        slots = self._res
+        holds_slot = slots is not None and slots.take()   # no generator when none is needed
+        if slots is not None and not holds_slot:
+            holds_slot = yield from self._acquire(op, deadline)
         self.in_flight += 1
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
