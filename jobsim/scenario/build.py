@@ -67,8 +67,6 @@ def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
                                 "timeout": svc.timeout}
         if svc.latency is not None:
             spec["latency"] = latency_spec(svc.latency)
-        if svc.track_load:
-            spec["track_load"] = True
         services[key] = {k: v for k, v in spec.items() if v is not None}
         if svc.error_rate:
             error_rates[key] = svc.error_rate

@@ -85,7 +85,6 @@ class ServiceConfig:
     on_full: str = "queue"  # queue | reject, when capacity is reached
     timeout: float | None = None  # client-side timeout, seconds
     error_rate: float = 0.0  # baseline probability that a call fails
-    track_load: bool = False  # keep every call's start (Service.calls_per_second_series)
 
 
 @dataclass(frozen=True)

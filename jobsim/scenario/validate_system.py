@@ -36,7 +36,7 @@ SYSTEM_KEYS = (
     "safeguards",
 )
 WORLD_KEYS = ("services", "database", "pools", "export")
-SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate", "track_load")
+SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate")
 DATABASE_KEYS = ("replicas", "lag")
 POOL_KEYS = ("size", "checkout_timeout")
 EXPORT_KEYS = ("error_rate",)
@@ -182,7 +182,6 @@ def read_service(value: Any, where: Where) -> ServiceConfig:
         on_full=f.optional(data, "on_full", where, f.choice(("queue", "reject")), "queue"),
         timeout=f.optional(data, "timeout", where, f.duration(positive=True), None),
         error_rate=f.optional(data, "error_rate", where, f.number(minimum=0, maximum=1), 0.0),
-        track_load=f.optional(data, "track_load", where, f.boolean, False),
     )
 
 

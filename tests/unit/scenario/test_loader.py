@@ -341,7 +341,7 @@ BAD_FILES = [
     (
         "unknown_service_key.yaml",
         "world.services.payment_api.latncy: unknown key 'latncy' (did you mean 'latency'?); "
-        "valid keys: capacity, error_rate, latency, on_full, timeout, track_load",
+        "valid keys: capacity, error_rate, latency, on_full, timeout",
     ),
     (
         "unknown_safeguard_key.yaml",
@@ -477,10 +477,6 @@ BAD_FILES = [
         "'checkout_timeout'?); valid keys: checkout_timeout, size",
     ),
     ("export_error_rate_range.yaml", "world.export.error_rate: must be at most 1, got 1.5"),
-    (
-        "track_load_not_bool.yaml",
-        "world.services.payment_api.track_load: expected true or false, got 1",
-    ),
 ]
 
 

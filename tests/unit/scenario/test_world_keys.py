@@ -1,6 +1,6 @@
-"""The world keys that used to be build-time workarounds: a pool's checkout_timeout,
-``world.export`` and a service's ``track_load``; each reaches the world it configures,
-and each default is the behaviour the workaround had (built-in digests unchanged)."""
+"""The world keys that used to be build-time workarounds: a pool's checkout_timeout and
+``world.export``. Each reaches the world it configures, and each default is the
+behaviour the workaround had (built-in digests unchanged)."""
 
 from __future__ import annotations
 
@@ -59,13 +59,3 @@ def test_export_error_rate_is_the_exports_failure_chance(rate: float, fail_p: An
     assert config.get("export", {}).get("fail_p") == fail_p
     assert error_rates == {} and "export" not in config["services"]
     assert built_world(s).export["fail_p"] == rate
-
-
-def test_track_load_keeps_each_calls_start() -> None:
-    s = scenario({"services": {"payment_api": {"track_load": True}, "email": {}}})
-    assert s.world.services["payment_api"].track_load
-    assert not s.world.services["email"].track_load
-    world = built_world(s)
-    assert world.service("payment").calls_per_second_series() == []
-    with pytest.raises(RuntimeError, match="track_load"):
-        world.service("email").calls_per_second_series()
