@@ -98,7 +98,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
             with _progress(quiet, base.name if name is None else f"{base.name}/{name}") as tick:
                 result = run_scenario(base, seed=seed, variant=name, broker=broker,
                                       scale=scale, progress=tick, history_path=saved)
-            paths = write_run(folder, result.metrics, result.history)
+            paths = write_run(folder, result.metrics, result.history, result.charts)
             results.append(result.metrics)
             if not quiet:
                 _print_summary(result.metrics, paths)

@@ -9,7 +9,8 @@ offline with nothing to fetch. ``write_run_report`` is called by
 Drawing costs a fixed 2 to 3 s (importing matplotlib, rendering five PNGs) whatever the
 run's size, about as long as the checkers take on black_friday. ``start_charts`` lets the
 runner begin drawing in a forked child as soon as the simulation ends, so the two overlap
-on a second core; ``write_run_report`` then collects the charts (or draws them itself).
+on a second core; the runner hands that drawing to ``write_run_report`` on its Result
+(without one, the report draws its charts itself).
 """
 
 from __future__ import annotations
@@ -94,33 +95,20 @@ def draw(history: History) -> tuple[list[Any], list[str]]:
     return figures.run_charts(series), faults
 
 
-_drawing: tuple[History, Offload[tuple[list[Any], list[str]]]] | None = None
+Charts = Offload[tuple[list[Any], list[str]]]
 
 
-def start_charts(history: History) -> None:
+def start_charts(history: History) -> Charts:
     """Begin drawing ``history``'s charts in a forked child (``sim.offload.Offload``);
-    ``write_run_report`` for the same history object collects them. Starting again
-    abandons a drawing nobody collected."""
-    global _drawing
-    if _drawing is not None:
-        _drawing[1].cancel()
-    _drawing = (history, Offload(lambda: draw(history), "drawing the report's charts"))
+    pass the handle to ``write_run_report`` for the same history."""
+    return Offload(lambda: draw(history), "drawing the report's charts")
 
 
-def _charts(history: History) -> tuple[list[Any], list[str]]:
-    global _drawing
-    pending, _drawing = _drawing, None
-    if pending is None:
-        return draw(history)
-    if pending[0] is not history:
-        pending[1].cancel()
-        return draw(history)
-    return pending[1].result()
-
-
-def write_run_report(folder: Path, metrics: dict[str, Any], history: History) -> Path:
-    """Write ``folder/report.html`` for one run and return its path."""
-    charts, faults = _charts(history)
+def write_run_report(folder: Path, metrics: dict[str, Any], history: History,
+                     charts: Charts | None = None) -> Path:
+    """Write ``folder/report.html`` for one run and return its path. ``charts``: a
+    drawing of this history already under way (``start_charts``)."""
+    charts, faults = draw(history) if charts is None else charts.result()
     return write_page(
         Path(folder) / REPORT_FILE, "run.html",
         title=run_title(metrics), m=metrics, ok=verdict(metrics), charts=charts,

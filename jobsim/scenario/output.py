@@ -17,9 +17,11 @@ def run_folder(root: Path, variant: str | None) -> Path:
     return root if variant is None else root / variant
 
 
-def write_run(folder: Path, metrics: dict[str, Any], history: Any) -> dict[str, Path]:
+def write_run(folder: Path, metrics: dict[str, Any], history: Any,
+              charts: Any = None) -> dict[str, Path]:
     """Write every artefact of one run; returns their paths by name. The history is
-    written here unless the runner already saved it (``run_scenario(history_path=)``)."""
+    written here unless the runner already saved it (``run_scenario(history_path=)``);
+    ``charts`` is the report's drawing the runner started (``Result.charts``), if any."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
         "history": folder / HISTORY_FILE,
@@ -34,7 +36,7 @@ def write_run(folder: Path, metrics: dict[str, Any], history: Any) -> dict[str, 
     paths["summary"].write_text(markdown(metrics) + "\n")
     html = _html_writer()
     if html is not None:
-        paths["report"] = html(folder, metrics, history)
+        paths["report"] = html(folder, metrics, history, charts)
     return paths
 
 

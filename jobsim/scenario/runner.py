@@ -25,7 +25,7 @@ from jobsim.chaos.storage import StorageFaults
 from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.checks.registry import run_checks
 from jobsim.checks.result import CheckResult
-from jobsim.report.html import start_charts
+from jobsim.report.html import Charts, start_charts
 from jobsim.report.metrics import compute
 from jobsim.scenario import build
 from jobsim.scenario.loader import load_scenario
@@ -53,6 +53,7 @@ class Result:
     history: History
     metrics: dict[str, Any]
     checks: dict[str, CheckResult]
+    charts: Charts | None = None    # the report's charts, drawing in a child (see _judged_run)
 
     @property
     def ok(self) -> bool:
@@ -117,16 +118,19 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     run.simulate(progress)
     wall = time.perf_counter() - started
     history = run.sim.history
+    charts = None
     if history_path is not None:
         # Saving the history means the run's files are being written (jobsim simulate):
         # draw the report's charts in a child process while this one checks the run.
         history_path.parent.mkdir(parents=True, exist_ok=True)
-        start_charts(history)
+        charts = start_charts(history)
     saving = _save(history, history_path)
     try:
         checks = run_checks(history, scenario.checks, _check_options(scenario))
     except BaseException:
         saving.cancel()
+        if charts is not None:
+            charts.cancel()
         raise
     meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
             "history_digest": saving.result(),
@@ -136,7 +140,7 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     expect = [{"metric": e.metric, "min": e.min, "max": e.max, "equals": e.equals}
               for e in scenario.expect]
     metrics = compute(run.sim.history, checks, meta, expect)
-    return Result(scenario, run.sim.history, metrics, checks)
+    return Result(scenario, run.sim.history, metrics, checks, charts)
 
 
 def _save(history: History, path: Path | None) -> Offload[str]:

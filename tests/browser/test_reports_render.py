@@ -92,7 +92,7 @@ def scenario_runs(work: Path) -> Path:
     results = []
     for variant in (None, "single_fifo"):
         result = run_scenario("black_friday", variant=variant, scale=0.01)
-        write_run(run_folder(root, variant), result.metrics, result.history)
+        write_run(run_folder(root, variant), result.metrics, result.history, result.charts)
         results.append(result.metrics)
     write_comparison(root, results)
     return root
