@@ -154,8 +154,6 @@ class _Replay:
         self.conflicting = 0
 
     def run(self, history: History) -> None:
-        """The three kinds that make up most of a history (enqueue, start, success) are
-        replayed inline, exactly as their handlers would; the rest go to the handlers."""
         handlers = {
             "start": self._start, "success": self._success, "failure": self._failure,
             "enqueue": self._entry, "schedule": self._entry, "defer": self._entry,
@@ -164,55 +162,10 @@ class _Replay:
         }
         for kind in STATE_OF:
             handlers.setdefault(kind, self._state)
-        jobs, new, flight, unexpected = self.jobs, self._new, self.flight, self.unexpected
-        start, finish, duplicated = flight.start, flight.finish, self.duplicated
-        ack_at, worker_at, dup_at, success_dup = (
-            _ENTRY_ACK["enqueue"], _START_WORKER, _START_DUP, _SUCCESS_DUP)
-        terminal = TERMINAL
         for i, ev in enumerate(history.events):
-            kind = ev[1]
-            if kind == "start":
-                jid = ev[2]
-                job = jobs.get(jid) or new(jid)
-                if not job.known and jid not in unexpected:
-                    unexpected[jid] = {"jid": jid, "t": ev[0], "what": "unexpected start"}
-                worker, dup = ev[worker_at], ev[dup_at]
-                if start(jid, worker, dup) or dup:
-                    duplicated.add(jid)
-                job.ran = job.seen = True
-                if not dup:
-                    job.worker, job.start_idx = worker, i
-                    if job.state in terminal:
-                        self._move(jid, job, "processing", ev[0])
-                    else:
-                        job.state, job.t = "processing", ev[0]
-            elif kind == "success":
-                jid, dup = ev[2], ev[success_dup]
-                job = jobs.get(jid) or new(jid)
-                if not job.known and jid not in unexpected:
-                    unexpected[jid] = {"jid": jid, "t": ev[0], "what": "unexpected success"}
-                finish(jid, dup)
-                if not dup:
-                    if job.state in terminal:
-                        self._move(jid, job, "succeeded", ev[0])
-                    else:
-                        job.state, job.t = "succeeded", ev[0]
-            elif kind == "enqueue":
-                jid = ev[2]
-                job = jobs.get(jid) or new(jid)
-                if job.entered:
-                    job.seen = True
-                job.entered = job.known = True
-                if ev[ack_at]:
-                    job.acked = True
-                if job.state in terminal:
-                    self._move(jid, job, "enqueued", ev[0])
-                else:
-                    job.state, job.t = "enqueued", ev[0]
-            elif kind != "effect":
-                handler = handlers.get(kind)
-                if handler is not None:
-                    handler(i, ev)
+            handler = handlers.get(ev[1])
+            if handler is not None:
+                handler(i, ev)
 
     def _job(self, jid: str) -> _Job:
         return self.jobs.get(jid) or self._new(jid)
@@ -221,13 +174,20 @@ class _Replay:
         job = self.jobs[jid] = _Job()
         return job
 
+    # _success, _entry and _start run once per event of most histories: they inline the
+    # usual cases of _known and _move (a known job, a move out of a non-terminal state).
     def _success(self, i: int, ev: tuple[Any, ...]) -> None:
         jid, dup = ev[2], ev[_SUCCESS_DUP]
-        job = self._job(jid)
-        self._known(jid, job, ev[0], "success")
+        job = self.jobs.get(jid) or self._new(jid)
+        if not job.known:
+            self._known(jid, job, ev[0], "success")
         self.flight.finish(jid, dup)
-        if not dup:
+        if dup:
+            return
+        if job.state in TERMINAL:
             self._move(jid, job, "succeeded", ev[0])
+        else:
+            job.state, job.t = "succeeded", ev[0]
 
     def _failure(self, i: int, ev: tuple[Any, ...]) -> None:
         self.flight.finish(ev[2], ev[_FAILURE_DUP])
@@ -256,25 +216,33 @@ class _Replay:
 
     def _entry(self, i: int, ev: tuple[Any, ...]) -> None:
         kind, jid = ev[1], ev[2]
-        job = self._job(jid)
+        job = self.jobs.get(jid) or self._new(jid)
         if job.entered:
             job.seen = True  # a second push of the same jid: the system holds a copy
         job.entered = job.known = True
         if kind == "defer" or ev[_ENTRY_ACK[kind]]:
             job.acked = True
-        self._move(jid, job, STATE_OF[kind], ev[0])
+        if job.state in TERMINAL:
+            self._move(jid, job, STATE_OF[kind], ev[0])
+        else:
+            job.state, job.t = STATE_OF[kind], ev[0]
 
     def _start(self, i: int, ev: tuple[Any, ...]) -> None:
         jid = ev[2]
-        job = self._job(jid)
-        self._known(jid, job, ev[0], "start")
+        job = self.jobs.get(jid) or self._new(jid)
+        if not job.known:
+            self._known(jid, job, ev[0], "start")
         worker, dup = ev[_START_WORKER], ev[_START_DUP]
         if self.flight.start(jid, worker, dup) or dup:
             self.duplicated.add(jid)
         job.ran = job.seen = True
-        if not dup:
-            job.worker, job.start_idx = worker, i
+        if dup:
+            return
+        job.worker, job.start_idx = worker, i
+        if job.state in TERMINAL:
             self._move(jid, job, "processing", ev[0])
+        else:
+            job.state, job.t = "processing", ev[0]
 
     def _known(self, jid: str, job: _Job, t: float, what: str) -> None:
         if not job.known and jid not in self.unexpected:

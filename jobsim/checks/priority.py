@@ -258,13 +258,9 @@ class _Judge:
                                         "queue": queue, "waiting_in": higher, "waiting": waiting})
                     return
         elif len(self.order) > 1:
-            depth, fresh = tracker.depth, tracker.fresh     # waiting_before, inlined
+            waiting_before = tracker.waiting_before
             for q in self.order:
-                pushed = fresh.get(q)
-                waiting = depth.get(q, 0)
-                if pushed is not None and pushed[0] == t:
-                    waiting -= pushed[1]
-                if waiting <= 0:
+                if waiting_before(q, t) <= 0:
                     return
             self.counts[queue] += 1
 
