@@ -93,24 +93,17 @@ def check(history: History, window_s: float = 60.0, require_spread: bool = True,
                 group[0].append(due)
                 group[2] = t
         elif kind == "start":
-            if not event[_START_DUP]:               # _attempt, inlined: once per start
-                jid, attempt = event[2], event[_START_ATTEMPT]
-                seen = attempts.get(jid)
-                if seen is None or attempt > seen[0]:
-                    attempts[jid] = (attempt, event[0])
+            if not event[_START_DUP]:
+                _attempt(attempts, event[2], event[_START_ATTEMPT], event[0])
         elif kind in _IGNORED:
             continue
         elif kind == "failure":
             if not event[_FAIL_DUP]:
                 _attempt(attempts, event[2], event[_FAIL_ATTEMPT], event[0])
         elif kind in _RETRY_AT:
-            option = event[_RETRY_AT[kind]]
-            if option is True or option is None:    # _budget, inlined: once per push
-                declared[event[2]] = DEFAULT_RETRIES
-            else:
-                budget = _budget(option)
-                if budget is not None:
-                    declared[event[2]] = budget
+            budget = _budget(event[_RETRY_AT[kind]])
+            if budget is not None:
+                declared[event[2]] = budget
     for jid, (attempt, t) in attempts.items():
         budget = budgets.get(jid, declared.get(jid))
         if budget is not None and attempt > budget + 1 and jid not in over:
