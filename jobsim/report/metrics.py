@@ -31,7 +31,15 @@ _ORDER_KEYS = ("fulfil", "fulfilled_before_capture", "payment")
 
 def tally(history: History) -> dict[str, Any]:
     """Every history-derived section of metrics.json from ONE pass over the events (a
-    pass costs about 0.1 s on black_friday's half a million events; there were seven)."""
+    pass costs about 0.1 s on black_friday's half a million events; there were seven).
+
+    Sections: ``jobs`` (by final state, executions, retries); ``effects`` (total, and
+    repeats of once-only keys); ``retries`` (per retry number, peak retried executions
+    in a minute); ``services`` (each service's ``sample("service.NAME.STAT")`` values:
+    names may contain dots, the stat is the last part); ``failures`` (non-dup failed
+    executions by error class); ``orders`` (the seed's order errors, from effect keys:
+    fulfilled before capture, or fulfilled and never captured, each order once);
+    ``highlights`` (duplicate emails under the idempotency guard the config names)."""
     state: dict[str, str] = {}
     executions = retries = effects = 0
     by_attempt: Counter[int] = Counter()
@@ -106,46 +114,6 @@ def _highlights(config: dict[str, Any], emails: dict[Any, int]) -> list[list[Any
     if guard is None or not emails:
         return []
     return [[f"duplicate emails (guard={guard})", sum(n - 1 for n in emails.values())]]
-
-
-def job_counts(history: History) -> dict[str, int]:
-    """Jobs by final state, executions and retries."""
-    return tally(history)["jobs"]
-
-
-def effect_counts(history: History) -> dict[str, int]:
-    return tally(history)["effects"]
-
-
-def retry_load(history: History) -> dict[str, Any]:
-    """Retries per retry number, and the peak of retried executions in any minute."""
-    return tally(history)["retries"]
-
-
-def highlights(history: History) -> list[list[Any]]:
-    """Scenario-specific lines for the summary: duplicate emails under the idempotency
-    guard the config event names (so replica_lag's variants read side by side)."""
-    return tally(history)["highlights"]
-
-
-def order_counts(history: History) -> dict[str, int]:
-    """The seed's order errors, from effect keys: orders fulfilled before their capture
-    (``fulfilled_before_capture:O``), or fulfilled (``fulfil:O``) and never captured
-    (no ``payment:O``). ``errors`` counts each order once."""
-    return tally(history)["orders"]
-
-
-def service_load(history: History) -> dict[str, dict[str, float]]:
-    """Per service, the load figures the world records at the end of a run
-    (``sample("service.NAME.STAT", value)``): calls that reached it, peak calls per
-    second over the run and since it last recovered from a fault, calls refused by its
-    circuit breaker. Service names may contain dots; the stat is the last part."""
-    return tally(history)["services"]
-
-
-def failure_counts(history: History) -> dict[str, int]:
-    """Failed executions by error class (non-dup), e.g. how many PoolTimeout."""
-    return tally(history)["failures"]
 
 
 def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, Any],
