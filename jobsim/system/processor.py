@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from jobsim.broker.base import BrokerError, Payload
-from jobsim.system.job import REGISTRY, job_class
+from jobsim.system.job import job_class
 
 if TYPE_CHECKING:
     from jobsim.system.worker import WorkerProcess
@@ -72,14 +72,14 @@ class Processor:
             sim.record("start", jid, queue, worker.id, attempt, 1)
         else:
             lifecycle.move("start", jid, queue, worker.id, attempt, 0)
-        hooks = system.hooks if system.hooks.any() else None
+        hooks = system.hooks if system.has_hooks else None
         if hooks is not None and not all(h(payload, worker.id) for h in hooks.before_perform):
             worker.fetcher.acknowledge(payload)
             self.current = None
             return
         cls = job = None
         try:
-            cls = REGISTRY.get(payload["class"]) or job_class(payload["class"])
+            cls = job_class(payload["class"])
             job = cls()
             job.jid, job.args, job.attempt, job.worker = jid, payload["args"], attempt, worker.id
             job.sim, job.world, job.client, job.payload = sim, system.world, system.client, payload

@@ -210,10 +210,7 @@ class Database:
     # ---- reads ---------------------------------------------------------------------
     def find(self, table: str, where: Mapping[str, Any], on: str | int = PRIMARY) -> Read:
         """The first row matching ``where`` on copy ``on`` (see ``read_point``)."""
-        if on == PRIMARY:
-            t, copy = self.sim.env.now, PRIMARY        # read_point's first case, inlined
-        else:
-            t, copy = self.read_point(on)
+        t, copy = self.read_point(on)
         self.reads[copy] += 1
         return Read(next(self.table(table).matches(where, t), None), copy)
 

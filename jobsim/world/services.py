@@ -291,9 +291,8 @@ class Service:
             raise ServiceError(f"{self.name}: connection refused ({op})")
         deadline = None if self.timeout is None else now + self.timeout
         slots = self._res
-        holds_slot = slots is not None and slots.take()   # no generator when none is needed
-        if slots is not None and not holds_slot:
-            holds_slot = yield from self._acquire(op, deadline)
+        holds_slot = slots is not None and (   # a free slot needs no generator
+            slots.take() or (yield from self._wait_for_slot(slots, op, deadline)))
         self.in_flight += 1
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
@@ -306,13 +305,9 @@ class Service:
             if holds_slot:
                 self._res.release()  # type: ignore[union-attr]
 
-    def _acquire(self, op: str, deadline: float | None) -> Generator[simpy.Event, Any, bool]:
-        """Take a capacity slot (waiting if there is none); False when unlimited."""
-        slots = self._res
-        if slots is None:
-            return False
-        if slots.take():
-            return True
+    def _wait_for_slot(self, slots: Slots, op: str, deadline: float | None
+                       ) -> Generator[simpy.Event, Any, bool]:
+        """Wait for a capacity slot when none was free (or refuse, ``on_full: reject``)."""
         if self.on_full == "reject":
             self.errors += 1
             self.rejected += 1
