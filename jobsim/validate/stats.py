@@ -77,9 +77,3 @@ def ks_exponential(samples: Sequence[float], mean: float) -> tuple[float, float]
     result = stats.kstest(samples, "expon", args=(0.0, mean))
     return float(result.statistic), float(result.pvalue)
 
-
-def chi2_sf(x: float, dof: int) -> float:
-    """P(X >= x) for X ~ chi-square(``dof``)."""
-    from scipy import stats
-
-    return float(stats.chi2.sf(x, dof))

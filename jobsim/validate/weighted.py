@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobsim.checks.priority import chi2_sf
 from jobsim.sim.history import History
 from jobsim.validate.case import Task
 from jobsim.validate.rows import Row, statistical
 from jobsim.validate.runs import replications, seed_for, simulate
-from jobsim.validate.stats import chi2_sf
 
 
 def saturated_fetches(history: History, queues: list[str]) -> dict[str, int]:
