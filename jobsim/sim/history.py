@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, Any
 
 import msgspec
 
@@ -122,7 +122,7 @@ class History:
         thread hashes, compresses and writes while this one encodes: zlib, hashlib and
         file writes release the GIL, so on two cores the two halves overlap."""
         h = hashlib.sha256()
-        with _open_binary(path) as fh:
+        with _open(path, "wb") as fh:
 
             def sink(block: bytes) -> None:
                 h.update(block)
@@ -187,13 +187,10 @@ def _pipe(blocks: Iterator[bytes], sink: Callable[[bytes], None]) -> None:
         raise failed[0]
 
 
-def _open_binary(path: str | Path) -> IO[bytes]:
+def _open(path: str | Path, mode: str) -> IO[Any]:
+    """A history file: gzip (fast level) when the name ends in ``.gz``; text modes are
+    UTF-8."""
+    encoding = None if "b" in mode else "utf-8"
     if str(path).endswith(".gz"):
-        return gzip.open(path, "wb", compresslevel=1)  # type: ignore[return-value]
-    return open(path, "wb")
-
-
-def _open(path: str | Path, mode: str) -> TextIO:
-    if str(path).endswith(".gz"):
-        return gzip.open(path, mode, encoding="utf-8", compresslevel=1)  # type: ignore[return-value]
-    return open(path, mode, encoding="utf-8")
+        return gzip.open(path, mode, encoding=encoding, compresslevel=1)
+    return open(path, mode, encoding=encoding)
