@@ -1,7 +1,7 @@
 """jobsim: chaos simulation and property-based testing for background job systems.
 
 Public API: ``run_scenario``, ``Job``, ``backoff`` and ``strategies``. They are loaded on
-first use so that importing a light module (``jobsim.sim.history`` in a checker) does not
+first use so that importing a light module (``jobsim.history.history`` in a checker) does not
 pull in the simulator.
 """
 

@@ -182,7 +182,7 @@ def list_() -> None:
 def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
     """Re-run the checkers on a saved history.jsonl(.gz)."""
     from jobsim.checks.registry import NAMES, run_checks
-    from jobsim.sim.history import History, HistoryError
+    from jobsim.history.history import History, HistoryError
 
     if not history.exists():
         fail_input(f"{history}: no such file")

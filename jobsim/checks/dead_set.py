@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 NAME = "dead_set"
 # Discards that still run death handlers: Sidekiq's `retry: false` (JobRetry#global), a

@@ -27,9 +27,9 @@ from collections import Counter
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.events import STATE_OF, index
-from jobsim.sim.history import History
-from jobsim.sim.states import TERMINAL
+from jobsim.history.events import STATE_OF, index
+from jobsim.history.history import History
+from jobsim.history.states import TERMINAL
 
 FAILED = frozenset({"dead", "discarded", "canceled"})
 _DEPS = index("defer", "deps")

@@ -14,8 +14,8 @@ from itertools import islice
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.events import index
-from jobsim.sim.history import History
+from jobsim.history.events import index
+from jobsim.history.history import History
 
 _KEY = index("effect", "key")
 _SERVICE = index("effect", "service")

@@ -11,9 +11,9 @@ from collections import Counter
 from typing import Any
 
 from jobsim.checks.result import CheckResult, verdict
-from jobsim.sim.events import STATE_OF, index
-from jobsim.sim.history import History
-from jobsim.sim.states import TERMINAL, TRANSITIONS
+from jobsim.history.events import STATE_OF, index
+from jobsim.history.history import History
+from jobsim.history.states import TERMINAL, TRANSITIONS
 
 NAME = "lifecycle"
 _DUP_AT = {"start": index("start", "dup"), "success": index("success", "dup")}

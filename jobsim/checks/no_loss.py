@@ -32,9 +32,9 @@ from __future__ import annotations
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.events import STATE_OF, index
-from jobsim.sim.history import History
-from jobsim.sim.states import TERMINAL
+from jobsim.history.events import STATE_OF, index
+from jobsim.history.history import History
+from jobsim.history.states import TERMINAL
 
 _ENTRY_ACK = {"enqueue": index("enqueue", "ack"), "schedule": index("schedule", "ack")}
 _START_WORKER = index("start", "worker")

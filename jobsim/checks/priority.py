@@ -28,8 +28,8 @@ from collections import Counter
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.events import index
-from jobsim.sim.history import History
+from jobsim.history.events import index
+from jobsim.history.history import History
 
 MIN_FETCHES = 50
 _PUSHES = {k: index(k, "queue") for k in ("enqueue", "promote", "requeue", "recover", "release")}

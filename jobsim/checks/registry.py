@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobsim.checks.result import CheckResult
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 Check = Callable[..., CheckResult]
 

@@ -29,8 +29,8 @@ from typing import Any
 
 from jobsim.checks.no_loss import InFlight
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.events import index
-from jobsim.sim.history import History
+from jobsim.history.events import index
+from jobsim.history.history import History
 
 MIN_SAMPLES = 4
 _NAME, _VALUE = index("sample", "name"), index("sample", "value")

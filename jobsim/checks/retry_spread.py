@@ -19,8 +19,8 @@ from typing import Any
 
 from jobsim.backoff import parse
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
-from jobsim.sim.events import index
-from jobsim.sim.history import History
+from jobsim.history.events import index
+from jobsim.history.history import History
 
 NAME = "retry_spread"
 DEFAULT_RETRIES = 25  # Sidekiq's `retry: true`

@@ -100,8 +100,8 @@ def _from_scenario(name: str, history_path: Path | None) -> tuple[list[str], str
     """Policies in the scenario's workload (plus those its history recorded)."""
     import yaml
 
+    from jobsim.history.history import History, HistoryError
     from jobsim.report.retries import from_history
-    from jobsim.sim.history import History, HistoryError
 
     path = _scenario_file(name)
     try:
@@ -175,8 +175,8 @@ def run(folder: Path) -> None:
     """(Re)write FOLDER/report.html from a saved run's metrics.json and history."""
     import json
 
+    from jobsim.history.history import History, HistoryError
     from jobsim.report.html import write_run_report
-    from jobsim.sim.history import History, HistoryError
 
     try:
         metrics = json.loads((folder / "metrics.json").read_text())

@@ -20,8 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jobsim.history.history import History
 from jobsim.report.summary import sections, verdict
-from jobsim.sim.history import History
 from jobsim.sim.offload import Offload
 
 TEMPLATES = Path(__file__).with_name("templates")

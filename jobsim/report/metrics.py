@@ -13,8 +13,8 @@ from typing import Any
 from jobsim.checks import no_loss
 from jobsim.checks.priority import queue_latency_stats
 from jobsim.checks.result import CheckResult
-from jobsim.sim.events import STATE_OF, index
-from jobsim.sim.history import History
+from jobsim.history.events import STATE_OF, index
+from jobsim.history.history import History
 
 FINAL_STATES = ("succeeded", "dead", "discarded", "canceled")
 

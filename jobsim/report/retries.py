@@ -309,7 +309,7 @@ def _markdown(document: dict[str, Any], header: list[str], rows: list[list[str]]
 # ---- measured from a scenario's history -------------------------------------------------
 def from_history(history: Any) -> dict[str, Any]:
     """Delays per policy and retry number, and retried-execution times, from ``retry`` and
-    ``start`` events of a saved run (``history`` is a jobsim.sim.history.History)."""
+    ``start`` events of a saved run (``history`` is a jobsim.history.history.History)."""
     delays: dict[str, list[list[float]]] = {}
     starts: list[float] = []
     for ev in history.events:

@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobsim.sim.events import STATE_OF
-from jobsim.sim.history import History
-from jobsim.sim.states import STATES
+from jobsim.history.events import STATE_OF
+from jobsim.history.history import History
+from jobsim.history.states import STATES
 
 DEFAULT_BINS = 300
 PERCENTILES = (50, 95, 99)

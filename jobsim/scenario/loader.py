@@ -19,8 +19,8 @@ import yaml
 
 from jobsim.scenario import fields as f
 from jobsim.scenario.errors import Part, ScenarioError, Where, render_path, show, unknown
+from jobsim.scenario.parse import TOP_KEYS, Known, build_scenario
 from jobsim.scenario.schema import Scenario
-from jobsim.scenario.validate import TOP_KEYS, Known, build_scenario
 
 _TAG = re.compile(r"constructor for the tag '([^']*)'")
 VARIANT_KEYS = tuple(key for key in TOP_KEYS if key not in ("name", "variants"))

@@ -25,12 +25,12 @@ from jobsim.chaos.storage import StorageFaults
 from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.checks.registry import run_checks
 from jobsim.checks.result import CheckResult
+from jobsim.history.history import History
 from jobsim.report.html import Charts, start_charts
 from jobsim.report.metrics import compute
 from jobsim.scenario import build
 from jobsim.scenario.loader import load_scenario
 from jobsim.scenario.schema import Scenario
-from jobsim.sim.history import History
 from jobsim.sim.offload import Offload
 from jobsim.sim.simulation import Simulation
 from jobsim.system import safeguards

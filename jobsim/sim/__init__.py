@@ -1,5 +1,4 @@
-"""Kernel: simulation clock, named RNG streams, and the history vocabulary.
+"""Kernel: the simulation clock and the named, seeded RNG streams.
 
-Kept import-light on purpose: ``jobsim.sim.history`` and ``jobsim.sim.events`` must be
-importable by checkers without loading simpy.
+The history a run records lives in ``jobsim.history``, which imports nothing from here.
 """

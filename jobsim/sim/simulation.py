@@ -11,8 +11,8 @@ from typing import Any
 
 import simpy
 
-from jobsim.sim.events import FIELDS
-from jobsim.sim.history import ARITY, History, HistoryError
+from jobsim.history.events import FIELDS
+from jobsim.history.history import ARITY, History, HistoryError
 from jobsim.sim.streams import Streams
 
 

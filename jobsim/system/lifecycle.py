@@ -1,6 +1,6 @@
 """Job lifecycle state machine, enforced as the system runs.
 
-The states and legal moves are declared once in ``jobsim.sim.states`` (shared with the
+The states and legal moves are declared once in ``jobsim.history.states`` (shared with the
 lifecycle checker). Here each move is an event (``events.STATE_OF``) with optional guards,
 in the spirit of AASM's ``event :retry, guard: ...``. An illegal move raises at once:
 a bug in the job system must stop the run, not leak into the history.
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobsim.sim.events import STATE_OF
-from jobsim.sim.states import TERMINAL, TRANSITIONS
+from jobsim.history.events import STATE_OF
+from jobsim.history.states import TERMINAL, TRANSITIONS
 
 Guard = Callable[[str, tuple[Any, ...]], str | None]
 

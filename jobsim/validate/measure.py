@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 
 @dataclass

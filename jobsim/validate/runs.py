@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 
 def scenario(doc: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobsim.checks.priority import chi2_sf
-from jobsim.sim.history import History
+from jobsim.history.history import History
 from jobsim.validate.case import Task
 from jobsim.validate.rows import Row, statistical
 from jobsim.validate.runs import replications, seed_for, simulate

@@ -10,9 +10,9 @@ from typing import Any
 
 from hypothesis import event, settings, target
 
+from jobsim.history.history import History
 from jobsim.pytest_plugin import run_scenario_and_assert
 from jobsim.scenario.runner import Result
-from jobsim.sim.history import History
 
 # The per-test numbers below are CI budgets; other profiles multiply them (tests/conftest.py).
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

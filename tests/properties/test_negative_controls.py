@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from jobsim import strategies as js
 from jobsim.checks.registry import get
+from jobsim.history.history import History
 from jobsim.pytest_plugin import save_document
 from jobsim.scenario.runner import Result, run_scenario
-from jobsim.sim.history import History
 from jobsim.system import safeguards
 
 from . import racing

@@ -27,8 +27,8 @@ from jobsim.broker.memory import MemoryBroker
 from jobsim.chaos.nemesis import faulty_connections
 from jobsim.chaos.storage import StorageFaults
 from jobsim.checks.registry import get
+from jobsim.history.states import TERMINAL
 from jobsim.sim.simulation import Simulation
-from jobsim.sim.states import TERMINAL
 from jobsim.system.client import PushError, PushTimeout
 from jobsim.system.config import SystemConfig
 from jobsim.system.job import job_class

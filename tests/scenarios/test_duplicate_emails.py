@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
+from jobsim.history.history import History
 from jobsim.scenario.runner import Result, run_scenario
-from jobsim.sim.history import History
 
 SCALE = 0.2                      # 2,400 recipients per run
 VARIANTS = [None, "no_lock", "no_guard", "unguarded"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobsim.history.history import History
 from jobsim.scenario.runner import Result, run_scenario
-from jobsim.sim.history import History
 
 SCALE = 0.1                      # ~180 orders, ~900 jobs per run
 SEED_REDUCTION = 0.68

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from jobsim.sim.events import FIELDS, KINDS, STATE_OF
-from jobsim.sim.history import History, HistoryError
+from jobsim.history.events import FIELDS, KINDS, STATE_OF
+from jobsim.history.history import History, HistoryError
 from jobsim.sim.offload import Offload
 
 NESTED: dict[str, Any] = {
@@ -139,7 +139,7 @@ def test_a_write_error_in_the_writer_thread_surfaces(tmp_path: Path,
         def write(self, data: Any) -> int:
             raise OSError("disk full")
 
-    monkeypatch.setattr("jobsim.sim.history._open", lambda path, mode: Broken())
+    monkeypatch.setattr("jobsim.history.history._open", lambda path, mode: Broken())
     with pytest.raises(OSError, match="disk full"):
         history.to_jsonl(tmp_path / "h.jsonl")
     assert not [t for t in threading.enumerate() if t.name == "history-writer"]  # joined

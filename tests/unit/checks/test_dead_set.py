@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jobsim.checks.dead_set import check
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 HANDLERS = ["notify", "refund"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobsim.checks.idempotency import check
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 
 def effect(t: float, jid: str, key: str, service: str = "email", once: bool = True) -> tuple:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobsim.checks.lifecycle import check
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 
 def enq(t: float, jid: str) -> tuple:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from jobsim.checks.priority import MIN_FETCHES, check, chi2_sf, percentile, queue_latency_stats
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 
 def config(mode: str = "strict", queues: list | None = None, **extra: object) -> tuple:

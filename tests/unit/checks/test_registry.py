@@ -6,7 +6,7 @@ import pytest
 
 from jobsim.checks import idempotency, priority, registry
 from jobsim.checks.registry import CHECKS, get, run_checks
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 ALL = {"no_loss", "idempotency", "retry_spread", "priority", "dependencies", "lifecycle",
        "resources", "dead_set"}

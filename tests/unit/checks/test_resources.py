@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobsim.checks.resources import check
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 MB = 1024 * 1024
 

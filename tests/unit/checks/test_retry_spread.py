@@ -8,7 +8,7 @@ import pytest
 
 from jobsim.backoff import parse
 from jobsim.checks.retry_spread import chance_synchronised, check, peak_in_window
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 NO_JITTER = "exponential:base=1,cap=600,jitter=none"
 FULL = "exponential:base=1,cap=600,jitter=full"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobsim.sim.history import History
+from jobsim.history.history import History
 
 CONFIG = {"queues": [["critical", 2], ["default", 1]], "mode": "weighted", "horizon": 100.0,
           "scenario": "hand", "variant": None, "seed": 7}

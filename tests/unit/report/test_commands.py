@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from jobsim.history.history import History
 from jobsim.report import commands
-from jobsim.sim.history import History
 
 
 def test_duration_and_client_parsing() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from jobsim.history.history import History
 from jobsim.report import compare, contention, html, retries
 from jobsim.report.html import write_run_report
 from jobsim.report.metrics import compute
-from jobsim.sim.history import History
 
 from .selfcontained import assert_self_contained
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from jobsim.history.history import History
 from jobsim.report import metrics
-from jobsim.sim.history import History
 
 
 def test_sections_of_the_hand_history(history: History) -> None:

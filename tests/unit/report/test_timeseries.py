@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from jobsim.history.history import History
 from jobsim.report import timeseries
-from jobsim.sim.history import History
 
 NONE = None
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from jobsim.sim.events import FIELDS, STATE_OF
-from jobsim.sim.history import History
-from jobsim.sim.states import STATES, TERMINAL, TRANSITIONS, is_legal
+from jobsim.history.events import FIELDS, STATE_OF
+from jobsim.history.history import History
+from jobsim.history.states import STATES, TERMINAL, TRANSITIONS, is_legal
 from jobsim.system import Job
 from jobsim.system.lifecycle import IllegalTransition, Lifecycle
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobsim.sim.history import History
+from jobsim.history.history import History
 from jobsim.validate.measure import queue_mechanics
 from jobsim.validate.queueing import mechanics_row
 

@@ -14,6 +14,7 @@ from typing import Any
 from jobsim.scenario import fields as f
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import Where, show
+from jobsim.scenario.parse_system import read_system, read_world
 from jobsim.scenario.schema import (
     ARRIVAL_TIMING,
     ARRIVALS,
@@ -24,7 +25,6 @@ from jobsim.scenario.schema import (
     WorkloadEntry,
     WorldConfig,
 )
-from jobsim.scenario.validate_system import read_system, read_world
 
 TOP_KEYS = (
     "name",

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import msgspec
 
-from jobsim.sim.events import FIELDS
+from jobsim.history.events import FIELDS
 
 Event = tuple[Any, ...]
 ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
