@@ -1,6 +1,6 @@
-"""The ``jobsim`` command. Exit codes: 0 every check and expectation held; 1 something
-failed (the summary says what); 2 bad input or usage: one message naming the file, the
-field and the reason, never a traceback."""
+"""The ``jobsim`` command. Exit codes (``jobsim.guard``): 0 every check and expectation
+held; 1 something failed (the summary says what); 2 bad input or usage: one message naming
+the file, the field and the reason, never a traceback; 3 a bug in jobsim; 130 Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jobsim.guard import fail, guarded
 from jobsim.report.summary import sections, verdict
 
 console = Console()
@@ -26,8 +27,7 @@ errors = Console(stderr=True)
 
 def fail_input(message: str) -> NoReturn:
     """Bad input: one line on stderr, exit 2."""
-    click.echo(f"jobsim: {message}", err=True)     # one line, never wrapped
-    sys.exit(2)
+    fail(message)
 
 
 class _Commands(click.Group):
@@ -48,6 +48,10 @@ class _Commands(click.Group):
             return super().get_command(ctx, name)
         module, attr = target.split(":")
         return getattr(import_module(module), attr)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Every subcommand runs inside the guard: one exit code per cause."""
+        return guarded(lambda: super(_Commands, self).invoke(ctx))
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,9 +77,11 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
              all_variants: bool, broker: str, out: Path | None, quiet: bool) -> None:
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
     from jobsim.broker import BrokerError
+    from jobsim.report.compare import COMPARE_FILE
     from jobsim.scenario import ScenarioError
-    from jobsim.scenario.output import HISTORY_FILE, run_folder, write_run
-    from jobsim.scenario.runner import load, run_scenario
+    from jobsim.scenario.output import run_folder
+    from jobsim.scenario.runner import load
+    from jobsim.scenario.staging import Staging, check_folder_name
 
     if variant and all_variants:
         fail_input("--variant and --all-variants are exclusive")
@@ -89,29 +95,60 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         names = [None, *base.variants] if all_variants else [variant]
         if variant is not None:
             base.with_variant(variant)
+        if out is None:
+            check_folder_name(base.name, f"{base.file}: name")
         root = out or Path("reports") / base.name
-        results = []
-        for name in names:
-            folder = run_folder(root, name)
-            saved = folder / HISTORY_FILE
-            saved.unlink(missing_ok=True)
-            with _progress(quiet, base.name if name is None else f"{base.name}/{name}") as tick:
-                result = run_scenario(base, seed=seed, variant=name, broker=broker,
-                                      scale=scale, progress=tick, history_path=saved)
-            paths = write_run(folder, result.metrics, result.history, result.charts)
-            results.append(result.metrics)
-            if not quiet:
-                _print_summary(result.metrics, paths)
+        target = root if variant is None else run_folder(root, variant)
+        with Staging(target, lock_root=root, whole_set=all_variants) as staging:
+            results = _run_all(base, names, staging.folder, variant, seed=seed,
+                               broker=broker, scale=scale, quiet=quiet)
+            if all_variants:
+                _compare(staging.folder, results)
+            staging.commit()
     except ScenarioError as exc:
         fail_input(str(exc))
     except BrokerError as exc:
         fail_input(f"--broker {broker}: {exc}")
-    if all_variants:
-        _compare(root, results)
+    if not quiet:
+        for metrics in results:
+            _print_summary(metrics, _published(target, metrics, root))
+        if all_variants:
+            console.print(f"comparison: {root / COMPARE_FILE}")
     # Everything is written. Hide the run's millions of objects from the collector pass
     # that interpreter shutdown makes: about 0.8 s on black_friday, for nothing.
     gc.freeze()
     sys.exit(0 if all(verdict(m) for m in results) else 1)
+
+
+def _run_all(base: Any, names: list[str | None], staged: Path, variant: str | None,
+             **options: Any) -> list[dict[str, Any]]:
+    """Run the base and/or variants, each into its folder under the staged folder."""
+    from jobsim.scenario.output import HISTORY_FILE, run_folder, write_run
+    from jobsim.scenario.runner import run_scenario
+
+    quiet = options.pop("quiet")
+    results = []
+    for name in names:
+        folder = staged if variant is not None else run_folder(staged, name)
+        with _progress(quiet, base.name if name is None else f"{base.name}/{name}") as tick:
+            result = run_scenario(base, variant=name, progress=tick,
+                                  history_path=folder / HISTORY_FILE, **options)
+        try:
+            write_run(folder, result.metrics, result.history, result.charts)
+        finally:
+            if result.charts is not None:
+                result.charts.cancel()
+        results.append(result.metrics)
+    return results
+
+
+def _published(target: Path, metrics: dict[str, Any], root: Path) -> dict[str, Path]:
+    """Where one run's files are now that its folder is in place."""
+    from jobsim.scenario.output import artefact_paths
+
+    variant = metrics.get("variant")
+    folder = target if target != root or variant is None else root / variant
+    return artefact_paths(folder)
 
 
 @contextmanager
@@ -154,12 +191,9 @@ def _print_summary(metrics: dict[str, Any], paths: dict[str, Path]) -> None:
 
 
 def _compare(root: Path, results: list[dict[str, Any]]) -> None:
-    try:
-        from jobsim.report.compare import write_comparison
-    except ImportError:
-        return
-    path = write_comparison(root, results)
-    console.print(f"comparison: {path}")
+    from jobsim.report.compare import write_comparison
+
+    write_comparison(root, results)
 
 
 # ---- list and check ---------------------------------------------------------------

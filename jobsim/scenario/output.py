@@ -8,13 +8,27 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jobsim.report.compare import COMPARE_FILE
+from jobsim.report.html import REPORT_FILE
 from jobsim.report.summary import markdown
 
 HISTORY_FILE = "history.jsonl.gz"
+METRICS_FILE = "metrics.json"
+SUMMARY_FILE = "summary.md"
+ARTEFACTS = frozenset({HISTORY_FILE, METRICS_FILE, SUMMARY_FILE, REPORT_FILE, COMPARE_FILE})
 
 
 def run_folder(root: Path, variant: str | None) -> Path:
     return root if variant is None else root / variant
+
+
+def artefact_paths(folder: Path) -> dict[str, Path]:
+    """The files of one run in ``folder``, by name (the report only when written)."""
+    paths = {"history": folder / HISTORY_FILE, "metrics": folder / METRICS_FILE,
+             "summary": folder / SUMMARY_FILE, "report": folder / REPORT_FILE}
+    if not paths["report"].exists():
+        del paths["report"]
+    return paths
 
 
 def write_run(folder: Path, metrics: dict[str, Any], history: Any,
@@ -23,11 +37,7 @@ def write_run(folder: Path, metrics: dict[str, Any], history: Any,
     written here unless the runner already saved it (``run_scenario(history_path=)``);
     ``charts`` is the report's drawing the runner started (``Result.charts``), if any."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "history": folder / HISTORY_FILE,
-        "metrics": folder / "metrics.json",
-        "summary": folder / "summary.md",
-    }
+    paths = artefact_paths(folder)
     if not paths["history"].exists():
         digest = history.to_jsonl(paths["history"])
         if digest != metrics["history_digest"]:

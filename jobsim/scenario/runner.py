@@ -127,13 +127,14 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     saving = _save(history, history_path)
     try:
         checks = run_checks(history, scenario.checks, _check_options(scenario))
-    except BaseException:
+        digest = saving.result()
+    except BaseException:            # Ctrl-C included: no helper outlives the run
         saving.cancel()
         if charts is not None:
             charts.cancel()
         raise
     meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
-            "history_digest": saving.result(),
+            "history_digest": digest,
             "broker": broker if not broker.startswith("redis") else "redis",
             "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
             "scale": scenario.scale}
