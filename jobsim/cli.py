@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,15 @@ errors = Console(stderr=True)
 def fail_input(message: str) -> NoReturn:
     """Bad input: one line on stderr, exit 2."""
     fail(message)
+
+
+def fail_scenario(error: Exception) -> NoReturn:
+    """A bad scenario: one ``FILE:LINE:COL: PATH: REASON`` line per problem, exit 2.
+
+    No ``jobsim:`` prefix, so editors and CI annotators can jump to each location."""
+    for line in str(error).splitlines():
+        click.echo(line, err=True)
+    sys.exit(2)
 
 
 class _Commands(click.Group):
@@ -85,8 +95,8 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
 
     if variant and all_variants:
         fail_input("--variant and --all-variants are exclusive")
-    if scale <= 0:
-        fail_input(f"--scale: must be positive, got {scale}")
+    if not math.isfinite(scale) or scale <= 0:
+        fail_input(f"--scale: must be a finite number greater than 0, got {scale}")
     if broker not in ("memory", "fakeredis") and not broker.startswith(("redis://", "rediss://",
                                                                          "unix://")):
         fail_input(f"--broker: expected memory, fakeredis or a redis:// URL, got {broker!r}")
@@ -106,7 +116,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
                 _compare(staging.folder, results)
             staging.commit()
     except ScenarioError as exc:
-        fail_input(str(exc))
+        fail_scenario(exc)
     except BrokerError as exc:
         fail_input(f"--broker {broker}: {exc}")
     if not quiet:

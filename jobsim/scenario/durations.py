@@ -21,6 +21,32 @@ _RATE = re.compile(rf"({_NUMBER})/(s|min|m|h|d)")
 
 DURATION_HINT = "expected a duration like '30s', '10m' or '1h30m'"
 RATE_HINT = "expected '<number>/s'"
+# Unit spellings people write, mapped to the one this format reads (for did-you-mean).
+UNIT_SPELLINGS: dict[str, str] = {
+    **{word: "ms" for word in ("ms", "msec", "msecs", "millis", "millisecond", "milliseconds")},
+    **{word: "s" for word in ("s", "sec", "secs", "second", "seconds")},
+    **{word: "m" for word in ("m", "min", "mins", "minute", "minutes")},
+    **{word: "h" for word in ("h", "hr", "hrs", "hour", "hours")},
+    **{word: "d" for word in ("d", "day", "days")},
+}
+_SPELLED_PART = re.compile(rf"\s*({_NUMBER})\s*([A-Za-z]+)")
+
+
+def _respelled(text: str) -> str | None:
+    """'5min' -> '5m', '1 hour 30 mins' -> '1h30m'; None when some part is unknown."""
+    out, at = "", 0
+    for match in _SPELLED_PART.finditer(text):
+        unit = UNIT_SPELLINGS.get(match.group(2).lower())
+        if match.start() != at or unit is None:
+            return None
+        out += match.group(1) + unit
+        at = match.end()
+    return out if out and at == len(text.rstrip()) and out != text else None
+
+
+def _hint(base: str, value: object, candidate: str | None) -> str:
+    mean = f" (did you mean {candidate!r}?)" if candidate else ""
+    return f"{base}, got {show(value)}{mean}"
 
 
 def parse_duration(value: object, where: Where | str = "") -> float:
@@ -40,7 +66,7 @@ def parse_duration(value: object, where: Where | str = "") -> float:
     if value.startswith("-") and _DURATION.fullmatch(value[1:]):
         raise at.error(f"must not be negative, got {show(value)}")
     if not _DURATION.fullmatch(value):
-        raise at.error(f"{DURATION_HINT}, got {show(value)}")
+        raise at.error(_hint(DURATION_HINT, value, _respelled(value[:100])))
     return _sum_parts(value, at)
 
 
@@ -63,11 +89,23 @@ def parse_rate(value: object, where: Where | str = "") -> float:
     if match is None:
         if isinstance(value, str) and value.startswith("-") and _RATE.fullmatch(value[1:]):
             raise at.error(f"must be positive, got {show(value)}")
-        raise at.error(f"{RATE_HINT}, got {show(value)}")
+        raise at.error(_hint(RATE_HINT, value, _rate_respelled(value)))
     per_second = float(match.group(1)) / RATE_UNITS[match.group(2)]
     if per_second <= 0:
         raise at.error(f"must be positive, got {show(value)}")
     return per_second
+
+
+def _rate_respelled(value: object) -> str | None:
+    """'5/sec' -> '5/s', '300 per minute' -> '300/m'."""
+    if not isinstance(value, str):
+        return None
+    number, _, unit = value[:100].replace(" per ", "/").partition("/")
+    spelled = UNIT_SPELLINGS.get(unit.strip().lower())
+    if not spelled or spelled == "ms" or not re.fullmatch(_NUMBER, number.strip()):
+        return None
+    candidate = f"{number.strip()}/{spelled}"
+    return candidate if candidate != value else None
 
 
 def format_duration(seconds: float) -> str:

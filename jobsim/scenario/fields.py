@@ -2,6 +2,8 @@
 
 A reader is ``(value, where) -> parsed``. ``null`` always means "not set": ``optional``
 returns the default for it, which is also how a variant removes a key it inherited.
+``optional``, ``required``, ``items`` and ``mapping`` are the boundaries where, while a
+file loads, a problem is recorded and reading goes on (see ``problems``).
 """
 
 from __future__ import annotations
@@ -12,23 +14,31 @@ from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from jobsim.scenario.durations import parse_duration, parse_rate
-from jobsim.scenario.errors import Where, show, unknown
+from jobsim.scenario.errors import ScenarioError, Where, show, unknown
+from jobsim.scenario.problems import attempt, fail, report
 
 T = TypeVar("T")
 Reader = Callable[[Any, Where], T]
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+MAX_NAME = 1024  # characters in a name (queues, services, variants, ...)
+MAX_STRING = 65536  # characters in any other string (descriptions, args)
 
 
 def mapping(value: Any, where: Where, allowed: Collection[str] | None = None) -> dict[str, Any]:
     """A mapping with string keys; with ``allowed``, every key must be one of them."""
     if not isinstance(value, dict):
         raise where.error(f"expected a mapping, got {show(value)}")
-    for key in value:
-        if not isinstance(key, str):
-            raise where.error(f"keys must be strings, got {show(key)}")
-        if allowed is not None and key not in allowed:
-            raise where.key(key).error(unknown("key", key, allowed))
+    bad = [key for key in value if not isinstance(key, str)]
+    for key in bad:  # the path names the mapping; the position, the key itself
+        error = where.error(f"keys must be strings, got {show(key)}")
+        error.parts = (*where.parts, str(key))
+        report(error)
+    strange = [k for k in value if allowed is not None and isinstance(k, str) and k not in allowed]
+    for key in strange:
+        report(where.key(key).error(unknown("key", key, allowed or ())))
+    if bad or strange:  # only reached while collecting: go on with the keys we know
+        return {k: v for k, v in value.items() if k not in bad and k not in strange}
     return value
 
 
@@ -40,15 +50,33 @@ def sequence(value: Any, where: Where, *, nonempty: bool = False) -> list[Any]:
     return value
 
 
+def items(value: Any, where: Where, item: Reader[T], *, nonempty: bool = False) -> tuple[T, ...]:
+    """A list read item by item; while collecting, a bad item is recorded and dropped."""
+    out = []
+    for index, raw in enumerate(sequence(value, where, nonempty=nonempty)):
+        skipped = object()
+        got = attempt(lambda raw=raw, index=index: item(raw, where.index(index)), skipped)
+        if got is not skipped:
+            out.append(got)
+    return tuple(out)
+
+
 def required(data: dict[str, Any], key: str, where: Where, reader: Reader[T]) -> T:
+    """DATA[KEY] read by READER; a missing or bad value abandons the enclosing piece."""
     if key not in data:
-        raise where.error(f"missing required key {key!r}")
-    return reader(data[key], where.key(key))
+        raise fail(where.error(f"missing required key {key!r}"))
+    try:
+        return reader(data[key], where.key(key))
+    except ScenarioError as error:
+        raise fail(error) from None
 
 
 def optional(data: dict[str, Any], key: str, where: Where, reader: Reader[T], default: Any) -> Any:
+    """DATA[KEY] read by READER, DEFAULT when absent or null (or, collecting, when bad)."""
     value = data.get(key)
-    return default if value is None else reader(value, where.key(key))
+    if value is None:
+        return default
+    return attempt(lambda: reader(value, where.key(key)), default)
 
 
 def present(data: dict[str, Any], keys: Collection[str]) -> list[str]:
@@ -94,12 +122,16 @@ def string(value: Any, where: Where) -> str:
         raise where.error(f"expected a string, got {show(value)}")
     if not value.strip():
         raise where.error("must not be empty")
+    if len(value) > MAX_STRING:
+        raise where.error(f"a string of {len(value)} characters; at most {MAX_STRING} allowed")
     return value
 
 
 def name(value: Any, where: Where) -> str:
     """An identifier-like name (queues, services, variants): no spaces, no slashes."""
     text = string(value, where)
+    if len(text) > MAX_NAME:
+        raise where.error(f"a name of {len(text)} characters; at most {MAX_NAME} allowed")
     if not NAME.fullmatch(text):
         raise where.error(
             f"expected a name of letters, digits, '_', '.', ':' or '-', got {show(text)}"
@@ -155,10 +187,11 @@ def unique_list(item: Reader[str], what: str) -> Reader[tuple[str, ...]]:
     def read(value: Any, where: Where) -> tuple[str, ...]:
         seen: list[str] = []
         for index, raw in enumerate(sequence(value, where)):
-            text = item(raw, where.index(index))
+            text = attempt(lambda raw=raw, index=index: item(raw, where.index(index)), None)
             if text in seen:
-                raise where.index(index).error(f"duplicate {what} {text!r}")
-            seen.append(text)
+                report(where.index(index).error(f"duplicate {what} {text!r}"))
+            elif text is not None:
+                seen.append(text)
         return tuple(seen)
 
     return read

@@ -18,8 +18,18 @@ from typing import Any
 import yaml
 
 from jobsim.scenario import fields as f
-from jobsim.scenario.errors import Part, ScenarioError, Where, render_path, show, unknown
-from jobsim.scenario.parse import TOP_KEYS, Known, build_scenario
+from jobsim.scenario.errors import (
+    Part,
+    ScenarioError,
+    ScenarioErrors,
+    Where,
+    render_path,
+    show,
+    unknown,
+)
+from jobsim.scenario.parse import TOP_KEYS, Known, Resolver, build_scenario
+from jobsim.scenario.positions import MAX_FILE_BYTES, error_at, place, scan
+from jobsim.scenario.problems import attempt, collecting, report
 from jobsim.scenario.schema import Scenario
 
 _TAG = re.compile(r"constructor for the tag '([^']*)'")
@@ -34,14 +44,17 @@ def load_scenario(
     known_checks: Collection[str],
     variant: str | None = None,
     search_dir: Path = Path("scenarios"),
+    references: Resolver | None = None,
 ) -> Scenario:
     """Load SOURCE (a .yaml path, or a bare name looked up as SEARCH_DIR/NAME.yaml).
 
     Returns the base scenario (its ``variants`` hold every validated variant), or, with
-    ``variant``, that variant. Raises ScenarioError for any problem.
+    ``variant``, that variant. REFERENCES checks the references a registry alone cannot
+    (fault targets, handlers, job args) on the base and on every variant. Raises
+    ScenarioError (ScenarioErrors for several problems) for anything wrong.
     """
     path = resolve(source, search_dir)
-    raw = read_document(path)
+    raw, node = read_nodes(path)
     return load_document(
         raw,
         file=str(path),
@@ -50,6 +63,8 @@ def load_scenario(
         known_faults=known_faults,
         known_checks=known_checks,
         variant=variant,
+        references=references,
+        node=node,
     )
 
 
@@ -62,27 +77,56 @@ def load_document(
     variant: str | None = None,
     file: str = "",
     stem: str = "scenario",
+    references: Resolver | None = None,
+    node: yaml.Node | None = None,
 ) -> Scenario:
-    """Validate an already-parsed document (e.g. built in Python or by a strategy)."""
-    known = Known(frozenset(known_jobs), frozenset(known_faults), frozenset(known_checks))
-    where = Where(file)
+    """Validate an already-parsed document (e.g. built in Python or by a strategy).
+
+    NODE, the composed YAML, places each problem at its line and column."""
+    known = Known(frozenset(known_jobs), frozenset(known_faults), frozenset(known_checks),
+                  references)
+    with collecting() as found:
+        scenario = attempt(lambda: _load(raw, Where(file), known, stem), None)
+    if found:
+        raise ScenarioErrors(place(problem, node) for problem in found)
+    assert scenario is not None
+    return scenario.with_variant(variant)
+
+
+def _load(raw: Any, where: Where, known: Known, stem: str) -> Scenario:
     data = f.mapping(raw, where, TOP_KEYS)
     base_raw = {key: value for key, value in data.items() if key != "variants"}
-    base = build_scenario(base_raw, where, known, stem)
+    with collecting() as base_problems:
+        base = _build(base_raw, where, known, stem)
+    for problem in base_problems:
+        report(problem)
+    seen = {(p.path, p.reason) for p in base_problems}
     overlays = f.optional(data, "variants", where, _variant_overlays, {})
-    variants = {
-        name: _build_variant(base_raw, name, overlay, where, known, stem)
-        for name, overlay in overlays.items()
-    }
-    return dataclasses.replace(base, variants=variants).with_variant(variant)
+    variants = {}
+    for name, overlay in overlays.items():
+        variants[name] = _build_variant(base_raw, name, overlay, where, known, stem, seen)
+    return dataclasses.replace(base, variants=variants)
+
+
+def _build(raw: dict[str, Any], where: Where, known: Known, stem: str) -> Scenario:
+    """One document built, then its references resolved (each problem recorded)."""
+    scenario = build_scenario(raw, where, known, stem)
+    check = known.references
+    if check is not None:
+        attempt(lambda: check(scenario, where), None)
+    return scenario
 
 
 def _variant_overlays(value: Any, where: Where) -> dict[str, dict[str, Any]]:
     overlays: dict[str, dict[str, Any]] = {}
     for name, overlay in f.mapping(value, where).items():
         at = where.key(name)
-        f.name(name, at)
-        overlays[name] = {} if overlay is None else f.mapping(overlay, at, VARIANT_KEYS)
+        if attempt(lambda n=name, a=at: f.name(n, a), None) is None:
+            continue
+        got = attempt(lambda o=overlay, a=at: {} if o is None else f.mapping(o, a, VARIANT_KEYS),
+                      None)
+        if got is not None:
+            overlays[name] = got
     return overlays
 
 
@@ -93,11 +137,17 @@ def _build_variant(
     where: Where,
     known: Known,
     stem: str,
+    base_seen: set[tuple[str, str]],
 ) -> Scenario:
-    try:
-        scenario = build_scenario(deep_merge(base_raw, overlay), where, known, stem)
-    except ScenarioError as err:
-        raise _blame(err, name, overlay, base_raw) from None
+    """The merged document built; its problems blamed on the variant or the base.
+
+    A base problem the variant merely inherits is not repeated under the variant."""
+    with collecting() as found:
+        scenario = _build(deep_merge(base_raw, overlay), where, known, stem)
+    for problem in found:
+        if _from_overlay(problem.parts, overlay, base_raw) or (
+            problem.path, problem.reason) not in base_seen:
+            report(_blame(problem, name, overlay, base_raw))
     return dataclasses.replace(scenario, variant=name)
 
 
@@ -171,67 +221,96 @@ def scenario_names(search_dir: Path = Path("scenarios")) -> list[str]:
 
 def read_document(path: Path) -> dict[str, Any]:
     """The file's top-level mapping, parsed safely; whole-file problems have no path."""
+    return read_nodes(path)[0]
+
+
+def read_nodes(path: Path) -> tuple[dict[str, Any], yaml.Node]:
+    """The file's top-level mapping and its composed node (for line numbers).
+
+    The event stream is scanned against the budgets first (``positions.scan``), so
+    nothing deep or explosive is ever composed or constructed."""
     file = str(path)
     text = _read_text(path)
     try:
+        scan(text, file)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
-            _reject_duplicate_keys(node, Where(file), set())
-        data = yaml.safe_load(text)
+        if node is None:
+            raise ScenarioError(file, "", "file is empty")
+        _duplicate_keys(node, file)
+        data = yaml.SafeLoader("").construct_document(node)
     except yaml.MarkedYAMLError as err:
-        raise ScenarioError(file, "", _yaml_reason(err)) from None
+        raise _yaml_error(file, err) from None
     except yaml.YAMLError as err:
         raise ScenarioError(file, "", f"invalid YAML: {err}") from None
+    except (ValueError, OverflowError) as err:  # e.g. a date like 2024-13-45
+        raise ScenarioError(file, "", f"invalid YAML value: {err}") from None
     if data is None:
         raise ScenarioError(file, "", "file is empty")
     if not isinstance(data, dict):
-        raise ScenarioError(file, "", f"expected a mapping at the top level, got {show(data)}")
-    return data
+        raise error_at(file, node.start_mark,
+                       f"expected a mapping at the top level, got {show(data)}")
+    return data, node
 
 
 def _read_text(path: Path) -> str:
     file = str(path)
     try:
-        return path.read_text(encoding="utf-8")
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioError(file, "", f"file is larger than {MAX_FILE_BYTES:,} bytes")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError(file, "", "file not found") from None
-    except UnicodeDecodeError as err:
-        raise ScenarioError(file, "", f"not UTF-8 text (byte {err.start})") from None
+    except IsADirectoryError:
+        raise ScenarioError(file, "", "is a directory, not a scenario file") from None
     except OSError as err:
         raise ScenarioError(file, "", f"cannot read file: {err.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(file, "", f"file is larger than {MAX_FILE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(file, "", f"not UTF-8 text (byte {err.start})") from None
 
 
-def _yaml_reason(err: yaml.MarkedYAMLError) -> str:
+def _yaml_error(file: str, err: yaml.MarkedYAMLError) -> ScenarioError:
     mark = err.problem_mark or err.context_mark
     problem = err.problem or err.context or "unreadable"
     tag = _TAG.search(problem) if isinstance(err, yaml.constructor.ConstructorError) else None
     if tag:
         problem = f"unsupported tag {tag.group(1)!r}; scenario files are plain YAML"
-    if mark is None:
-        return f"invalid YAML: {problem}"
-    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return error_at(file, mark, f"invalid YAML: {problem}")
 
 
-def _reject_duplicate_keys(node: yaml.Node, where: Where, seen: set[int]) -> None:
-    """safe_load silently keeps the last of two equal keys; a scenario must not."""
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None:
-                _reject_duplicate_keys(value_node, where, seen)
-                continue
-            line = key_node.start_mark.line + 1
-            if key in lines:
-                raise where.key(key).error(f"duplicate key {key!r} (lines {lines[key]} and {line})")
-            lines[key] = line
-            _reject_duplicate_keys(value_node, where.key(key), seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _reject_duplicate_keys(item, where.index(index), seen)
+def _duplicate_keys(root: yaml.Node, file: str) -> None:
+    """safe_load silently keeps the last of two equal keys; a scenario must not.
+
+    Every duplicate of the file is reported, each at its second occurrence."""
+    found: list[ScenarioError] = []
+    stack: list[tuple[yaml.Node, Where]] = [(root, Where(file))]
+    seen: set[int] = set()
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None:
+                    stack.append((value_node, where))
+                    continue
+                mark = key_node.start_mark
+                if key in lines:
+                    reason = f"duplicate key {key!r} (lines {lines[key]} and {mark.line + 1})"
+                    found.append(where.key(key).error(reason).at(mark.line + 1, mark.column + 1))
+                lines.setdefault(key, mark.line + 1)
+                stack.append((value_node, where.key(key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, where.index(i)) for i, item in enumerate(node.value))
+    if found:
+        raise ScenarioErrors(found)
 
 
 def list_scenarios(search_dir: Path = Path("scenarios")) -> list[tuple[str, str]]:

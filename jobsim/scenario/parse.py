@@ -6,8 +6,9 @@ workload, faults and latency bounds are checked against them.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from jobsim.scenario import fields as f
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import Where, show
 from jobsim.scenario.parse_system import read_system, read_world
+from jobsim.scenario.problems import attempt
 from jobsim.scenario.schema import (
     ARRIVAL_TIMING,
     ARRIVALS,
@@ -60,6 +62,11 @@ EXPECT_KEYS = ("metric", "min", "max", "equals")
 METRIC = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_:-]+)*")
 
 
+# Checks one built Scenario's references against the running code (fault targets, death
+# handlers, job args, ...); raises or reports ScenarioErrors at paths of the document.
+Resolver = Callable[[Scenario, Where], None]
+
+
 @dataclass(frozen=True)
 class Known:
     """The registries names are checked against (the runner passes the real ones)."""
@@ -67,12 +74,15 @@ class Known:
     jobs: Collection[str]
     faults: Collection[str]
     checks: Collection[str]
+    references: Resolver | None = None
 
 
 def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -> Scenario:
     """Validate one document (variants are only shape-checked here; see loader)."""
     data = f.mapping(raw, where, TOP_KEYS)
-    duration = f.required(data, "duration", where, f.duration(positive=True))
+    # A bad duration is recorded once; the window checks that need it are then skipped.
+    duration = attempt(lambda: f.required(data, "duration", where, f.duration(positive=True)),
+                       math.inf)
     drain = f.optional(data, "drain", where, f.duration(), 0.0)
     system = f.optional(data, "system", where, read_system, SystemConfig())
     queues = system.queue_names
@@ -80,13 +90,13 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
     ctx = _Context(known, duration, duration + drain, queues, route)
     return Scenario(
         name=f.optional(data, "name", where, f.name, stem),
-        description=f.required(data, "description", where, f.string).strip(),
+        description=attempt(lambda: f.required(data, "description", where, f.string), "").strip(),
         seed=f.optional(data, "seed", where, f.integer(minimum=0), 0),
         duration=duration,
         drain=drain,
         system=system,
         world=f.optional(data, "world", where, read_world, WorldConfig()),
-        workload=f.required(data, "workload", where, ctx.workload),
+        workload=attempt(lambda: f.required(data, "workload", where, ctx.workload), ()),
         faults=f.optional(data, "faults", where, ctx.faults, ()),
         checks=f.optional(data, "checks", where, _checks(known), ()),
         expect=f.optional(data, "expect", where, _expectations, ()),
@@ -119,8 +129,7 @@ class _Context:
     route: str | None
 
     def workload(self, value: Any, where: Where) -> tuple[WorkloadEntry, ...]:
-        items = f.sequence(value, where, nonempty=True)
-        return tuple(self.entry(item, where.index(i)) for i, item in enumerate(items))
+        return f.items(value, where, self.entry, nonempty=True)
 
     def entry(self, value: Any, where: Where) -> WorkloadEntry:
         data = f.mapping(value, where, ENTRY_KEYS)
@@ -178,8 +187,7 @@ class _Context:
         return moment
 
     def faults(self, value: Any, where: Where) -> tuple[Fault, ...]:
-        items = f.sequence(value, where)
-        return tuple(self.fault(item, where.index(i)) for i, item in enumerate(items))
+        return f.items(value, where, self.fault)
 
     def fault(self, value: Any, where: Where) -> Fault:
         data = f.mapping(value, where)
@@ -204,9 +212,12 @@ class _Context:
         bounds = {}
         for queue, bound in data.items():
             if bound is not None:
-                _queue_in(self.queues)(queue, where.key(queue))
-                bounds[queue] = f.duration(positive=True)(bound, where.key(queue))
+                attempt(lambda q=queue, b=bound: bounds.update({q: self.bound(q, b, where)}), None)
         return bounds
+
+    def bound(self, queue: str, bound: Any, where: Where) -> float:
+        _queue_in(self.queues)(queue, where.key(queue))
+        return f.duration(positive=True)(bound, where.key(queue))
 
 
 def _arrival_kind(data: dict[str, Any], where: Where) -> str:
@@ -238,8 +249,7 @@ def _retry(value: Any, where: Where) -> bool | int:
 
 
 def _expectations(value: Any, where: Where) -> tuple[Expectation, ...]:
-    items = f.sequence(value, where)
-    return tuple(_expectation(item, where.index(i)) for i, item in enumerate(items))
+    return f.items(value, where, _expectation)
 
 
 def _expectation(value: Any, where: Where) -> Expectation:

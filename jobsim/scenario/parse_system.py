@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from jobsim.scenario import fields as f
 from jobsim.scenario.errors import Where, show, unknown
+from jobsim.scenario.problems import attempt
 from jobsim.scenario.schema import (
     DISTRIBUTIONS,
     FETCH_MODES,
@@ -23,6 +24,7 @@ from jobsim.scenario.schema import (
     WorldConfig,
 )
 
+T = TypeVar("T")
 SYSTEM_KEYS = (
     "processes",
     "concurrency",
@@ -89,18 +91,23 @@ def read_queues(value: Any, where: Where) -> tuple[tuple[tuple[str, int], ...], 
     weighted = isinstance(items[0], list)
     queues: list[tuple[str, int]] = []
     for index, item in enumerate(items):
-        at = where.index(index)
-        if isinstance(item, list) != weighted:
-            raise at.error(
-                "mixes plain queue names with [name, weight] pairs; use one form for every queue"
-            )
-        queue, weight = _weighted_queue(item, at) if weighted else (f.name(item, at), 1)
-        if queue in (q for q, _ in queues):
-            raise at.error(f"duplicate queue {queue!r}")
-        queues.append((queue, weight))
+        attempt(lambda item=item, index=index: _queue(item, where.index(index), weighted, queues),
+                None)
     if not weighted:
         return tuple(queues), "strict"
     return tuple(queues), "random" if all(w == 1 for _, w in queues) else "weighted"
+
+
+def _queue(item: Any, at: Where, weighted: bool, queues: list[tuple[str, int]]) -> None:
+    """Append ITEM, a queue name or a [name, weight] pair, to QUEUES."""
+    if isinstance(item, list) != weighted:
+        raise at.error(
+            "mixes plain queue names with [name, weight] pairs; use one form for every queue"
+        )
+    queue, weight = _weighted_queue(item, at) if weighted else (f.name(item, at), 1)
+    if queue in (q for q, _ in queues):
+        raise at.error(f"duplicate queue {queue!r}")
+    queues.append((queue, weight))
 
 
 def _weighted_queue(item: list[Any], where: Where) -> tuple[str, int]:
@@ -114,18 +121,21 @@ def read_safeguards(value: Any, where: Where) -> dict[str, dict[str, Any]]:
     data = f.mapping(value, where)
     out: dict[str, dict[str, Any]] = {}
     for guard, settings in data.items():
-        if guard not in KNOWN_SAFEGUARDS:
-            raise where.key(guard).error(unknown("safeguard", guard, KNOWN_SAFEGUARDS))
-        if settings is None:
-            continue
-        table = KNOWN_SAFEGUARDS[guard]
-        at = where.key(guard)
-        given = f.mapping(settings, at, table)
-        out[guard] = {
-            key: f.optional(given, key, at, KIND_READERS[kind], default)
-            for key, (kind, default) in table.items()
-        }
+        if settings is not None:
+            attempt(lambda g=guard, s=settings: out.update({g: _safeguard(g, s, where)}), None)
     return out
+
+
+def _safeguard(guard: str, settings: Any, where: Where) -> dict[str, Any]:
+    if guard not in KNOWN_SAFEGUARDS:
+        raise where.key(guard).error(unknown("safeguard", guard, KNOWN_SAFEGUARDS))
+    table = KNOWN_SAFEGUARDS[guard]
+    at = where.key(guard)
+    given = f.mapping(settings, at, table)
+    return {
+        key: f.optional(given, key, at, KIND_READERS[kind], default)
+        for key, (kind, default) in table.items()
+    }
 
 
 def read_world(value: Any, where: Where) -> WorldConfig:
@@ -133,19 +143,20 @@ def read_world(value: Any, where: Where) -> WorldConfig:
     services = f.optional(data, "services", where, f.mapping, {})
     pools = f.optional(data, "pools", where, f.mapping, {})
     return WorldConfig(
-        services={
-            name: read_service(spec, where.key("services").key(name))
-            for name, spec in services.items()
-            if spec is not None
-        },
+        services=_each(services, where.key("services"), read_service),
         database=f.optional(data, "database", where, read_database, DatabaseConfig()),
-        pools={
-            name: read_pool(spec, where.key("pools").key(name))
-            for name, spec in pools.items()
-            if spec is not None
-        },
+        pools=_each(pools, where.key("pools"), read_pool),
         export=f.optional(data, "export", where, read_export, ExportConfig()),
     )
+
+
+def _each(specs: dict[str, Any], where: Where, read: f.Reader[T]) -> dict[str, T]:
+    """Every non-null entry of SPECS read by READ; a bad one is recorded and dropped."""
+    out: dict[str, T] = {}
+    for name, spec in specs.items():
+        if spec is not None:
+            attempt(lambda n=name, s=spec: out.update({n: read(s, where.key(n))}), None)
+    return out
 
 
 def read_pool(value: Any, where: Where) -> PoolConfig:

@@ -31,14 +31,14 @@ def test_malformed_file_exits_2_with_the_loaders_exact_message(path: Path) -> No
         load(path)
     code, _, err = invoke("simulate", str(path), "--quiet")
     assert code == 2
-    assert err == f"jobsim: {expected.value}\n"
+    assert err == f"{expected.value}\n"   # FILE:LINE:COL first, for editors
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["simulate", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
     (["simulate", "black_friday", "--variant", "nope"], "unknown variant 'nope'"),
-    (["simulate", "black_friday", "--scale", "0"], "--scale: must be positive"),
+    (["simulate", "black_friday", "--scale", "0"], "--scale: must be a finite number"),
     (["simulate", "black_friday", "--broker", "mongo://x"], "--broker: expected memory"),
     (["simulate", "black_friday", "--broker", "redis://127.0.0.1:1/0", "--scale", "0.01"],
      "Connection refused"),
