@@ -80,6 +80,7 @@ def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
         "idempotency_keys": bool(guards.get("idempotency", {}).get("payment_keys", False)),
         "scoped_resources": bool(guards.get("resources", {}).get("scoped", False)),
         "order_flow": "inline" if deps is None else ("deps" if deps["enabled"] else "race"),
+        "tables": {name: list(unique) for name, unique in w.tables.items()},
     }
     if w.export.error_rate:
         config["export"] = {"fail_p": w.export.error_rate}

@@ -6,12 +6,14 @@ workload, faults and latency bounds are checked against them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from jobsim.scenario import declared
 from jobsim.scenario import fields as f
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import Where, show
@@ -27,6 +29,7 @@ from jobsim.scenario.schema import (
     WorkloadEntry,
     WorldConfig,
 )
+from jobsim.world.world import DEFAULT_SERVICES
 
 TOP_KEYS = (
     "name",
@@ -36,6 +39,7 @@ TOP_KEYS = (
     "drain",
     "system",
     "world",
+    "jobs",
     "workload",
     "faults",
     "checks",
@@ -87,7 +91,13 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
     system = f.optional(data, "system", where, read_system, SystemConfig())
     queues = system.queue_names
     route = f.optional(data, "route_all_to", where, _queue_in(queues), None)
+    world = f.optional(data, "world", where, read_world, WorldConfig())
+    jobs = f.optional(data, "jobs", where, _jobs(known, system, world, route), {})
+    if jobs:
+        known = dataclasses.replace(known, jobs=frozenset(known.jobs) | set(jobs))
     ctx = _Context(known, duration, duration + drain, queues, route)
+    workload = attempt(lambda: f.required(data, "workload", where, ctx.workload), ())
+    attempt(lambda: declared.check_args(jobs, workload, where), None)
     return Scenario(
         name=f.optional(data, "name", where, f.name, stem),
         description=attempt(lambda: f.required(data, "description", where, f.string), "").strip(),
@@ -95,15 +105,50 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         duration=duration,
         drain=drain,
         system=system,
-        world=f.optional(data, "world", where, read_world, WorldConfig()),
-        workload=attempt(lambda: f.required(data, "workload", where, ctx.workload), ()),
+        world=world,
+        workload=workload,
         faults=f.optional(data, "faults", where, ctx.faults, ()),
         checks=f.optional(data, "checks", where, _checks(known), ()),
         expect=f.optional(data, "expect", where, _expectations, ()),
         latency_bounds=f.optional(data, "latency_bounds", where, ctx.latency_bounds, {}),
         route_all_to=route,
         file=where.file,
+        jobs=jobs,
     )
+
+
+def _jobs(known: Known, system: SystemConfig, world: WorldConfig, route: str | None
+          ) -> f.Reader[dict[str, Any]]:
+    """The ``jobs:`` section: a mapping value declares a job from steps (declared.py)."""
+
+    def read(value: Any, where: Where) -> dict[str, Any]:
+        data = f.mapping(value, where)
+        for name in data:
+            if not name.isidentifier():
+                raise where.key(name).error(f"a job name must be a class name like "
+                                            f"'DeliverWebhook', got {show(name)}")
+        names = declared.Names(
+            services=sorted({*DEFAULT_SERVICES, *world.services}),
+            tables=world.tables,
+            pools=sorted({"db", *world.pools}),
+            jobs=frozenset(known.jobs) | set(data),
+            declared=frozenset(data),
+            queues=system.queue_names,
+            scoped=bool(system.safeguards.get("resources", {}).get("scoped", False)),
+            any_queue=route is not None,
+        )
+        jobs = {}
+        for name, spec in data.items():
+            at = where.key(name)
+            if not isinstance(spec, dict):
+                raise at.error(f"expected a mapping declaring the job (queue, retry, "
+                               f"perform, ...), got {show(spec)}")
+            job = attempt(lambda n=name, s=spec, w=at: declared.declare(n, s, w, names), None)
+            if job is not None:
+                jobs[name] = job
+        return jobs
+
+    return read
 
 
 def _checks(known: Known) -> f.Reader[tuple[str, ...]]:

@@ -37,7 +37,8 @@ SYSTEM_KEYS = (
     "death_handlers",
     "safeguards",
 )
-WORLD_KEYS = ("services", "database", "pools", "export")
+WORLD_KEYS = ("services", "database", "pools", "export", "tables")
+TABLE_KEYS = ("unique",)
 SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate")
 DATABASE_KEYS = ("replicas", "lag")
 POOL_KEYS = ("size", "checkout_timeout")
@@ -147,6 +148,7 @@ def read_world(value: Any, where: Where) -> WorldConfig:
         database=f.optional(data, "database", where, read_database, DatabaseConfig()),
         pools=_each(pools, where.key("pools"), read_pool),
         export=f.optional(data, "export", where, read_export, ExportConfig()),
+        tables=f.optional(data, "tables", where, read_tables, {}),
     )
 
 
@@ -157,6 +159,17 @@ def _each(specs: dict[str, Any], where: Where, read: f.Reader[T]) -> dict[str, T
         if spec is not None:
             attempt(lambda n=name, s=spec: out.update({n: read(s, where.key(n))}), None)
     return out
+
+
+def read_tables(value: Any, where: Where) -> dict[str, tuple[str, ...]]:
+    """``{deliveries: {unique: [event_id]}}``: each table and its unique columns."""
+    tables = {}
+    for name, spec in f.mapping(value, where).items():
+        at = where.key(name)
+        f.name(name, at)
+        data = f.mapping(spec if spec is not None else {}, at, TABLE_KEYS)
+        tables[name] = f.optional(data, "unique", at, f.unique_list(f.name, "column"), ())
+    return tables
 
 
 def read_pool(value: Any, where: Where) -> PoolConfig:

@@ -93,9 +93,26 @@ def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
         scenario = scenario.scaled(scale)
     seed = scenario.seed if seed is None else seed
     faults = build.faults(scenario)                      # bad input fails before a run
-    build.arrivals(scenario)
-    with _gc_frozen():
+    with declared_jobs(scenario):
+        build.arrivals(scenario)
+    with _gc_frozen(), declared_jobs(scenario):
         return _judged_run(scenario, seed, broker, faults, progress, history_path)
+
+
+@contextmanager
+def declared_jobs(scenario: Scenario) -> Iterator[None]:
+    """The scenario's declared jobs are the job classes of their names for this run
+    (shadowing a Python class of the same name), then the previous classes return."""
+    saved = {name: REGISTRY.get(name) for name in scenario.jobs}
+    REGISTRY.update(scenario.jobs)
+    try:
+        yield
+    finally:
+        for name, cls in saved.items():
+            if cls is None:
+                REGISTRY.pop(name, None)
+            else:
+                REGISTRY[name] = cls
 
 
 @contextmanager

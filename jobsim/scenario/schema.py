@@ -116,6 +116,7 @@ class WorldConfig:
     database: DatabaseConfig = DatabaseConfig()
     pools: Mapping[str, PoolConfig] = field(default_factory=dict)
     export: ExportConfig = ExportConfig()
+    tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> unique columns
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class Scenario:
     route_all_to: str | None = None  # applied to workload entries and, by the runner, to every push
     variant: str | None = None  # the variant this scenario is, None for the base
     variants: Mapping[str, Scenario] = field(default_factory=dict, repr=False)  # base only
+    jobs: Mapping[str, Any] = field(default_factory=dict, repr=False)  # declared job classes
     file: str = ""
     scale: float = 1.0
 

@@ -56,6 +56,9 @@ class Job:
     dead: ClassVar[bool] = True             # False: exhausted jobs skip the dead set
     unique: ClassVar[dict[str, Any] | None] = None   # uniqueness options (system/unique.py)
     abstract: ClassVar[bool] = True         # subclasses are concrete unless they say so
+    # make_args's index: a running number per class ("class": ids never collide across
+    # workload entries) or the arrival's index within its entry ("entry": ``{n}``).
+    arrival_index: ClassVar[str] = "class"
 
     # Set by the processor before perform runs.
     jid: str

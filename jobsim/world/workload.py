@@ -73,14 +73,17 @@ class Workload:
         cls = job_class(entry.job)
         batch: list[list[Any]] = []
         batch_t = None
-        for t in arrival_times(entry, self.sim.streams[f"workload.{i}"], self.horizon):
+        per_entry = cls.arrival_index == "entry"
+        times = arrival_times(entry, self.sim.streams[f"workload.{i}"], self.horizon)
+        for n, t in enumerate(times):
             if batch and t != batch_t:
                 self._push(cls, batch, entry.options)
                 batch = []
             if t > env.now:
                 yield env.timeout(t - env.now)
             batch_t = t
-            batch.append(cls.make_args(self._index(entry.job), entry.args))
+            index = n if per_entry else self._index(entry.job)
+            batch.append(cls.make_args(index, entry.args))
         if batch:
             self._push(cls, batch, entry.options)
 

@@ -13,6 +13,7 @@ Config keys (all optional; unknown keys raise ``ValueError`` naming ``world.<pat
     idempotency_keys: false  # PaymentCaptureJob sends an idempotency key
     order_flow: inline       # PaymentProcessingJob: inline|chain|race|deps (jobs.py)
     scoped_resources: true   # DataExportJob releases on every path
+    tables:    {deliveries: [event_id]}          # table -> its unique columns (may be [])
     export: {row_s: 0.001, row_bytes: 512, mem_per_row: 2048, fail_p: 0.0}
     sample_interval: 10      # seconds between gauge samples; 0 or null: no sampler
     circuit_breaker: null    # or {threshold: 5, cooldown: 30}: one breaker per service
@@ -56,7 +57,7 @@ SERVICE_KEYS = {"latency", "capacity", "on_full", "timeout", "effect_on_timeout"
                 "dedupe_window_s", "track_load"}
 EXPORT_DEFAULTS = {"row_s": 0.001, "row_bytes": 512, "mem_per_row": 2048, "fail_p": 0.0}
 TOP_KEYS = {"db", "pools", "services", "guard", "idempotency_keys", "order_flow",
-            "scoped_resources", "export", "sample_interval", "circuit_breaker"}
+            "scoped_resources", "export", "sample_interval", "circuit_breaker", "tables"}
 BREAKER_KEYS = {"threshold", "cooldown"}
 LOAD_STATS = ("calls", "peak_calls_per_s", "recovered_calls", "recovered_peak_calls_per_s",
               "errors", "timeouts", "rejected", "rejected_by_breaker")
@@ -92,6 +93,8 @@ class World:
         _check_keys(export, set(EXPORT_DEFAULTS), "world.export")
         self.export = {**EXPORT_DEFAULTS, **{k: float(v) for k, v in export.items()}}
         self.db = self._build_db(config.get("db", {}))
+        for name, unique in (config.get("tables") or {}).items():
+            self.db.create_table(name, unique=tuple(unique) or None)
         self.services = self._build_services(config.get("services", {}))
         self._add_breakers(config.get("circuit_breaker"))
         self.pools = self._build_pools(config.get("pools", {}))

@@ -325,7 +325,7 @@ BAD_FILES = [
     (
         "unknown_top_key.yaml",
         "workloads: unknown key 'workloads' (did you mean 'workload' or 'world'?); valid keys: "
-        "checks, description, drain, duration, expect, faults, latency_bounds, name, "
+        "checks, description, drain, duration, expect, faults, jobs, latency_bounds, name, "
         "route_all_to, seed, system, variants, workload, world",
     ),
     (
@@ -443,13 +443,13 @@ BAD_FILES = [
     (
         "variant_unknown_key.yaml",
         "variants.single_fifo.sytem: unknown key 'sytem' (did you mean 'system'?); valid keys: "
-        "checks, description, drain, duration, expect, faults, latency_bounds, route_all_to, "
+        "checks, description, drain, duration, expect, faults, jobs, latency_bounds, route_all_to, "
         "seed, system, workload, world",
     ),
     (
         "variant_renames.yaml",
         "variants.other.name: unknown key 'name'; valid keys: checks, description, drain, "
-        "duration, expect, faults, latency_bounds, route_all_to, seed, system, workload, world",
+        "duration, expect, faults, jobs, latency_bounds, route_all_to, seed, system, workload, world",
     ),
     ("variant_bad_value.yaml", "variants.slow.system.concurrency: must be at least 1, got 0"),
     (
