@@ -32,6 +32,7 @@ from jobsim.scenario import templates
 from jobsim.scenario.build import latency_spec
 from jobsim.scenario.errors import ScenarioError, Where, show, unknown
 from jobsim.scenario.parse_system import read_distribution
+from jobsim.scenario.problems import Abandon
 from jobsim.scenario.schema import Distribution, WorkloadEntry
 from jobsim.system.job import Job, Work, job_class
 from jobsim.system.unique import check_options
@@ -234,6 +235,8 @@ class _Compiler:
 
     def step(self, i: int, value: Any, where: Where) -> Step:
         data = f.mapping(value, where, STEP_KEYS)
+        if not data and value:
+            raise Abandon()              # its unknown keys are already reported
         if len(data) != 1:
             raise where.error(f"a step is one of {', '.join(STEP_KEYS)} with its settings, "
                               f"got {len(data)} keys ({', '.join(data)})")

@@ -449,7 +449,8 @@ BAD_FILES = [
     (
         "variant_renames.yaml",
         "variants.other.name: unknown key 'name'; valid keys: checks, description, drain, "
-        "duration, expect, faults, jobs, latency_bounds, route_all_to, seed, system, workload, world",
+        "duration, expect, faults, jobs, latency_bounds, route_all_to, seed, system, workload, "
+        "world",
     ),
     ("variant_bad_value.yaml", "variants.slow.system.concurrency: must be at least 1, got 0"),
     (
