@@ -1,0 +1,116 @@
+"""``jobsim sweep``: a seed farm and settings grid on Dask.
+
+Imports only click at module level, so ``jobsim --help`` does not pay for Dask. Exit 0
+when every run's verdict is good (PASS, or REPRODUCED for a variant that reproduces a
+known failure), 1 when one is not, 2 for bad input, 130 when interrupted (the table keeps
+every finished row; rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+
+def fail_input(message: str) -> NoReturn:
+    click.echo(f"jobsim: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--seeds", default="10", show_default=True,
+              help="N (seeds 0..N-1) or A..B (inclusive).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=V1,V2",
+              help="Sweep a dotted scenario key over values; repeat for a grid.")
+@click.option("--variant", default=None, help="Run this variant instead of the base story.")
+@click.option("--all-variants", is_flag=True, help="The base story and every variant.")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiply every count and rate.")
+@click.option("--metric", "metrics", multiple=True, metavar="PATH",
+              help="Also summarise this metrics.json path across seeds.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="An existing Dask scheduler (default: a local cluster).")
+@click.option("--workers", type=int, default=None,
+              help="Local worker processes (default: one per CPU).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default reports/sweeps/<scenario>/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sweep(scenario: str, seeds: str, sets: tuple[str, ...], variant: str | None,
+          all_variants: bool, scale: float, metrics: tuple[str, ...], scheduler: str | None,
+          workers: int | None, out: Path | None, as_json: bool) -> None:
+    """Run SCENARIO over many seeds (and --set grid points), one Dask task per
+    (point, variant, seed); write rows.csv/rows.jsonl, summary.md and sweep.html."""
+    from jobsim.scenario import ScenarioError
+    from jobsim.scenario.runner import scenarios_dir
+    from jobsim.sweep import page, summary
+    from jobsim.sweep import sweep as farm
+    from jobsim.sweep.engine import EngineError
+    from jobsim.sweep.grid import PlanError, parse_seeds, parse_set
+
+    _check_options(variant, all_variants, scale, workers, scheduler)
+    try:
+        request = farm.Request(
+            source=scenario, seeds=parse_seeds(seeds), sets=[parse_set(s) for s in sets],
+            variants=None if all_variants else [variant or ""], scale=scale,
+            metrics=list(metrics))
+        name = farm.plan(request, scenarios_dir()).meta["scenario"]
+        folder = out or Path("reports") / "sweeps" / name
+        the_plan, rows = farm.run(request, folder, scenarios_dir(), scheduler=scheduler,
+                                  workers=workers, progress=_progress())
+    except (ScenarioError, PlanError, EngineError) as exc:
+        fail_input(str(exc))
+    except KeyboardInterrupt:
+        click.echo("\njobsim: interrupted; the table keeps every finished run; rerun the "
+                   "same command to resume", err=True)
+        sys.exit(130)
+    result = summary.summarize(rows, the_plan.meta, folder)
+    (folder / "summary.md").write_text(summary.markdown(result))
+    (folder / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+    html = page.write(folder, result, rows)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        _print(result, folder, html)
+    sys.exit(0 if all(g["verdict"]["passes"] == g["verdict"]["runs"]
+                      for g in result["groups"]) else 1)
+
+
+def _check_options(variant: str | None, all_variants: bool, scale: float,
+                   workers: int | None, scheduler: str | None) -> None:
+    if variant and all_variants:
+        fail_input("--variant and --all-variants are exclusive")
+    if scale <= 0:
+        fail_input(f"--scale: must be positive, got {scale}")
+    if workers is not None and workers < 1:
+        fail_input(f"--workers: must be >= 1, got {workers}")
+    if workers is not None and scheduler:
+        fail_input("--workers sizes a local cluster; a --scheduler's cluster has its own")
+    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "ucx://",
+                                                           "inproc://", "ws://", "wss://")):
+        fail_input(f"--scheduler: expected an address like tcp://HOST:PORT, got {scheduler!r}")
+
+
+def _print(result: dict, folder: Path, html: Path) -> None:
+    from jobsim.sweep.interval import wilson
+
+    for g in result["groups"]:
+        v = g["verdict"]
+        rate = wilson(v["passes"], v["runs"])
+        click.echo(f"{g['point']:24} {g['variant'] or 'base':16} {g['outcome']} {rate.text()}")
+    click.echo(f"table: {folder / 'rows.csv'}\nsummary: {folder / 'summary.md'}\n"
+               f"chart: {html}")
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    if not sys.stderr.isatty():
+        return None
+
+    def tick(done: int, total: int) -> None:
+        click.echo(f"\r{done}/{total} runs", err=True, nl=False)
+
+    return tick
