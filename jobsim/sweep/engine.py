@@ -94,7 +94,7 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             client.close()
         return
     cluster = LocalCluster(n_workers=workers or machine_workers(), threads_per_worker=1,
-                           processes=True, dashboard_address=None,
+                           processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:

@@ -18,7 +18,7 @@ import msgspec
 import yaml
 
 from jobsim.sweep import grid, task
-from jobsim.sweep.engine import open_engine
+from jobsim.sweep.engine import Engine, open_engine
 from jobsim.sweep.grid import PlanError, Point
 from jobsim.sweep.table import Table
 
@@ -78,26 +78,34 @@ def plan(request: Request, scenarios: Path) -> Plan:
 
 
 def run(request: Request, out: Path, scenarios: Path, *, scheduler: str | None = None,
-        workers: int | None = None, progress: Progress | None = None
-        ) -> tuple[Plan, list[dict[str, Any]]]:
-    """Plan, run what is missing from ``out``'s table, sort it; (plan, the plan's rows)."""
+        workers: int | None = None, progress: Progress | None = None,
+        engine: Engine | None = None) -> tuple[Plan, list[dict[str, Any]]]:
+    """Plan, run what is missing from ``out``'s table, sort it; (plan, the plan's rows).
+    ``engine``: run on this one instead of opening a cluster (tests, benchmarks)."""
     the_plan = plan(request, scenarios)
     _claim(out, the_plan)
     _write_points(out, the_plan)
     table = Table(out)
     todo = [s for s in the_plan.specs if s.key not in table]
     try:
-        if todo:
-            with open_engine(scheduler, workers) as engine:
-                for done, (_, row) in enumerate(engine.run(task.run, todo), start=1):
-                    table.append(row)
-                    if progress is not None:
-                        progress(done, len(todo))
+        if todo and engine is not None:
+            _collect(engine, todo, table, progress)
+        elif todo:
+            with open_engine(scheduler, workers) as opened:
+                _collect(opened, todo, table, progress)
     finally:
         rows = table.finish(the_plan.order())
         table.close()
     wanted = {s.key for s in the_plan.specs}
     return the_plan, [r for r in rows if (r["point"], r["variant"], r["seed"]) in wanted]
+
+
+def _collect(engine: Engine, todo: list[task.Spec], table: Table,
+             progress: Progress | None) -> None:
+    for done, (_, row) in enumerate(engine.run(task.run, todo), start=1):
+        table.append(row)
+        if progress is not None:
+            progress(done, len(todo))
 
 
 def _variants(asked: list[str] | None, known: list[str]) -> list[str]:

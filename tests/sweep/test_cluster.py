@@ -1,0 +1,78 @@
+"""Sweeps on a Dask LocalCluster: the same table bytes as in-process, with one worker or
+two, and a worker SIGKILLed mid-sweep loses nothing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobsim.scenario.runner import scenarios_dir
+from jobsim.sweep import sweep as farm
+from jobsim.sweep.engine import Dask, open_engine
+from jobsim.sweep.grid import parse_set
+from jobsim.sweep.table import CSV, ROWS
+
+from ._support import Shuffled
+
+distributed = pytest.importorskip("distributed")
+
+
+def _request(tiny: Path, seeds: int = 5) -> farm.Request:
+    return farm.Request(source=str(tiny), seeds=list(range(seeds)),
+                        sets=[parse_set("system.concurrency=1,2")], variants=None)
+
+
+def _bytes(folder: Path) -> tuple[bytes, bytes]:
+    return (folder / ROWS).read_bytes(), (folder / CSV).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[object]:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=logging.ERROR) as c:
+        yield c
+
+
+def test_one_worker_two_workers_and_in_process_agree(tiny: Path, tmp_path: Path,
+                                                      cluster: object) -> None:
+    farm.run(_request(tiny), tmp_path / "inline", scenarios_dir(), engine=Shuffled())
+    farm.run(_request(tiny), tmp_path / "one", scenarios_dir(), workers=1)
+    farm.run(_request(tiny), tmp_path / "two", scenarios_dir(),
+             scheduler=cluster.scheduler_address)
+    assert _bytes(tmp_path / "inline") == _bytes(tmp_path / "one") == _bytes(tmp_path / "two")
+
+
+def test_a_killed_worker_loses_no_task(tiny: Path, tmp_path: Path) -> None:
+    """SIGKILL a worker process while tasks run on it: the scheduler reruns its tasks
+    elsewhere and the table is whole and identical to an undisturbed sweep's."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=logging.CRITICAL
+                                  ) as local, distributed.Client(local) as client:
+        pids = list(client.run(os.getpid).values())
+        killed: list[int] = []
+
+        def kill_one(done: int, total: int) -> None:
+            if done == 3 and not killed:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+        farm.run(_request(tiny, seeds=8), tmp_path / "killed", scenarios_dir(),
+                 engine=Dask(client), progress=kill_one)
+        assert killed, "the sweep finished before a worker could be killed"
+        with pytest.raises(ProcessLookupError):
+            os.kill(killed[0], 0)
+    farm.run(_request(tiny, seeds=8), tmp_path / "calm", scenarios_dir(), engine=Shuffled())
+    assert _bytes(tmp_path / "killed") == _bytes(tmp_path / "calm")
+
+
+def test_engine_reports_completion_indexes(cluster: object) -> None:
+    with open_engine(cluster.scheduler_address) as engine:
+        results = dict(engine.run(abs, [-3, 4, -5]))
+    assert results == {0: 3, 1: 4, 2: 5}
+    with open_engine(None, 1, inline_single=True) as engine:
+        assert type(engine).__name__ == "Inline"

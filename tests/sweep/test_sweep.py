@@ -1,0 +1,89 @@
+"""Whole sweeps in this process: the table's bytes, resume, Ctrl-C, replay commands."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from jobsim.scenario.runner import run_scenario, scenarios_dir
+from jobsim.sweep import sweep as farm
+from jobsim.sweep.grid import PlanError, parse_set
+from jobsim.sweep.table import CSV, ROWS, read
+
+from ._support import Shuffled
+
+
+def _request(tiny: Path, seeds: int = 6, **kw) -> farm.Request:
+    return farm.Request(source=str(tiny), seeds=list(range(seeds)),
+                        sets=[parse_set("system.concurrency=1,2")], variants=None,
+                        scale=1.0, **kw)
+
+
+def _bytes(folder: Path) -> tuple[bytes, bytes]:
+    return (folder / ROWS).read_bytes(), (folder / CSV).read_bytes()
+
+
+def test_table_bytes_do_not_depend_on_completion_order(tiny: Path, tmp_path: Path) -> None:
+    tables = []
+    for order in range(3):
+        farm.run(_request(tiny), tmp_path / str(order), scenarios_dir(),
+                 engine=Shuffled(order))
+        tables.append(_bytes(tmp_path / str(order)))
+    assert tables[0] == tables[1] == tables[2]
+    rows = read(tmp_path / "0")
+    assert len(rows) == 2 * 2 * 6
+    assert [(r["point"], r["variant"], r["seed"]) for r in rows[:7]] == [
+        *(("system.concurrency=1", "", s) for s in range(6)),
+        ("system.concurrency=1", "basic", 0)]
+    assert b"wall" not in tables[0][0]                   # no wall-clock field
+
+
+def test_rows_judge_outcomes_and_replay(tiny: Path, tmp_path: Path) -> None:
+    """A row says what happened to the jobs; its replay command reproduces the run."""
+    _, rows = farm.run(_request(tiny), tmp_path, scenarios_dir(), engine=Shuffled())
+    failing = [r for r in rows if r["verdict"] == "FAIL"]
+    assert failing, "basic fetch under a crash must lose jobs in some seed"
+    row = failing[0]
+    assert row["variant"] == "basic" and row["metrics"]["jobs.lost"] > 0
+    assert row["verdicts"]["check:no_loss"] is False
+    words = shlex.split(row["replay"])
+    assert words[:3] == ["jobsim", "simulate", f"points/{row['point']}.yaml"]
+    replayed = run_scenario(str(tmp_path / words[2]), seed=int(words[4]), variant=words[-1])
+    assert replayed.metrics["history_digest"] == row["digest"]
+    assert replayed.metrics["jobs"]["lost"] == row["metrics"]["jobs.lost"]
+    assert all(r["verdict"] == "PASS" for r in rows if r["variant"] == "")
+
+
+def test_resume_runs_only_missing_tasks(tiny: Path, tmp_path: Path) -> None:
+    first = Shuffled()
+    farm.run(_request(tiny, seeds=3), tmp_path / "grown", scenarios_dir(), engine=first)
+    more = Shuffled(1)
+    farm.run(_request(tiny, seeds=6), tmp_path / "grown", scenarios_dir(), engine=more)
+    assert (first.ran, more.ran) == (12, 12)
+    again = Shuffled(2)
+    farm.run(_request(tiny, seeds=6), tmp_path / "grown", scenarios_dir(), engine=again)
+    assert again.ran == 0
+    farm.run(_request(tiny, seeds=6), tmp_path / "fresh", scenarios_dir(), engine=Shuffled())
+    assert _bytes(tmp_path / "grown") == _bytes(tmp_path / "fresh")
+
+
+def test_interrupt_keeps_whole_rows_then_resumes(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        farm.run(_request(tiny), tmp_path / "cut", scenarios_dir(), engine=Shuffled(3, 7))
+    lines = (tmp_path / "cut" / ROWS).read_bytes().splitlines()
+    assert len(lines) == 7 and all(line.endswith(b"}") for line in lines)
+    rest = Shuffled(4)
+    farm.run(_request(tiny), tmp_path / "cut", scenarios_dir(), engine=rest)
+    assert rest.ran == 24 - 7
+    farm.run(_request(tiny), tmp_path / "whole", scenarios_dir(), engine=Shuffled())
+    assert _bytes(tmp_path / "cut") == _bytes(tmp_path / "whole")
+
+
+def test_a_folder_of_another_sweep_is_refused(tiny: Path, tmp_path: Path) -> None:
+    farm.run(_request(tiny, seeds=1), tmp_path, scenarios_dir(), engine=Shuffled())
+    other = _request(tiny, seeds=1)
+    other.scale = 0.5
+    with pytest.raises(PlanError, match="another scale"):
+        farm.run(other, tmp_path, scenarios_dir(), engine=Shuffled())
