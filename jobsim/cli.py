@@ -45,7 +45,6 @@ class _Commands(click.Group):
     imported only when invoked, so ``jobsim simulate`` starts fast."""
 
     LAZY = {
-        "hunt": "jobsim.sweep.hunt:hunt",
         "report": "jobsim.report.commands:report",
         "sweep": "jobsim.sweep.command:sweep",
         "validate": "jobsim.validate.command:validate",

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-
-def fail_input(message: str) -> NoReturn:
-    click.echo(f"jobsim: {message}", err=True)
-    sys.exit(2)
+from jobsim.guard import EXIT_INTERRUPTED
+from jobsim.guard import fail as fail_input
 
 
 @click.command()
@@ -67,7 +64,7 @@ def sweep(scenario: str, seeds: str, sets: tuple[str, ...], variant: str | None,
     except KeyboardInterrupt:
         click.echo("\njobsim: interrupted; the table keeps every finished run; rerun the "
                    "same command to resume", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     result = summary.summarize(rows, the_plan.meta, folder)
     (folder / "summary.md").write_text(summary.markdown(result))
     (folder / "summary.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from jobsim.guard import InputError
+
 Fn = Callable[[Any], Any]
 
 
-class EngineError(Exception):
+class EngineError(InputError):
     """The cluster cannot be reached or started: bad input (exit 2), not a failed check."""
 
 

@@ -18,10 +18,11 @@ from typing import Any
 
 import yaml
 
+from jobsim.guard import InputError
 from jobsim.scenario.errors import ScenarioError
 
 
-class PlanError(ValueError):
+class PlanError(InputError, ValueError):
     """A bad ``--seeds`` or ``--set``: its message names the option and the reason."""
 
 
