@@ -3,7 +3,7 @@
 Why bounds and means live next to the sampler: the job system draws delays with
 ``delay()``, and the retry-spread checker reads a recorded ``retry`` event back and asks
 ``parse(policy).bounds(count)`` whether the delay was possible. Both sides therefore share
-one definition of every policy (REFERENCE.md section 1), and ``spec()`` is the string that
+one definition of every policy (docs/semantics.md, Retries), and ``spec()`` is the string that
 travels between them inside the history.
 
 ``count`` is Sidekiq's 0-based retry count: 0 on the first failure. Every policy takes a
@@ -83,30 +83,95 @@ class Policy:
 
 @dataclass(frozen=True, kw_only=True)
 class Sidekiq(Policy):
-    """Sidekiq 8.x default: ``count**4 + 15 + randint(0, 10*(count+1) - 1)``."""
+    """Sidekiq 8.x, the default: ``count**4 + 15 + rand(10 * (count + 1))`` seconds.
+
+    Sidekiq adds the same random term to a job's own ``sidekiq_retry_in`` seconds; that
+    rule is ``custom_jitter`` here, shared with ``RetryIn`` (sidekiq 8.0.0,
+    lib/sidekiq/job_retry.rb, ``process_retry``)."""
 
     name: ClassVar[str] = "sidekiq"
+    versions: ClassVar[str] = "8.x"
+
+    def custom_jitter(self, count: int, rng: random.Random) -> float:
+        return float(rng.randint(0, 10 * (count + 1) - 1))
+
+    def custom_width(self, count: int) -> float:
+        return float(10 * (count + 1) - 1)
 
     def _delay(self, count: int, rng: random.Random, prev: float | None) -> float:
-        return float(count**4 + 15 + rng.randint(0, 10 * (count + 1) - 1))
+        return float(count**4 + 15) + self.custom_jitter(count, rng)
 
     def _bounds(self, count: int) -> tuple[float, float]:
         low = float(count**4 + 15)
-        return low, low + 10 * (count + 1) - 1
+        return low, low + self.custom_width(count)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Sidekiq7(Policy):
-    """Sidekiq 6.2.2 to 7.x: ``count**4 + 15 + randint(0, 9) * (count+1)``."""
+class Sidekiq7(Sidekiq):
+    """Sidekiq 6.2.2 to 7.x: ``count**4 + 15 + rand(10) * (count + 1)`` seconds, the same
+    term added to ``sidekiq_retry_in`` seconds (sidekiq 6.4.1 and 7.3.9,
+    lib/sidekiq/job_retry.rb, ``delay_for``)."""
 
     name: ClassVar[str] = "sidekiq_7"
+    versions: ClassVar[str] = "6.2.2 to 7.x"
+
+    def custom_jitter(self, count: int, rng: random.Random) -> float:
+        return float(rng.randint(0, 9) * (count + 1))
+
+    def custom_width(self, count: int) -> float:
+        return float(9 * (count + 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sidekiq621(Sidekiq):
+    """Sidekiq up to 6.2.1: ``count**4 + 15 + rand(30) * (count + 1)`` seconds, and a
+    job's ``sidekiq_retry_in`` seconds used as they are, with no random term (sidekiq
+    6.2.1, lib/sidekiq/job_retry.rb, ``delay_for`` and ``seconds_to_delay``)."""
+
+    name: ClassVar[str] = "sidekiq_6_2_1"
+    versions: ClassVar[str] = "up to 6.2.1"
+
+    def custom_jitter(self, count: int, rng: random.Random) -> float:
+        return 0.0
+
+    def custom_width(self, count: int) -> float:
+        return 0.0
 
     def _delay(self, count: int, rng: random.Random, prev: float | None) -> float:
-        return float(count**4 + 15 + rng.randint(0, 9) * (count + 1))
+        return float(count**4 + 15 + rng.randint(0, 29) * (count + 1))
 
     def _bounds(self, count: int) -> tuple[float, float]:
         low = float(count**4 + 15)
-        return low, low + 9 * (count + 1)
+        return low, low + 29 * (count + 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryIn(Policy):
+    """A job's own ``retry_in`` seconds with the random term its Sidekiq version adds.
+
+    ``rule`` names the Sidekiq policy whose rule applies (``sidekiq``, ``sidekiq_7``,
+    ``sidekiq_6_2_1``). The job system builds one per custom decision (``custom``), so
+    the recorded spec carries the seconds and the checkers can bound the delay."""
+
+    name: ClassVar[str] = "retry_in"
+    seconds: float
+    rule: str = "sidekiq"
+
+    def _validate(self) -> None:
+        if self.seconds <= 0:
+            raise ValueError(f"retry_in: seconds must be > 0, got {self.seconds}")
+        if self.rule not in SIDEKIQ_RULES:
+            raise ValueError(f"retry_in: rule={self.rule!r} is not one of "
+                             f"{', '.join(SIDEKIQ_RULES)}")
+
+    def _rule(self) -> Sidekiq:
+        return _sidekiq_rule(self.rule)
+
+    def _delay(self, count: int, rng: random.Random, prev: float | None) -> float:
+        return self.seconds + self._rule().custom_jitter(count, rng)
+
+    def _bounds(self, count: int) -> tuple[float, float]:
+        return self.seconds, self.seconds + self._rule().custom_width(count)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,9 +317,94 @@ class Grpc(Policy):
         return b * (1.0 - self.jitter), b * (1.0 + self.jitter)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Celery(Policy):
+    """Celery's autoretry backoff (celery 5.6.2, celery/utils/time.py,
+    ``get_exponential_backoff_interval``; options read in celery/app/autoretry.py):
+    ``countdown = min(retry_backoff_max, factor * 2**count)``, then with ``retry_jitter``
+    a whole number drawn uniformly from 0..countdown (``random.randrange(countdown + 1)``).
+
+    ``count`` is ``task.request.retries``: 0 on the first retry, as Sidekiq's count.
+    ``factor`` is ``int(max(1.0, retry_backoff))``, so ``retry_backoff=True`` means 1.
+    Celery's defaults are those of a task with ``retry_backoff=True``: 600 s cap, jitter on.
+    """
+
+    name: ClassVar[str] = "celery"
+    retry_backoff: float = 1.0
+    retry_backoff_max: int = 600
+    retry_jitter: bool = True
+
+    def _validate(self) -> None:
+        if self.retry_backoff <= 0:
+            raise ValueError("celery: retry_backoff must be > 0 (a task without backoff "
+                             "waits default_retry_delay: use fixed:intervals=180)")
+        if not isinstance(self.retry_backoff_max, int) or self.retry_backoff_max < 0:
+            raise ValueError(f"celery: retry_backoff_max must be an int >= 0, got "
+                             f"{self.retry_backoff_max!r}")
+
+    def countdown(self, count: int) -> int:
+        factor = int(max(1.0, self.retry_backoff))
+        if count >= 64:
+            return self.retry_backoff_max
+        return min(self.retry_backoff_max, factor * 2**count)
+
+    def _delay(self, count: int, rng: random.Random, prev: float | None) -> float:
+        countdown = self.countdown(count)
+        if self.retry_jitter:
+            countdown = rng.randrange(countdown + 1)
+        return float(max(0, countdown))
+
+    def _bounds(self, count: int) -> tuple[float, float]:
+        countdown = float(self.countdown(count))
+        return (0.0 if self.retry_jitter else countdown), countdown
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rq(Policy):
+    """RQ's ``Retry(max, interval)`` (rq 2.10.0, rq/job.py, ``Job.get_retry_interval``):
+    retry ``count`` (0-based) waits ``interval[max(len(interval) - retries_left, 0)]`` with
+    ``retries_left = max - count``. With fewer intervals than retries the FIRST interval
+    repeats, at the start; a single number is used for every retry; 0 re-enqueues at once.
+    """
+
+    name: ClassVar[str] = "rq"
+    max: int
+    interval: tuple[float, ...] = (0.0,)
+
+    def _validate(self) -> None:
+        if isinstance(self.max, bool) or not isinstance(self.max, int) or self.max < 1:
+            raise ValueError(f"rq: max must be an int >= 1, got {self.max!r}")
+        values = self.interval
+        if isinstance(values, int | float):
+            values = (values,)
+        if isinstance(values, str) or not values:
+            raise ValueError("rq: interval must be a number or a non-empty list, e.g. 1|2|3")
+        values = tuple(_number("interval", v) for v in values)
+        if min(values) < 0:
+            raise ValueError(f"rq: interval must be >= 0, got {list(values)}")
+        object.__setattr__(self, "interval", values)
+
+    def _interval(self, count: int) -> float:
+        retries_left = self.max - count
+        index = max(len(self.interval) - retries_left, 0)
+        return self.interval[min(index, len(self.interval) - 1)]
+
+    def _delay(self, count: int, rng: random.Random, prev: float | None) -> float:
+        return self._interval(count)
+
+    def _bounds(self, count: int) -> tuple[float, float]:
+        value = self._interval(count)
+        return value, value
+
+
 POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (Sidekiq, Sidekiq7, Seed, Exponential, Fixed, Grpc)
+    cls.name: cls
+    for cls in (Sidekiq, Sidekiq7, Sidekiq621, RetryIn, Seed, Exponential, Fixed, Grpc,
+                Celery, Rq)
 }
+SIDEKIQ_RULES = ("sidekiq", "sidekiq_7", "sidekiq_6_2_1")
+DEFAULT = "sidekiq"
+"""The policy of a job that names none: Sidekiq 8.x's."""
 _ALIASES = {"j": "jitter_fraction"}
 
 
@@ -296,6 +446,23 @@ def parse(spec: str) -> Policy:
     return policy(cls.name, **params)
 
 
+def custom(seconds: Any, policy: Policy) -> RetryIn | None:
+    """What Sidekiq makes of a job's ``retry_in`` number, or None to use ``policy``.
+
+    The number is truncated to whole seconds (Ruby's ``to_i``); zero, negative or
+    non-numeric values fall back to the job's policy, as Sidekiq falls back to its default
+    formula. Seconds get the random term of the job's Sidekiq version; a job on a
+    non-Sidekiq policy gets the default version's (8.x). Sidekiq 7.0.x alone took only
+    Integer values (a Float fell back); later and earlier versions truncate.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not math.isfinite(seconds) or int(seconds) <= 0:
+        return None
+    rule = policy.name if policy.name in SIDEKIQ_RULES else DEFAULT
+    return RetryIn(seconds=float(int(seconds)), rule=rule)
+
+
 def sidekiq_schedule_mean(retries: int = 25) -> float:
     """Expected seconds from first failure to the last of ``retries`` default retries."""
     sidekiq = Sidekiq()
@@ -309,6 +476,13 @@ def _policy_class(name: str) -> type[Policy]:
     if name not in POLICIES:
         raise ValueError(f"unknown backoff policy {name!r}; valid: {', '.join(POLICIES)}")
     return POLICIES[name]
+
+
+@cache
+def _sidekiq_rule(name: str) -> Sidekiq:
+    found = POLICIES[name]()
+    assert isinstance(found, Sidekiq)
+    return found
 
 
 def _keys(cls: type[Policy]) -> list[str]:
@@ -330,16 +504,20 @@ def _convert(spec: str, key: str, raw: str, type_name: str) -> Any:
     try:
         if "tuple" in type_name:
             return tuple(float(v) for v in raw.split("|"))
+        if type_name == "bool":
+            return {"true": True, "1": True, "false": False, "0": False}[raw.lower()]
         if "int" in type_name:
             return int(raw)
         if type_name == "str":
             return raw
         return float(raw)
-    except ValueError:
+    except (ValueError, KeyError):
         raise ValueError(f"{spec!r}: bad value {raw!r} for {key!r} ({type_name})") from None
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return "|".join(_fmt(v) for v in value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:

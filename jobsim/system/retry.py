@@ -1,14 +1,15 @@
-"""What happens when perform raises (Sidekiq's JobRetry, REFERENCE.md section 1).
+"""What happens when perform raises (Sidekiq's JobRetry; docs/semantics.md, Retries).
 
 ``retry_count`` in the payload is 0 after the first failure and grows by one per
 failure. ``retry: True`` allows 25 retries, ``N`` allows N, ``0`` sends the job straight
 to the dead set, and ``False`` discards it (death handlers still run). The job's
-``retry_in(count, exc)`` may return seconds, ``"kill"`` or ``"discard"``; otherwise the
-backoff policy (``jobsim.backoff``) picks the delay, times the optional multiplicative
-jitter. The delay is measured on the failing process's clock, so clock skew shows up in
-the due time, as it would in production. With a retry budget installed
-(``jobsim.system.budget``) a retry the failing process cannot afford goes to the dead
-set instead, reason ``retry_budget``.
+``retry_in(count, exc)`` may return seconds, ``"kill"`` or ``"discard"``. Seconds get the
+random term of the job's Sidekiq version, and zero or less falls back to the policy
+(``backoff.custom``); otherwise the backoff policy (``jobsim.backoff``) picks the delay,
+times the optional multiplicative jitter. The delay is measured on the failing process's
+clock, so clock skew shows up in the due time, as it would in production. With a retry
+budget installed (``jobsim.system.budget``) a retry the failing process cannot afford
+goes to the dead set instead, reason ``retry_budget``.
 """
 
 from __future__ import annotations
@@ -93,13 +94,12 @@ class RetryHandler:
     def _schedule(self, failed: Payload, cls: type[Job], count: int, limit: int,
                   decision: Any, now: float) -> None:
         system = self.system
-        if isinstance(decision, int | float) and not isinstance(decision, bool):
-            delay, spec = float(decision), "custom"
-        else:
-            policy = self.policy(failed.get("backoff", cls.backoff),
-                                 failed.get("jitter", cls.jitter))
-            delay = policy.delay(count, self.rng, prev=failed.get("retry_delay"))
-            spec = policy.spec()
+        policy: backoff.Policy = self.policy(failed.get("backoff", cls.backoff),
+                                             failed.get("jitter", cls.jitter))
+        if decision is not None:
+            policy = backoff.custom(decision, policy) or policy
+        delay = policy.delay(count, self.rng, prev=failed.get("retry_delay"))
+        spec = policy.spec()
         due = now + delay
         failed["retry_delay"] = delay
         system.broker.zadd(RETRY, due, failed)

@@ -25,6 +25,14 @@ SPECS = [
     "fixed:intervals=10|30|60,retries=5",
     "grpc",
     "sidekiq:j=0.15",
+    "sidekiq_6_2_1",
+    "retry_in:seconds=30",
+    "retry_in:seconds=30,rule=sidekiq_7",
+    "retry_in:seconds=45,rule=sidekiq_6_2_1",
+    "celery",
+    "celery:retry_backoff=2,retry_backoff_max=300,retry_jitter=false",
+    "rq:max=3,interval=1|2|3",
+    "rq:max=5,interval=10|20",
 ]
 COUNTS = range(25)
 SAMPLES = 2000

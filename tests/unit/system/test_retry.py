@@ -122,19 +122,83 @@ def test_dead_false_discards_when_exhausted(build: Build, events: Events) -> Non
     assert system.lifecycle.get(jid) == "discarded"
 
 
-def test_retry_in_seconds_is_a_custom_delay(build: Build, events: Events) -> None:
+class RetryInSidekiqJob(RetryDecidesJob):
+    """retry_in seconds on the default policy (Sidekiq 8.x)."""
+
+    backoff = "sidekiq"
+
+
+class RetryInSidekiq7Job(RetryDecidesJob):
+    backoff = "sidekiq_7"
+
+
+class RetryInLegacyJob(RetryDecidesJob):
+    backoff = "sidekiq_6_2_1"
+
+
+@pytest.mark.parametrize(("cls", "rule", "width"), [
+    (RetryInSidekiqJob, "sidekiq", lambda c: 10 * (c + 1) - 1),      # rand(10 * (count+1))
+    (RetryInSidekiq7Job, "sidekiq_7", lambda c: 9 * (c + 1)),        # rand(10) * (count+1)
+    (RetryInLegacyJob, "sidekiq_6_2_1", lambda c: 0),                # verbatim up to 6.2.1
+    (RetryDecidesJob, "sidekiq", lambda c: 10 * (c + 1) - 1),        # non-Sidekiq policy: 8.x
+])
+def test_retry_in_seconds_get_the_versions_random_term(
+        build: Build, events: Events, cls: type[Job], rule: str, width: Any) -> None:
     sim, system = build(**FAST)
-    jid = system.client.perform_async(RetryDecidesJob, 40)
-    sim.run(until=1000)
+    jid = system.client.perform_async(cls, 40)
+    sim.run(until=2000)
     retries = events(sim, "retry", jid)
-    assert [(e[3], e[4], e[6], e[7]) for e in retries] == [
-        (0, 40.0, "custom", 3), (1, 41.0, "custom", 3), (2, 42.0, "custom", 3)]
+    assert [(e[3], e[6], e[7]) for e in retries] == [
+        (count, f"retry_in:rule={rule},seconds={40 + count}", 3) for count in range(3)]
+    for retry in retries:
+        count, delay = retry[3], retry[4]
+        assert 40 + count <= delay <= 40 + count + width(count)
+        assert backoff.parse(retry[6]).bounds(count) == (40 + count, 40 + count + width(count))
     starts = [e[0] for e in events(sim, "start", jid)]
     for retry, next_start in zip(retries, starts[1:], strict=True):
         t, due = retry[0], retry[5]
         assert due == t + retry[4]
         assert due <= next_start <= due + 1.5 * system.config.poll_average
     assert events(sim, "dead", jid)[0][3] == "exhausted"
+
+
+def test_constant_retry_in_does_not_retry_in_lockstep(build: Build, events: Events) -> None:
+    """Forty jobs failing together with retry_in 60 come back spread over Sidekiq's 0-9 s
+    (count 0), not all at one instant: the reason Sidekiq adds the random term."""
+    sim, system = build(processes=2, concurrency=20, poll_interval_avg=2.0)
+    system.client.push_bulk(RetryInSidekiqJob, [[60] for _ in range(40)])
+    sim.run(until=200)
+    first = [e[4] for e in events(sim, "retry") if e[3] == 0]
+    assert len(first) == 40
+    assert min(first) >= 60 and max(first) <= 69
+    assert len(set(first)) > 5
+
+
+@pytest.mark.parametrize(("decision", "specs"), [
+    (0, ["sidekiq", "retry_in:rule=sidekiq,seconds=1", "retry_in:rule=sidekiq,seconds=2"]),
+    (-5, ["sidekiq"] * 3),
+    (0.4, ["sidekiq"] * 3),                  # to_i makes it 0
+])
+def test_retry_in_at_or_below_zero_falls_back_to_the_policy(
+        build: Build, events: Events, decision: Any, specs: list[str]) -> None:
+    """Sidekiq truncates (to_i) and uses its default formula unless the result is > 0.
+    (RetryDecidesJob returns decision + count for ints, the decision itself otherwise.)"""
+    sim, system = build(**FAST)
+    jid = system.client.perform_async(RetryInSidekiqJob, decision)
+    sim.run(until=2000)
+    retries = events(sim, "retry", jid)
+    assert [e[6] for e in retries] == specs
+    for retry in retries:
+        lo, hi = backoff.parse(retry[6]).bounds(retry[3])
+        assert lo <= retry[4] <= hi
+
+
+def test_retry_in_float_seconds_are_truncated(build: Build, events: Events) -> None:
+    sim, system = build(**FAST)
+    jid = system.client.perform_async(RetryInLegacyJob, 30.9)
+    sim.run(until=2000)
+    retries = events(sim, "retry", jid)
+    assert [e[4] for e in retries] == [30.0, 30.0, 30.0]     # 30.9 each time, truncated
 
 
 @pytest.mark.parametrize(("decision", "final", "reason"), [

@@ -66,12 +66,23 @@ def test_first_poll_window_and_gaps_in_a_run(build: Build) -> None:
     system.start()
     sim.run(until=2000)
     firsts = [times[0] for times in log.values()]
-    assert all(0 <= t <= 5 for t in firsts)
+    assert all(10 <= t <= 15 for t in firsts)      # Sidekiq's initial_wait: 10 + U(0, 5)
     assert len(set(firsts)) == 20                  # not in lockstep
     assert max(firsts) - min(firsts) > 2
     gaps = [b - a for times in log.values() for a, b in pairwise(times)]
     assert all(0 <= g <= 200 for g in gaps)        # U(0, 2 x 100 s) at 20 processes
     assert sum(gaps) / len(gaps) == pytest.approx(100, rel=0.15)
+
+
+def test_a_configured_average_skips_the_ten_second_wait(build: Build) -> None:
+    """Sidekiq waits 10 s for heartbeats only when the average depends on the process
+    count; with poll_interval_average set, the first poll is after U(0, 5) s."""
+    sim, system = build(start=False, processes=4, concurrency=1, poll_interval_avg=20.0)
+    log = record_polls(system)
+    system.start()
+    sim.run(until=100)
+    firsts = [times[0] for times in log.values()]
+    assert all(0 <= t <= 5 for t in firsts)
 
 
 def test_cluster_polls_about_every_five_seconds(build: Build) -> None:
