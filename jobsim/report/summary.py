@@ -5,6 +5,7 @@ Markdown document (summary.md) and as rows for the terminal table.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 STATES = ("enqueued", "succeeded", "dead", "discarded", "canceled", "lost", "in_flight")
@@ -66,16 +67,26 @@ def verdict(m: dict[str, Any]) -> bool:
         e["ok"] for e in m["expectations"])
 
 
+def md_text(value: Any) -> str:
+    """A string as literal Markdown text: HTML escaped (a viewer must never run an
+    ``expect ... equals: "<script>"`` from a scenario file), and the characters that
+    would end a table cell, open a link or code span, or break a line made inert."""
+    text = html.escape(" ".join(str(value).split()), quote=False)
+    for char in "\\`|[]*":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
 def markdown(m: dict[str, Any]) -> str:
-    title = m["scenario"] + (f" / {m['variant']}" if m.get("variant") else "")
+    title = md_text(m["scenario"] + (f" / {m['variant']}" if m.get("variant") else ""))
     lines = [f"# {title}", "",
              f"Verdict: **{'PASS' if verdict(m) else 'FAIL'}**  ",
-             f"seed {m['seed']}, broker {m['broker']}, scale {m.get('scale', 1.0)}, "
+             f"seed {m['seed']}, broker {md_text(m['broker'])}, scale {m.get('scale', 1.0)}, "
              f"{_fmt(m['sim_seconds'])} simulated s in {_fmt(m['wall_seconds'])} wall s  ",
              f"history digest `{m['history_digest']}`", ""]
     for title_, header, rows in sections(m):
         lines += [f"## {title_}", "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines += ["| " + " | ".join(md_text(cell) for cell in r) + " |" for r in rows]
         lines.append("")
     return "\n".join(lines)
