@@ -227,14 +227,17 @@ def list_() -> None:
 def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
     """Re-run the checkers on a saved history.jsonl(.gz)."""
     from jobsim.checks.registry import NAMES, run_checks
-    from jobsim.history.history import History, HistoryError
+    from jobsim.history.history import HistoryError, read_jsonl
+    from jobsim.history.saved import verify_digest
+    from jobsim.scenario.output import METRICS_FILE
 
     if not history.exists():
         fail_input(f"{history}: no such file")
     try:
-        saved = History.from_jsonl(history)
-    except (HistoryError, OSError, EOFError) as exc:
-        fail_input(f"{history}: {exc}")
+        saved, digest = read_jsonl(history, strict=True)
+        verify_digest(history, digest, history.parent / METRICS_FILE)
+    except HistoryError as exc:
+        fail_input(str(exc))
     config = next((e[3] for e in saved.events if e[1] == "config"), {}) or {}
     chosen = list(names) or config.get("checks") or list(NAMES)
     options = {"priority": {"latency_bounds": config.get("latency_bounds", {})}}

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import queue
+import stat
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import IO, Any
 import msgspec
 
 from jobsim.history.events import FIELDS
+from jobsim.history.strict import Incomplete, verify
 
 Event = tuple[Any, ...]
 ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
@@ -42,6 +46,10 @@ def _row_type(kind: str, fields: tuple[str, ...]) -> tuple[type, Callable[[Event
 
 _ROWS = {kind: _row_type(kind, fields) for kind, fields in FIELDS.items()}
 _BLOCK = 8192      # events per encoded block handed to the writer thread (about 1 MB)
+# Reading caps: a history is read whole into memory (about 100 bytes an event against
+# 150 on disk), so 4 GiB of lines is far past any run that fits; a line is one event.
+MAX_HISTORY_BYTES = 4 << 30
+MAX_LINE_BYTES = 16 << 20
 
 
 class HistoryError(ValueError):
@@ -132,20 +140,58 @@ class History:
         return "sha256:" + h.hexdigest()
 
     @classmethod
-    def from_jsonl(cls, path: str | Path) -> History:
-        """Read a history written by ``to_jsonl``; errors name the line."""
-        history = cls()
-        with _open(path, "rt") as fh:
-            for lineno, line in enumerate(fh, 1):
+    def from_jsonl(cls, path: str | Path, strict: bool = False) -> History:
+        """Read a history written by ``to_jsonl``; errors name the line. ``strict``:
+        refuse anything but one complete, well-typed run (``strict.verify``)."""
+        return read_jsonl(path, strict=strict)[0]
+
+
+def read_jsonl(path: str | Path, strict: bool = False,
+               max_bytes: int = MAX_HISTORY_BYTES) -> tuple[History, str]:
+    """The history saved at ``path`` and the digest of its lines as read (what
+    ``to_jsonl`` returned when it wrote them). Only a regular file is read, at most
+    ``max_bytes`` after decompression and ``MAX_LINE_BYTES`` a line, so a link to
+    /dev/zero or a gzip bomb ends at once with a HistoryError."""
+    _regular(path)
+    history, h = History(), hashlib.sha256()
+    events, total = history.events, 0
+    try:
+        with _open(path, "rb") as fh:
+            for lineno, line in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""),
+                                          1):
+                total += len(line)
+                if total > max_bytes:
+                    raise HistoryError(f"{path}: larger than {max_bytes:,} bytes; refused")
+                if len(line) > MAX_LINE_BYTES:
+                    raise HistoryError(f"{path}:{lineno}: line longer than "
+                                       f"{MAX_LINE_BYTES:,} bytes")
+                h.update(line)
                 if line.strip():
-                    history.events.append(_parse(line, f"{path}:{lineno}"))
-        return history
+                    events.append(_parse(line, path, lineno))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise HistoryError(f"{path}: not a complete gzip file ({exc})") from None
+    if strict:
+        try:
+            verify(events)
+        except Incomplete as exc:
+            raise HistoryError(f"{path}: not a complete history: {exc}") from None
+    return history, "sha256:" + h.hexdigest()
+
+
+def _regular(path: str | Path) -> None:
+    """Refuse devices, pipes and folders before reading: they may never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise HistoryError(f"{path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise HistoryError(f"{path}: not a regular file")
 
 
 _decode = msgspec.json.Decoder().decode
 
 
-def _parse(line: str, where: str) -> Event:
+def _parse(line: bytes | str, path: str | Path, lineno: int) -> Event:
     try:
         obj = _decode(line)
         kind = obj.pop("kind")
@@ -153,9 +199,9 @@ def _parse(line: str, where: str) -> Event:
         t, jid = obj.pop("t"), obj.pop("jid")
         values = [obj.pop(name) for name in names]
     except (msgspec.DecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise HistoryError(f"{where}: not a history event ({exc})") from None
+        raise HistoryError(f"{path}:{lineno}: not a history event ({exc})") from None
     if obj:
-        raise HistoryError(f"{where}: unexpected fields {sorted(obj)}")
+        raise HistoryError(f"{path}:{lineno}: unexpected fields {sorted(obj)}")
     return (t, kind, jid, *values)
 
 
