@@ -8,6 +8,7 @@ import gc
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import import_module
@@ -72,6 +73,23 @@ def main() -> None:
 
 
 # ---- simulate ---------------------------------------------------------------------
+def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
+    """Load SCENARIO; each distinct warning (a sidekiq.yml key jobsim does not model) is
+    one line on stderr. Warnings never change the exit code."""
+    from jobsim.scenario.sidekiq_yml import SidekiqYmlWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SidekiqYmlWarning)
+        loaded = load(scenario)
+    ours = [w for w in caught if issubclass(w.category, SidekiqYmlWarning)]
+    for message in dict.fromkeys(str(w.message) for w in ours):
+        click.echo(f"jobsim: warning: {message}", err=True)
+    for other in caught:
+        if other not in ours:
+            warnings.showwarning(other.message, other.category, other.filename, other.lineno)
+    return loaded
+
+
 @main.command()
 @click.argument("scenario")
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
@@ -102,7 +120,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
                                                                          "unix://")):
         fail_input(f"--broker: expected memory, fakeredis or a redis:// URL, got {broker!r}")
     try:
-        base = load(scenario)
+        base = _load_warning(load, scenario)
         names = [None, *base.variants] if all_variants else [variant]
         if variant is not None:
             base.with_variant(variant)

@@ -34,6 +34,7 @@ def system_config(scenario: Scenario) -> SystemConfig:
         poll_interval_avg=s.poll_interval, shutdown_timeout=s.shutdown_timeout,
         dead_max_jobs=s.dead_max_jobs, dead_timeout_s=s.dead_timeout,
         death_handlers=[death_handler(name) for name in s.death_handlers],
+        max_retries=s.max_retries,
         latency_bounds=dict(scenario.latency_bounds),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from jobsim.scenario import fields as f
+from jobsim.scenario import sidekiq_yml
 from jobsim.scenario.errors import Where, show, unknown
 from jobsim.scenario.problems import attempt
 from jobsim.scenario.schema import (
@@ -35,7 +36,9 @@ SYSTEM_KEYS = (
     "dead_max_jobs",
     "dead_timeout",
     "death_handlers",
+    "max_retries",
     "safeguards",
+    "sidekiq_yml",
 )
 WORLD_KEYS = ("services", "database", "pools", "export", "tables")
 TABLE_KEYS = ("unique",)
@@ -58,7 +61,12 @@ KIND_READERS: dict[str, f.Reader[Any]] = {
 
 
 def read_system(value: Any, where: Where) -> SystemConfig:
+    """The ``system`` section; ``sidekiq_yml`` supplies defaults the section overrides."""
     data = f.mapping(value, where, SYSTEM_KEYS)
+    path = f.optional(data, "sidekiq_yml", where, f.string, None)
+    if path is not None:
+        from_file = attempt(lambda: sidekiq_yml.load(path, where.key("sidekiq_yml")), {})
+        data = {**from_file, **{k: v for k, v in data.items() if v is not None}}
     base = SystemConfig()
     queues, mode = read_queues(data.get("queues"), where.key("queues"))
     return SystemConfig(
@@ -80,6 +88,8 @@ def read_system(value: Any, where: Where) -> SystemConfig:
         death_handlers=f.optional(
             data, "death_handlers", where, f.unique_list(f.name, "death handler"), ()
         ),
+        max_retries=f.optional(data, "max_retries", where, f.integer(minimum=0),
+                               base.max_retries),
         safeguards=f.optional(data, "safeguards", where, read_safeguards, {}),
     )
 

@@ -131,6 +131,7 @@ class SystemConfig:
     dead_max_jobs: int = 10_000
     dead_timeout: float = 180 * 86400.0
     death_handlers: tuple[str, ...] = ()
+    max_retries: int = 25  # what retry: true allows (sidekiq.yml :max_retries:)
     safeguards: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property

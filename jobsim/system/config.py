@@ -41,6 +41,7 @@ class SystemConfig:
     dead_max_jobs: int = DEAD_MAX_JOBS
     dead_timeout_s: float = DEAD_TIMEOUT_S
     death_handlers: list[Any] = field(default_factory=list)
+    max_retries: int = 25                       # sidekiq.yml :max_retries:, for retry: true
     heartbeat_s: float = 10.0
     idle_wait_s: float = 2.0                    # BRPOP timeout
     fetch_error_sleep_s: float = 1.0
@@ -70,4 +71,7 @@ class SystemConfig:
             "dead_timeout_s": self.dead_timeout_s,
             "death_handlers": [getattr(h, "__name__", str(h)) for h in self.death_handlers],
             "latency_bounds": dict(self.latency_bounds),
+            # recorded only when changed, so histories of default deployments keep
+            # their digests
+            **({"max_retries": self.max_retries} if self.max_retries != 25 else {}),
         }

@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 DEFAULT_MAX_RETRIES = 25
 
 
-def max_retries(option: Any) -> int:
-    """Sidekiq's reading of the ``retry`` option."""
+def max_retries(option: Any, default: int = DEFAULT_MAX_RETRIES) -> int:
+    """Sidekiq's reading of the ``retry`` option; ``retry: true`` allows DEFAULT, the
+    deployment's ``:max_retries:``."""
     if option is True or option is None:
-        return DEFAULT_MAX_RETRIES
+        return default
     if option is False:
         return 0
     return int(option)
@@ -69,7 +70,7 @@ class RetryHandler:
             system.dead.kill(failed, "kill", exc)
         elif decision == "discard":
             system.dead.discard(failed, "discard", exc)
-        elif count >= max_retries(option):
+        elif count >= (limit := max_retries(option, system.config.max_retries)):
             if payload.get("dead", cls.dead):
                 system.dead.kill(failed, "exhausted", exc)
             else:
@@ -81,7 +82,7 @@ class RetryHandler:
             else:
                 system.dead.discard(failed, "retry_budget", exc)
         else:
-            self._schedule(failed, cls, count, max_retries(option), decision, now)
+            self._schedule(failed, cls, count, limit, decision, now)
 
     @staticmethod
     def _custom(job: Job, count: int, exc: Exception) -> Any:

@@ -1,0 +1,145 @@
+"""Reading a real ``config/sidekiq.yml`` into a scenario's ``system`` section.
+
+``system: {sidekiq_yml: config/sidekiq.yml}`` (relative to the scenario file) takes the
+settings jobsim models from the file Sidekiq itself would read; keys written in the
+scenario's ``system`` section override the file's.
+
+How Sidekiq reads the file (sidekiq 7.x, ``lib/sidekiq/cli.rb`` ``parse_config`` and
+``lib/sidekiq/capsule.rb`` ``queues=``): the text goes through ERB, then YAML; keys are
+deep-symbolized, so ``:concurrency:`` and ``concurrency:`` mean the same; the section
+named after the environment is merged over the top level; ``:strict:`` is dropped. A
+queue is ``name``, ``"name,weight"`` or ``[name, weight]``; every weight 0 (or absent)
+checks the queues in strict order, every weight 1 picks one at random, anything else is
+weighted.
+
+jobsim reads ERB-free YAML only (it cannot run Ruby): a ``<%`` is refused. It has no
+environment, so environment sections are not applied; like every key it does not model,
+each gets a warning (``SidekiqYmlWarning``) naming it, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobsim.scenario import fields as f
+from jobsim.scenario.errors import ScenarioError, Where, show
+
+# sidekiq.yml key -> (scenario system key, reader of the file's value)
+Reader = Callable[[Any, Where], Any]
+SILENTLY_DROPPED = ("strict",)        # Sidekiq's own parse_config deletes it
+
+
+class SidekiqYmlWarning(UserWarning):
+    """A sidekiq.yml key jobsim does not model; it is ignored."""
+
+
+def _seconds(value: Any, where: Where) -> float:
+    return f.duration()(value, where)
+
+
+def _positive_seconds(value: Any, where: Where) -> float:
+    return f.duration(positive=True)(value, where)
+
+
+MAPPING: dict[str, tuple[str, Reader]] = {
+    "concurrency": ("concurrency", f.integer(minimum=1)),
+    "queues": ("queues", lambda value, where: read_queues(value, where)),
+    "timeout": ("shutdown_timeout", _seconds),
+    "max_retries": ("max_retries", f.integer(minimum=0)),
+    "poll_interval_average": ("poll_interval", _positive_seconds),
+    "dead_max_jobs": ("dead_max_jobs", f.integer(minimum=1)),
+    "dead_timeout_in_seconds": ("dead_timeout", _positive_seconds),
+}
+
+
+def load(path: str, where: Where) -> dict[str, Any]:
+    """The ``system`` keys set by the sidekiq.yml at PATH (relative to the scenario file
+    named by WHERE), in the scenario's spelling; warns once per key not modelled."""
+    file = _resolve(path, where)
+    text = _read(file, where)
+    here = Where(str(file))
+    if "<%" in text:
+        line = text[: text.index("<%")].count("\n") + 1
+        raise ScenarioError(str(file), "", "ERB (<% ... %>) is not supported: jobsim reads "
+                            "plain YAML; render the file first or write the values",
+                            line=line, column=1)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ScenarioError(str(file), "", f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                            line=mark.line + 1 if mark else 0,
+                            column=mark.column + 1 if mark else 0) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise here.error(f"expected a mapping at the top level, got {show(data)}")
+    return _translate(data, here)
+
+
+def _resolve(path: str, where: Where) -> Path:
+    base = Path(where.file).parent if where.file else Path(".")
+    return Path(path) if Path(path).is_absolute() else base / path
+
+
+def _read(file: Path, where: Where) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise where.error(f"no such file {str(file)!r}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise where.error(f"cannot read {str(file)!r}: {exc}") from None
+
+
+def _translate(data: dict[Any, Any], where: Where) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key).removeprefix(":")
+        at = where.key(str(raw_key))
+        if key in MAPPING:
+            target, read = MAPPING[key]
+            out[target] = read(value, at)
+        elif key not in SILENTLY_DROPPED:
+            _warn(where.file, str(raw_key), value)
+    return out
+
+
+def _warn(file: str, key: str, value: Any) -> None:
+    what = ("environment section" if isinstance(value, dict) else "key")
+    warnings.warn(SidekiqYmlWarning(f"{file}: {what} {key!r} is not modelled by jobsim; "
+                                    f"ignored"), stacklevel=3)
+
+
+def read_queues(value: Any, where: Where) -> list[Any]:
+    """Sidekiq's queue list in the scenario's spelling: names (strict) or [name, weight]."""
+    items = f.sequence(value, where, nonempty=True)
+    queues = [_queue(item, where.index(i)) for i, item in enumerate(items)]
+    if all(weight == 0 for _, weight in queues):
+        return [name for name, _ in queues]
+    # Sidekiq lists a queue max(weight, 1) times: a plain name weighs 1 among weights.
+    return [[name, max(weight, 1)] for name, weight in queues]
+
+
+def _queue(item: Any, where: Where) -> tuple[str, int]:
+    if isinstance(item, str):
+        name, _, weight = item.partition(",")
+        parts: list[Any] = [name.strip(), weight.strip()] if weight else [name.strip()]
+    elif isinstance(item, list) and 1 <= len(item) <= 2:
+        parts = list(item)
+    else:
+        raise where.error(f"expected a queue name, 'name,weight' or [name, weight], "
+                          f"got {show(item)}")
+    name = f.name(str(parts[0]) if isinstance(parts[0], str | int) else parts[0],
+                  where.index(0) if isinstance(item, list) else where)
+    if len(parts) == 1:
+        return name, 0
+    weight = parts[1]
+    if isinstance(weight, str) and weight.isdigit():
+        weight = int(weight)
+    return name, f.integer(minimum=0)(weight, where.index(1) if isinstance(item, list)
+                                      else where)
