@@ -45,7 +45,8 @@ def test_all_problems_sorted_by_line_with_positions(tmp_path: Path) -> None:
         "(did you mean '5m'?)",
         "3:10: system.concurency: unknown key 'concurency' (did you mean 'concurrency'?); "
         "valid keys: concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, "
-        "poll_interval, processes, queues, safeguards, shutdown_timeout",
+        "max_retries, poll_interval, processes, queues, safeguards, shutdown_timeout, "
+        "sidekiq_yml",
         "3:25: system.processes: must be at least 1, got 0",
         "5:6: workload[0].job: unknown job 'SyntheticJb' (did you mean 'SyntheticJob'?); "
         "valid jobs: EmailJob, SyntheticJob",
