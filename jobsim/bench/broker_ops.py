@@ -2,7 +2,7 @@
 
 simpy's raw timeout rate is measured in the same run, so the ratios hold on any machine:
 a job's push + fetch + ack should cost at most ~3 timeouts on the memory broker, or
-storage, not the simulated system, would dominate a large run (DESIGN.md, hot path).
+storage, not the simulated system, would dominate a large run (docs/design.md).
 """
 
 from __future__ import annotations

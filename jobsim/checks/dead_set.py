@@ -5,7 +5,7 @@ Why: death handlers are where users page a human or compensate (refund, notify);
 missing call loses that signal and a doubled call doubles the compensation. The dead set
 is the last copy of a failed job's arguments: growing without bound exhausts Redis, an
 entry aged out early loses a job someone may still want to retry, and an entry vanishing
-without a ``trim`` event is data lost silently (REFERENCE.md section 2).
+without a ``trim`` event is data lost silently (docs/semantics.md, Dead set).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Priority: queues are served in the configured order, share and latency.
 
 Why: the seed's Black Friday put payment jobs behind 80,000 analytics jobs. Queue
-selection (REFERENCE.md section 4) is the safeguard; this checks it did its job:
+selection (docs/semantics.md, Queue selection) is the safeguard; this checks it did its job:
 
 (a) strict mode: a fetch from queue q while a queue ranked above q had a visible job is a
     violation. A job made visible at the very instant of the fetch does not count: the

@@ -2,7 +2,7 @@
 
 Pure data, shared by the job system (which enforces it as it runs, ``system/lifecycle.py``)
 and by the lifecycle checker (which verifies recorded histories). The states are the
-union of Sidekiq's, Celery's and ActiveJob's (REFERENCE.md section 7).
+union of Sidekiq's, Celery's and ActiveJob's (docs/semantics.md, Lifecycle states).
 """
 
 from __future__ import annotations

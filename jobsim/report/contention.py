@@ -1,4 +1,4 @@
-"""``jobsim report backoff-contention``: the AWS 2015 contention experiment (REFERENCE.md 8).
+"""``jobsim report backoff-contention``: the AWS 2015 contention experiment (docs/semantics.md).
 
 N clients race to update one optimistic-concurrency row. Each attempt is a read (the
 server answers the row's version) then a conditional write of that version; the write

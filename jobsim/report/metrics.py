@@ -2,7 +2,7 @@
 
 Reads only the history and the checkers' verdicts (never the simulator), so a saved
 ``history.jsonl.gz`` gives the same metrics later or on another machine. The keys follow
-DESIGN.md's public contract; keys may be added, never renamed.
+the public contract (docs/design.md); keys may be added, never renamed.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Why: "send the receipt when every line item is packed" needs to know when a group is
 done, and the known failure is a callback that fires twice, or never, after a crash
-between "job done" and "batch settled" (REFERENCE.md section 6)::
+between "job done" and "batch settled" (docs/semantics.md, Dependencies and batches)::
 
     batch = Batch(system, on_success=ShipOrderJob, on_death=alert)
     batch.jobs(lambda: [client.perform_async(PackItemJob, item) for item in items])

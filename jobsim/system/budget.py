@@ -2,7 +2,7 @@
 
 Why: during an outage every failure schedules a retry, and every retry is one more call
 on a service that is already down; when it recovers, the backlog of retries lands on it
-at once. A budget caps the extra load retries may add (REFERENCE.md section 1):
+at once. A budget caps the extra load retries may add (docs/semantics.md, Retries):
 
 * Token bucket, as the AWS SDKs' "standard" retry mode: each process starts with
   ``tokens`` (500); a retry costs ``cost`` (5), or ``timeout_cost`` (10) after a timeout

@@ -1,4 +1,4 @@
-"""The dead set and death handlers (REFERENCE.md section 2).
+"""The dead set and death handlers (docs/semantics.md, Dead set).
 
 A job dies when its retries are exhausted, when ``retry_in`` says ``"kill"``, when it is
 poison, or when a unique conflict rejects it. The dead set is trimmed on every add, by

@@ -1,8 +1,8 @@
 """Dependency chaining: a job deferred until every job it depends on has succeeded.
 
 Why: the seed fulfilled orders before their payment was captured because the steps raced
-(REFERENCE.md section 6 and 9); explicit dependencies cut its order errors by 68 %. The
-known failure modes are dependents stuck forever when a parent is lost, and dependents
+(docs/semantics.md, Dependencies and batches); explicit dependencies cut its order errors
+by 68 %. The known failure modes are dependents stuck forever when a parent is lost, and dependents
 released twice or never after a crash between "parent done" and "release dependents".
 
 Application code writes ``client.perform_async(FulfillmentJob, order, depends_on=[a, b])``

@@ -1,6 +1,6 @@
 """Fetch: which queue a processor takes its next job from, and how it takes it.
 
-Queue order (REFERENCE.md section 4): strict lists are tried in order, so lower queues
+Queue order (docs/semantics.md, Queue selection): strict lists are tried in order, so lower queues
 starve while a higher one has work. Weighted lists behave like Sidekiq's "expand each
 queue w times, shuffle, de-duplicate, take from the first non-empty": the queue served is
 the first non-empty one in a random weighted permutation, so P(q) = w_q / sum of the

@@ -1,4 +1,4 @@
-"""Uniqueness locks, after sidekiq-unique-jobs (REFERENCE.md section 5).
+"""Uniqueness locks, after sidekiq-unique-jobs (docs/semantics.md, Uniqueness and idempotency).
 
 Why: a fan-out pushed twice (a client retry after a timeout, a double click) must not
 run twice. A lock keyed by a digest of (class, queue, unique args) is taken at push

@@ -1,4 +1,4 @@
-"""Retry amplification (Google SRE book, REFERENCE §8): N retries with independent failure
+"""Retry amplification (Google SRE book; docs/semantics.md): N retries with independent failure
 probability p cost ``sum p^k`` executions per request and succeed with ``1 - p^(N+1)``;
 a 10 % per-client retry ratio (``retry_budget: {ratio: 0.1}``) caps the load at
 ``1 / (1 - 0.1) = 1.11x`` because retries may be at most 10 % of all requests.

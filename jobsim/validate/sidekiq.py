@@ -1,5 +1,5 @@
-"""The Sidekiq retry schedule (REFERENCE §1): per-retry delay bounds and the ~20.4 days
-from first failure to the 25th retry, both from ``jobsim.backoff`` directly and from the
+"""The Sidekiq retry schedule (docs/semantics.md, Retries): per-retry delay bounds and the
+~20.4 days from first failure to the 25th retry, both from ``jobsim.backoff`` directly and from the
 ``retry`` events of jobs that always fail, run through the job system for ~21 days.
 """
 
@@ -23,7 +23,7 @@ from jobsim.validate.runs import replications, seed_for, simulate
 RETRIES = 25
 DAY = theory.DAY
 POLL_AVG = 5.0          # the default poller average with one process
-REF_RANGE_DAYS = (20.41, 20.45)   # REFERENCE §1, delays only
+REF_RANGE_DAYS = (20.41, 20.45)   # docs/semantics.md, Retries: delays only
 
 
 def sample_delays(samples: int, rep: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Closed-form results the simulator is validated against (REFERENCE.md section 8).
+"""Closed-form results the simulator is validated against (docs/semantics.md, Queueing results).
 
 Pure math, no simulation: these are the "theory" column of ``jobsim validate``. Each
 formula is the textbook one, written so it stays numerically stable for the sizes we use

@@ -1,4 +1,5 @@
-"""Weighted queue selection under saturation: fetch shares = w_i / sum(w) (REFERENCE §4).
+"""Weighted queue selection under saturation: fetch shares = w_i / sum(w)
+(docs/semantics.md, Queue selection).
 
 Every queue gets a large burst at t=0 and one thread drains them; only fetches made
 while *every* queue still held work count, since an empty queue drops out of the draw.

@@ -1,4 +1,4 @@
-"""api_outage: the retry avalanche on a recovering payment API (REFERENCE.md section 9).
+"""api_outage: the retry avalanche on a recovering payment API (docs/semantics.md).
 
 The measure is the load that reaches the API (``metrics.services.payment``): calls per
 second once it has recovered, calls over the run, and calls the breaker kept away.

@@ -1,5 +1,5 @@
 """export_leak: long exports that fail half way leak connections, temp files and memory
-unless their resources are scoped (the seed's 48 GB, REFERENCE.md section 9).
+unless their resources are scoped (the seed's 48 GB, docs/semantics.md).
 
 The figures come from ``metrics.checks.resources.stats`` (pool, temp-file and memory
 gauges) and ``metrics.failures`` (failed executions by error class). Growth with the

@@ -149,7 +149,7 @@ def test_exponential_shapes() -> None:
 
 
 def test_decorrelated_bunches_at_the_cap() -> None:
-    """REFERENCE: decorrelated jitter piles up at the cap once 3*sleep >= cap."""
+    """Brooker 2015: decorrelated jitter piles up at the cap once 3*sleep >= cap."""
     rows = chains("exponential:jitter=decorrelated,base=1,cap=60")
     at_cap = sum(row[24] == 60 for row in rows) / len(rows)
     assert at_cap > 0.3  # a point mass: a third of the herd retries at the same second

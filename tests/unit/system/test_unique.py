@@ -218,7 +218,7 @@ def test_until_and_while_executing_locks_the_queue_then_the_run() -> None:
 
 
 # Can a new job with the same key get in and run while the first waits to retry, and
-# after the first was SIGKILLed mid-perform (basic fetch, no TTL)? REFERENCE.md section 5.
+# after the first was SIGKILLed mid-perform (basic fetch, no TTL)? docs/semantics.md, Uniqueness.
 AFTER_CRASH = {"until_executing": True, "until_executed": False, "until_expired": False,
                "while_executing": False, "until_and_while_executing": False}
 DURING_RETRY = {"until_executing": True, "until_executed": False, "until_expired": False,

@@ -1,4 +1,4 @@
-"""The closed forms against REFERENCE.md section 8's worked examples and each other."""
+"""The closed forms against the worked examples in docs/semantics.md and each other."""
 
 from __future__ import annotations
 
