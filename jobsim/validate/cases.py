@@ -4,6 +4,7 @@ case and the precision it buys are read in one place."""
 from __future__ import annotations
 
 from jobsim.validate.amplification import Amplification
+from jobsim.validate.backoffs import OtherBackoffs
 from jobsim.validate.case import Case
 from jobsim.validate.metastable import Metastable
 from jobsim.validate.queueing import MG1, MMc, Priority
@@ -12,8 +13,8 @@ from jobsim.validate.weighted import Weighted
 
 
 def all_cases() -> list[Case]:
-    return [MMc(), MG1(), Priority(), Weighted(), SidekiqSchedule(), Amplification(),
-            Metastable()]
+    return [MMc(), MG1(), Priority(), Weighted(), SidekiqSchedule(), OtherBackoffs(),
+            Amplification(), Metastable()]
 
 
 def by_name(names: list[str]) -> list[Case]:
