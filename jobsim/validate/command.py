@@ -27,8 +27,10 @@ DOC = Path("docs/validation.md")
 @click.option("--no-doc", is_flag=True, help="Print the table only.")
 @click.option("--seed-set", type=int, default=0, show_default=True,
               help="Replications with independent seeds; 0 is the published table.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the replications on this Dask cluster (docs/sweeps.md).")
 def validate(cases: tuple[str, ...], quick: bool, workers: int | None, doc: Path,
-             no_doc: bool, seed_set: int) -> None:
+             no_doc: bool, seed_set: int, scheduler: str | None) -> None:
     """Run every validation case (or the named CASES) and print one table.
 
     A full run (all cases, not --quick, seed set 0) also writes the table to --doc.
@@ -49,16 +51,21 @@ def validate(cases: tuple[str, ...], quick: bool, workers: int | None, doc: Path
     if seed_set < 0:
         click.echo(f"jobsim: --seed-set: must be >= 0, got {seed_set}", err=True)
         sys.exit(2)
+    if workers is not None and scheduler:
+        click.echo("jobsim: --jobs sizes the local pool; a --scheduler's cluster has its own",
+                   err=True)
+        sys.exit(2)
     workers = workers or os.cpu_count() or 1
     started = time.perf_counter()
     outcomes, cpu = run_cases(chosen, quick=quick, workers=workers, progress=_progress(),
-                               seed_set=seed_set)
+                               seed_set=seed_set, scheduler=scheduler)
     wall = time.perf_counter() - started
     click.echo(table.text(outcomes))
     rows = table.rows_of(outcomes)
     failed = sum(not r.ok for r in rows)
     click.echo(f"\n{len(rows) - failed}/{len(rows)} rows pass; {wall:.0f} s wall, "
-               f"{cpu:.0f} s CPU in replications, {workers} worker process(es)")
+               f"{cpu:.0f} s CPU in replications, "
+               f"{scheduler or f'{workers} local worker process(es)'}")
     if not (no_doc or quick or cases or seed_set):
         doc.parent.mkdir(parents=True, exist_ok=True)
         doc.write_text(table.markdown(outcomes, one_line()))

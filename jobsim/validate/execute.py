@@ -1,18 +1,20 @@
-"""Run every case's replications, spread over worker processes, and judge them.
+"""Run every case's replications, spread over workers, and judge them.
 
 Replications are independent runs with their own seeds, so running them in parallel
 changes nothing but the wall time: results are collected in task order and the table is
-the same with one worker or many. A case whose task raises is reported as failed with the
-error, never skipped silently.
+the same with one worker or many, locally or on a remote Dask cluster. They run on the
+sweep's engine (``jobsim.sweep.engine``): one local worker runs them in this process,
+several make a Dask LocalCluster, ``scheduler`` connects to an existing cluster. A case
+whose task raises is reported as failed with the error, never skipped silently.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from jobsim.sweep.engine import open_engine
 from jobsim.validate.case import Case, Outcome, Task
 from jobsim.validate.rows import Row, settle
 
@@ -27,15 +29,17 @@ def timed(task: Task) -> tuple[Any, float]:
 
 
 def run_cases(cases: Sequence[Case], quick: bool = False, workers: int = 1,
-              progress: Progress | None = None, seed_set: int = 0
-              ) -> tuple[list[Outcome], float]:
+              progress: Progress | None = None, seed_set: int = 0,
+              scheduler: str | None = None) -> tuple[list[Outcome], float]:
     """Judge every case; returns the outcomes and the total CPU seconds of the tasks.
-    ``seed_set`` picks the replications' seeds (0: the published table)."""
+    ``seed_set`` picks the replications' seeds (0: the published table); ``scheduler``
+    a Dask scheduler address to run them on (``workers`` is then the cluster's)."""
     plan = [(i, task) for i, case in enumerate(cases) for task in case.tasks(quick, seed_set)]
     results: list[list[Any]] = [[] for _ in cases]
     errors: dict[int, str] = {}
     cpu = 0.0
-    for (i, _task), outcome in zip(plan, _execute([t for _, t in plan], workers, progress),
+    for (i, _task), outcome in zip(plan, _execute([t for _, t in plan], workers, progress,
+                                                       scheduler),
                                    strict=True):
         if isinstance(outcome, BaseException):
             errors.setdefault(i, f"{type(outcome).__name__}: {outcome}")
@@ -73,30 +77,21 @@ def _verdict(case: Case, results: list[Any], error: str | None) -> Outcome:
                        note=message)
 
 
-def _execute(tasks: list[Task], workers: int, progress: Progress | None
-             ) -> list[tuple[Any, float] | BaseException]:
+def _execute(tasks: list[Task], workers: int, progress: Progress | None,
+             scheduler: str | None = None) -> list[tuple[Any, float] | BaseException]:
     """Each task's (result, cpu seconds) or its exception, in task order; the longest
-    tasks start first so the pool finishes together."""
+    tasks are submitted first so the workers finish together."""
     out: list[tuple[Any, float] | BaseException] = [RuntimeError("not run")] * len(tasks)
-    if workers <= 1:
-        for k, task in enumerate(tasks):
-            out[k] = _capture(task)
-            _tick(progress, k, len(tasks))
-        return out
     order = sorted(range(len(tasks)), key=lambda k: -tasks[k].cost)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: dict[int, Future[tuple[Any, float]]] = {
-            k: pool.submit(timed, tasks[k]) for k in order}
-        for done, k in enumerate(order):
-            try:
-                out[k] = futures[k].result()
-            except Exception as exc:
-                out[k] = exc
+    with open_engine(scheduler, workers, inline_single=True) as engine:
+        for done, (k, outcome) in enumerate(engine.run(_capture, [tasks[k] for k in order])):
+            out[order[k]] = outcome
             _tick(progress, done, len(tasks))
     return out
 
 
 def _capture(task: Task) -> tuple[Any, float] | BaseException:
+    """Returned, not raised: a replication's error belongs in its case's row."""
     try:
         return timed(task)
     except Exception as exc:
