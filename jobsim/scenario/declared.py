@@ -103,6 +103,7 @@ class DeclaredJob(Job):
     arrival_index = "entry"
     steps: ClassVar[tuple[Step, ...]] = ()
     scoped: ClassVar[bool] = False
+    enqueues: ClassVar[tuple[str, ...]] = ()     # the jobs its enqueue steps push
     arg_sources: ClassVar[tuple[tuple[str, frozenset[str]], ...]] = ()
     templated: ClassVar[tuple[tuple[Where, Any], ...]] = ()
 
@@ -145,6 +146,11 @@ def declare(name: str, value: Any, where: Where, names: Names) -> type[DeclaredJ
         "steps": steps,
         "scoped": names.scoped,
         "arg_sources": tuple(compiler.sources),
+        # the parts of the world the steps use, for reference checks
+        "services": tuple(sorted(compiler.used["service"])),
+        "tables": tuple(sorted(compiler.used["table"])),
+        "pools": tuple(sorted(compiler.used["pool"])),
+        "enqueues": tuple(sorted(compiler.used["job"])),
         "templated": tuple(compiler.templated),
         "__doc__": f"Declared in {where.file or 'a scenario'} at {where.path}.",
         "__module__": __name__,
@@ -228,6 +234,8 @@ class _Compiler:
         self.sources: list[tuple[str, frozenset[str]]] = []   # (child job, its arg names)
         self.templated: list[tuple[Where, Any]] = []
         self.enqueued: dict[Any, int] = {}                    # job name or index -> step
+        self.used: dict[str, set[str]] = {"service": set(), "table": set(), "pool": set(),
+                                          "job": set()}
 
     def steps(self, value: Any, where: Where) -> tuple[Step, ...]:
         items = f.sequence(value, where, nonempty=True)
@@ -276,12 +284,14 @@ class _Compiler:
         if table not in self.names.tables:
             raise where.key("table").error(
                 unknown("table", table, self.names.tables) + " (declare it under world.tables)")
+        self.used["table"].add(table)
         return table
 
     def _call(self, i: int, body: dict[str, Any], where: Where) -> Step:
         service = f.required(body, "service", where, f.name)
         if service not in self.names.services:
             raise where.key("service").error(unknown("service", service, self.names.services))
+        self.used["service"].add(service)
         op = f.required(body, "op", where, f.name)
         effect = f.optional(body, "effect", where, f.boolean, False)
         key = f.optional(body, "key", where, f.string, None)
@@ -315,6 +325,7 @@ class _Compiler:
     def _enqueue(self, i: int, body: dict[str, Any], where: Where) -> Step:
         job = f.required(body, "job", where, f.member("job", self.names.jobs))
         declared = job in self.names.declared
+        self.used["job"].add(job)
         if declared:
             args = f.optional(body, "args", where, f.mapping, None)
             if args is not None:
@@ -345,6 +356,7 @@ class _Compiler:
         pool = f.required(body, "pool", where, f.name)
         if pool not in self.names.pools:
             raise where.key("pool").error(unknown("pool", pool, self.names.pools))
+        self.used["pool"].add(pool)
         return _use(pool, self.stream(i), f.required(body, "for", where, _dist))
 
     def _tempfile(self, i: int, body: dict[str, Any], where: Where) -> Step:

@@ -241,3 +241,12 @@ def test_tempfiles_are_released_per_the_resources_safeguard(scoped: bool, leaked
 def test_declared_jobs_do_not_outlive_their_run() -> None:
     run(doc())
     assert "Deliver" not in REGISTRY
+
+
+def test_a_declared_class_names_the_world_parts_it_uses() -> None:
+    raw = doc(Fan=steps({"use": {"pool": "api", "for": "1s"}},
+                        {"enqueue": {"job": "Deliver", "args": {"event_id": "x"}}}))
+    jobs = load(raw).jobs
+    assert (jobs["Deliver"].services, jobs["Deliver"].tables) == (("hooks",), ("deliveries",))
+    assert (jobs["Fan"].pools, jobs["Fan"].enqueues, jobs["Fan"].services) == (
+        ("api",), ("Deliver",), ())
