@@ -26,6 +26,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import simpy
+
 from jobsim import backoff as backoff_policies
 from jobsim.scenario import fields as f
 from jobsim.scenario import templates
@@ -39,7 +41,7 @@ from jobsim.system.unique import check_options
 from jobsim.world.database import UniqueViolation
 from jobsim.world.services import make_sampler
 
-JOB_KEYS = ("queue", "retry", "backoff", "jitter", "unique", "dead", "perform")
+JOB_KEYS = ("queue", "retry", "backoff", "jitter", "unique", "dead", "perform", "rescue")
 UNIQUE_KEYS = ("lock", "ttl", "on_conflict")
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "call": ("service", "op", "key", "effect", "once", "idempotency_key"),
@@ -94,6 +96,10 @@ Step = Callable[["DeclaredJob", _Run], Work]
 class DeclaredJob(Job):
     """Runs its ``steps`` in order; a step returning STOP ends perform successfully.
 
+    When a step raises, the ``rescue`` steps run and the error is raised again (Ruby's
+    ``rescue => e; ...; raise``), so a claim can be given back before the retry. A kill
+    or a hard shutdown interrupts without running them, as in Ruby.
+
     Temp files and memory taken by steps are released when perform ends: on every path
     when ``scoped`` (the ``resources`` safeguard), only on success otherwise, like the
     unscoped code it models (a failure or a kill leaks them until the process dies).
@@ -102,6 +108,7 @@ class DeclaredJob(Job):
     abstract = True
     arrival_index = "entry"
     steps: ClassVar[tuple[Step, ...]] = ()
+    rescue: ClassVar[tuple[Step, ...]] = ()      # run when a step raises, then re-raise
     scoped: ClassVar[bool] = False
     enqueues: ClassVar[tuple[str, ...]] = ()     # the jobs its enqueue steps push
     arg_sources: ClassVar[tuple[tuple[str, frozenset[str]], ...]] = ()
@@ -116,14 +123,25 @@ class DeclaredJob(Job):
         run = _Run(args or {})
         finished = False
         try:
-            for step in self.steps:
-                if (yield from step(self, run)) is STOP:
-                    break
+            try:
+                yield from self._run(self.steps, run)
+            except simpy.Interrupt:
+                raise    # a kill, or Sidekiq::Shutdown: not a StandardError, never rescued
+            except Exception:
+                if self.rescue:
+                    yield from self._run(self.rescue, run)
+                raise
             finished = True
         finally:
             if finished or self.scoped:
                 for release in reversed(run.held):
                     release()
+
+
+    def _run(self, steps: tuple[Step, ...], run: _Run) -> Work:
+        for step in steps:
+            if (yield from step(self, run)) is STOP:
+                return
 
 
 # ---- declaring a job ---------------------------------------------------------------
@@ -138,12 +156,14 @@ def declare(name: str, value: Any, where: Where, names: Names) -> type[DeclaredJ
         "dead": f.optional(data, "dead", where, f.boolean, True),
         "unique": f.optional(data, "unique", where, _unique, None),
     }
-    compiler = _Compiler(name, names, where.key("perform"))
+    compiler = _Compiler(name, names)
     steps = f.required(data, "perform", where, compiler.steps)
+    rescue = f.optional(data, "rescue", where, compiler.rescue_steps, ())
     namespace = {
         **options,
         "abstract": True,  # registered by the scenario's job library, not globally
         "steps": steps,
+        "rescue": rescue,
         "scoped": names.scoped,
         "arg_sources": tuple(compiler.sources),
         # the parts of the world the steps use, for reference checks
@@ -227,10 +247,10 @@ def _unique(value: Any, where: Where) -> dict[str, Any]:
 class _Compiler:
     """Turns ``perform:`` into step generators, collecting what is checked afterwards."""
 
-    def __init__(self, job: str, names: Names, where: Where) -> None:
+    def __init__(self, job: str, names: Names) -> None:
         self.job = job
         self.names = names
-        self.where = where
+        self.section = "perform"
         self.sources: list[tuple[str, frozenset[str]]] = []   # (child job, its arg names)
         self.templated: list[tuple[Where, Any]] = []
         self.enqueued: dict[Any, int] = {}                    # job name or index -> step
@@ -240,6 +260,11 @@ class _Compiler:
     def steps(self, value: Any, where: Where) -> tuple[Step, ...]:
         items = f.sequence(value, where, nonempty=True)
         return tuple(self.step(i, item, where.index(i)) for i, item in enumerate(items))
+
+    def rescue_steps(self, value: Any, where: Where) -> tuple[Step, ...]:
+        """``rescue:`` steps; their enqueues cannot wait on perform's."""
+        self.section, self.enqueued = "rescue", {}
+        return self.steps(value, where)
 
     def step(self, i: int, value: Any, where: Where) -> Step:
         data = f.mapping(value, where, STEP_KEYS)
@@ -256,7 +281,7 @@ class _Compiler:
         return getattr(self, f"_{kind}")(i, body, at)
 
     def stream(self, i: int) -> str:
-        return f"jobs.{self.job}.perform[{i}]"
+        return f"jobs.{self.job}.{self.section}[{i}]"
 
     def template(self, value: Any, where: Where) -> Any:
         self.templated.append((where, value))

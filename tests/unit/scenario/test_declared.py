@@ -250,3 +250,33 @@ def test_a_declared_class_names_the_world_parts_it_uses() -> None:
     assert (jobs["Deliver"].services, jobs["Deliver"].tables) == (("hooks",), ("deliveries",))
     assert (jobs["Fan"].pools, jobs["Fan"].enqueues, jobs["Fan"].services) == (
         ("api",), ("Deliver",), ())
+
+
+def claim_then_call(rescue: bool) -> dict[str, Any]:
+    job = steps({"insert": {"table": "deliveries", "key": "{event_id}", "on_conflict": "stop"}},
+                {"call": {"service": "hooks", "op": "post", "key": "{event_id}",
+                          "effect": True}},
+                retry=5, backoff="fixed:intervals=1")
+    if rescue:
+        job["rescue"] = [{"delete": {"table": "deliveries", "key": "{event_id}"}}]
+    raw = doc(Deliver=job)
+    raw["world"]["services"]["hooks"]["error_rate"] = 0.3
+    raw["drain"] = "2m"
+    return raw
+
+
+@pytest.mark.parametrize("rescue", [True, False])
+def test_rescue_gives_the_claim_back_so_the_retry_delivers(rescue: bool) -> None:
+    result = run(claim_then_call(rescue))
+    delivered = set(effects(result, "hooks"))
+    assert result.metrics["checks"]["idempotency"]["ok"]
+    if rescue:
+        assert len(delivered) == 20
+    else:            # the control: a failed call keeps its claim, the retry stops
+        assert len(delivered) < 20
+
+
+def test_a_rescue_step_is_validated_like_a_perform_step() -> None:
+    raw = claim_then_call(True)
+    raw["jobs"]["Deliver"]["rescue"] = [{"delete": {"table": "nope", "key": "x"}}]
+    assert error(raw).startswith("t.yaml: jobs.Deliver.rescue[0].delete.table: unknown table")
