@@ -49,6 +49,7 @@ def tally(history: History) -> dict[str, Any]:
     orders: dict[str, set[str]] = {name: set() for name in _ORDER_KEYS}
     services: dict[str, dict[str, float]] = {}
     errors: Counter[str] = Counter()
+    endings: dict[str, Counter[str]] = {"dead": Counter(), "discard": Counter()}
     config: dict[str, Any] | None = None
     state_of = STATE_OF
     for event in history.events:
@@ -85,6 +86,8 @@ def tally(history: History) -> dict[str, Any]:
                 if name.startswith("service."):
                     service, _, stat = name[len("service."):].rpartition(".")
                     services.setdefault(service, {})[stat] = event[_SAMPLE_VALUE]
+            elif kind == "dead" or kind == "discard":
+                endings[kind][event[3]] += 1
             elif kind == "config" and config is None:
                 config = event[3] or {}
             target = state_of.get(kind)
@@ -92,7 +95,9 @@ def tally(history: History) -> dict[str, Any]:
                 state[event[2]] = target
     finals = Counter(state.values())
     jobs = {name: finals.get(name, 0) for name in FINAL_STATES}
-    jobs.update(enqueued=len(state), executions=executions, retries=retries)
+    jobs.update(enqueued=len(state), executions=executions, retries=retries,
+                dead_by_reason=dict(sorted(endings["dead"].items())),
+                discarded_by_reason=dict(sorted(endings["discard"].items())))
     top = max(by_attempt, default=-1)
     fulfilled, early, captured = (orders[name] for name in _ORDER_KEYS)
     uncaptured = fulfilled - captured

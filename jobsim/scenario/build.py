@@ -35,7 +35,7 @@ def system_config(scenario: Scenario) -> SystemConfig:
         dead_max_jobs=s.dead_max_jobs, dead_timeout_s=s.dead_timeout,
         death_handlers=[death_handler(name) for name in s.death_handlers],
         max_retries=s.max_retries,
-        latency_bounds=dict(scenario.latency_bounds),
+        latency_bounds=dict(scenario.latency_bounds), flavor=s.flavor,
     )
 
 

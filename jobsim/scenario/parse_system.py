@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from jobsim.scenario import fields as f
 from jobsim.scenario import sidekiq_yml
 from jobsim.scenario.errors import Where, show, unknown
+from jobsim.scenario.parse_flavor import FLAVOR_KEYS, read_flavor
 from jobsim.scenario.problems import attempt
 from jobsim.scenario.schema import (
     DISTRIBUTIONS,
@@ -39,6 +40,7 @@ SYSTEM_KEYS = (
     "max_retries",
     "safeguards",
     "sidekiq_yml",
+    *FLAVOR_KEYS,
 )
 WORLD_KEYS = ("services", "database", "pools", "export", "tables")
 TABLE_KEYS = ("unique",)
@@ -69,9 +71,15 @@ def read_system(value: Any, where: Where) -> SystemConfig:
         data = {**from_file, **{k: v for k, v in data.items() if v is not None}}
     base = SystemConfig()
     queues, mode = read_queues(data.get("queues"), where.key("queues"))
+    flavor, worker_concurrency = read_flavor(data, where)
+    if worker_concurrency is not None and data.get("concurrency") is not None:
+        raise where.key("celery").key("worker_concurrency").error(
+            "give the concurrency once: system.concurrency or celery.worker_concurrency")
+    concurrency = f.optional(data, "concurrency", where, f.integer(minimum=1), base.concurrency)
     return SystemConfig(
         processes=f.optional(data, "processes", where, f.integer(minimum=1), base.processes),
-        concurrency=f.optional(data, "concurrency", where, f.integer(minimum=1), base.concurrency),
+        concurrency=worker_concurrency or concurrency,
+        flavor=flavor,
         fetch=f.optional(data, "fetch", where, f.choice(FETCH_MODES), base.fetch),
         queues=queues,
         queue_mode=mode,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobsim.scenario.errors import ScenarioError, unknown
+from jobsim.system.flavors.options import FlavorConfig
 
 FETCH_MODES = ("basic", "reliable")
 QUEUE_MODES = ("strict", "weighted", "random")
@@ -133,6 +134,7 @@ class SystemConfig:
     death_handlers: tuple[str, ...] = ()
     max_retries: int = 25  # what retry: true allows (sidekiq.yml :max_retries:)
     safeguards: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    flavor: FlavorConfig = field(default_factory=FlavorConfig)
 
     @property
     def queue_names(self) -> tuple[str, ...]:

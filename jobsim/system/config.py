@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobsim.broker.base import DEAD_MAX_JOBS, DEAD_TIMEOUT_S
+from jobsim.system.flavors.options import FlavorConfig
 
 QueueSpec = list[tuple[str, int]]
+UNBOUNDED = 2**62          # a dead set with no size bound (RQ's FailedJobRegistry)
 
 
 def parse_queues(queues: list[Any]) -> tuple[QueueSpec, str]:
@@ -49,11 +51,15 @@ class SystemConfig:
     poison_recoveries: int = 3
     poison_window_s: float = 72 * 3600.0
     latency_bounds: dict[str, float] = field(default_factory=dict)
+    flavor: FlavorConfig = field(default_factory=FlavorConfig)   # sidekiq | celery | rq
 
     def __post_init__(self) -> None:
         if self.fetch not in ("basic", "reliable"):
             raise ValueError(f"fetch: expected 'basic' or 'reliable', got {self.fetch!r}")
         self.queue_spec, self.mode = parse_queues(self.queues)
+        if self.flavor.name == "rq":      # the FailedJobRegistry: failure_ttl, no size bound
+            self.dead_timeout_s = self.flavor.rq.failure_ttl
+            self.dead_max_jobs = UNBOUNDED
 
     @property
     def poll_average(self) -> float:
@@ -74,4 +80,4 @@ class SystemConfig:
             # recorded only when changed, so histories of default deployments keep
             # their digests
             **({"max_retries": self.max_retries} if self.max_retries != 25 else {}),
-        }
+        } | ({} if self.flavor.name == "sidekiq" else {"flavor": self.flavor.describe()})

@@ -17,9 +17,9 @@ from jobsim.sim.simulation import Simulation
 from jobsim.system.client import Client
 from jobsim.system.config import SystemConfig
 from jobsim.system.dead import DeadSet
+from jobsim.system.flavors import build as build_flavor
 from jobsim.system.hooks import Hooks
 from jobsim.system.lifecycle import Lifecycle
-from jobsim.system.retry import RetryHandler
 from jobsim.system.worker import WorkerProcess
 
 
@@ -33,13 +33,14 @@ class JobSystem:
         self.lifecycle = Lifecycle(sim.record)
         self.hooks = Hooks()
         self.client = Client(self)
-        self.retry = RetryHandler(self)
+        self.flavor = build_flavor(self)
+        self.retry = self.flavor.retry_handler()
         self.dead = DeadSet(self)
         self.workers = [WorkerProcess(self, f"p{i}") for i in range(self.config.processes)]
         self._by_id = {w.id: w for w in self.workers}
         self._idle: deque[simpy.Event] = deque()
         self._idle_cap = 2 * self.config.processes * self.config.concurrency
-        self.inventory_sources: list[Any] = []   # extra holders (e.g. deferred jobs)
+        self.inventory_sources: list[Any] = [self.flavor.inventory]   # extra holders
 
     @property
     def has_hooks(self) -> bool:

@@ -18,9 +18,6 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from jobsim.broker.base import BrokerError, Payload
-from jobsim.system.fetch import Fetcher, QueueSelector
-from jobsim.system.processor import Processor
-from jobsim.system.scheduler import Poller
 
 if TYPE_CHECKING:
     from jobsim.system.system import JobSystem
@@ -38,12 +35,11 @@ class WorkerProcess:
         self.alive = False
         self.stopping = False
         self.generation = 0             # one per start: a stale shutdown must not touch a new life
-        cfg = system.config
-        selector = QueueSelector(cfg.queue_spec, cfg.mode, system.sim.streams[f"fetch.{wid}"])
-        self.fetcher = Fetcher(system.broker, selector, wid, cfg.fetch == "reliable")
-        self.processors: list[Processor] = []
+        flavor = system.flavor
+        self.fetcher = flavor.fetcher(self)
+        self.processors: list[Any] = []
         self._daemons: list[simpy.Process] = []
-        self.poller = Poller(self)
+        self.poller = flavor.poller(self)
 
     def now(self) -> float:
         """This process's clock (skewed by a clock-skew fault)."""
@@ -57,12 +53,14 @@ class WorkerProcess:
         self.generation += 1
         env = self.system.sim.env
         self._beat()
-        if self.fetcher.reliable:
-            self.recover_orphans()
-        self.processors = [Processor(self, i) for i in range(self.system.config.concurrency)]
+        flavor = self.system.flavor
+        flavor.on_start(self)
+        make = flavor.processor_class
+        self.processors = [make(self, i) for i in range(self.system.config.concurrency)]
         for p in self.processors:
             p.process = env.process(p.run())
         self._daemons = [env.process(self.poller.run()), env.process(self._heartbeat())]
+        self._daemons += [env.process(daemon()) for daemon in flavor.daemons(self)]
 
     def restart(self) -> None:
         if not self.alive:

@@ -11,7 +11,8 @@ def test_sections_of_the_hand_history(history: History) -> None:
     # a: failed once, retried, succeeded; b: discarded while waiting; c: succeeded, and a
     # duplicate copy ran again (no state change) and repeated its once-only effect.
     assert parts["jobs"] == {"succeeded": 2, "dead": 0, "discarded": 1, "canceled": 0,
-                             "enqueued": 3, "executions": 4, "retries": 1}
+                             "enqueued": 3, "executions": 4, "retries": 1,
+                             "dead_by_reason": {}, "discarded_by_reason": {"replaced": 1}}
     assert parts["effects"] == {"total": 2, "duplicates": 1}
     assert parts["retries"] == {"by_attempt": [1], "peak_per_minute": 1}
     assert parts["failures"] == {"Boom": 1}

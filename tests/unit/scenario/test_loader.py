@@ -331,8 +331,9 @@ BAD_FILES = [
     (
         "unknown_system_key.yaml",
         "system.concurency: unknown key 'concurency' (did you mean 'concurrency'?); valid keys: "
-        "concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, max_retries, "
-        "poll_interval, processes, queues, safeguards, shutdown_timeout, sidekiq_yml",
+        "celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, flavor, "
+        "max_retries, poll_interval, processes, queues, rq, safeguards, shutdown_timeout, "
+        "sidekiq_yml",
     ),
     (
         "unknown_entry_key.yaml",

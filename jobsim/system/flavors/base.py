@@ -1,0 +1,65 @@
+"""A flavour: the mechanisms that make the reference system one job system or another.
+
+Fetch, acknowledgement, retry scheduling, failure storage and recovery after a crash are
+what differ between Sidekiq, Celery and RQ; the processor, the client, the lifecycle and
+the history vocabulary are shared. A worker process asks its flavour for each piece once,
+when it is built or started, so the per-job path has no flavour branching at all.
+
+This base class is Sidekiq (the reference): basic or reliable fetch, the retry set with
+Sidekiq's backoff, the dead set, and orphan recovery from private lists at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from jobsim.system.fetch import Fetcher, QueueSelector
+from jobsim.system.processor import Processor
+from jobsim.system.retry import RetryHandler
+from jobsim.system.scheduler import Poller
+
+if TYPE_CHECKING:
+    from jobsim.system.system import JobSystem
+    from jobsim.system.worker import WorkerProcess
+
+Daemon = Callable[[], Generator[Any, Any, None]]
+
+
+class Flavor:
+    """Sidekiq's mechanisms; Celery and RQ override the pieces that differ."""
+
+    name = "sidekiq"
+    processor_class: type[Processor] = Processor
+
+    def __init__(self, system: JobSystem) -> None:
+        self.system = system
+
+    def retry_handler(self) -> RetryHandler:
+        return RetryHandler(self.system)
+
+    def selector(self, worker: WorkerProcess) -> Any:
+        cfg = self.system.config
+        rng = self.system.sim.streams[f"fetch.{worker.id}"]
+        return QueueSelector(cfg.queue_spec, cfg.mode, rng)
+
+    def fetcher(self, worker: WorkerProcess) -> Any:
+        cfg = self.system.config
+        return Fetcher(self.system.broker, self.selector(worker), worker.id,
+                       cfg.fetch == "reliable")
+
+    def poller(self, worker: WorkerProcess) -> Poller:
+        return Poller(worker)
+
+    def on_start(self, worker: WorkerProcess) -> None:
+        """Recovery when a process (re)starts: reliable fetch reclaims private lists."""
+        if worker.fetcher.reliable:
+            worker.recover_orphans()
+
+    def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
+        """Extra per-process loops beyond the poller and the heartbeat."""
+        return ()
+
+    def inventory(self) -> Iterable[tuple[str, str]]:
+        """(jid, where) for jobs the flavour keeps outside queues, sets and private lists."""
+        return ()
