@@ -240,6 +240,8 @@ class _Run:
             return False
         if any(p.busy for w in self.system.workers for p in w.processors):
             return False
+        if not self.system.flavor.at_rest():
+            return False
         deps = getattr(self.system, "dependencies", None)
         return deps is None or deps.settled()
 

@@ -60,6 +60,11 @@ class Flavor:
         """Extra per-process loops beyond the poller and the heartbeat."""
         return ()
 
+    def at_rest(self) -> bool:
+        """Nothing held where the runner's drain check does not look (queues, the
+        schedule and retry sets and running jobs are checked there)."""
+        return True
+
     def inventory(self) -> Iterable[tuple[str, str]]:
         """(jid, where) for jobs the flavour keeps outside queues, sets and private lists."""
         return ()

@@ -98,6 +98,10 @@ class CeleryFlavor(Flavor):
     def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
         return (lambda: self._restore_loop(worker),)
 
+    def at_rest(self) -> bool:
+        """Held ETA messages and reserved ones are all in the unacked hash."""
+        return not self.system.broker.hgetall(UNACKED)
+
     def inventory(self) -> Iterable[tuple[str, str]]:
         for _tag, (_at, _queue, payload) in sorted(self.system.broker.hgetall(UNACKED).items()):
             yield payload["jid"], UNACKED

@@ -88,6 +88,10 @@ class RQFlavor(Flavor):
     def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
         return (lambda: self._monitor(worker), lambda: self._maintenance(worker))
 
+    def at_rest(self) -> bool:
+        """Jobs in a StartedJobRegistry still await the cleanup (or are running)."""
+        return not self.system.broker.hgetall(WIP)
+
     # ---- the horse monitor and the maintenance loop --------------------------------
     def _monitor(self, worker: WorkerProcess) -> Generator[Any, Any, None]:
         """Refresh the registry expiry of every running job, as monitor_work_horse does."""
