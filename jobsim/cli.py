@@ -17,11 +17,22 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
+from jobsim.checks.verdicts import GOOD, combine, exit_code
 from jobsim.guard import fail, guarded
-from jobsim.report.summary import sections, verdict
+from jobsim.report.summary import sections, story_line
 
 console = Console()
 errors = Console(stderr=True)
@@ -101,9 +112,13 @@ def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
               help="memory, fakeredis, or redis://HOST:PORT/DB")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (default reports/<scenario>/).")
-@click.option("--quiet", is_flag=True, help="No progress bar or tables.")
+@click.option("--quiet", is_flag=True, help="Print only the one-line verdict.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the metrics document as JSON on stdout (a list of runs, base "
+                   "first, with --all-variants).")
 def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
-             all_variants: bool, broker: str, out: Path | None, quiet: bool) -> None:
+             all_variants: bool, broker: str, out: Path | None, quiet: bool,
+             as_json: bool) -> None:
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
     from jobsim.broker import BrokerError
     from jobsim.report.compare import COMPARE_FILE
@@ -130,7 +145,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         target = root if variant is None else run_folder(root, variant)
         with Staging(target, lock_root=root, whole_set=all_variants) as staging:
             results = _run_all(base, names, staging.folder, variant, seed=seed,
-                               broker=broker, scale=scale, quiet=quiet)
+                               broker=broker, scale=scale, quiet=quiet or as_json)
             if all_variants:
                 _compare(staging.folder, results)
             staging.commit()
@@ -138,15 +153,46 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         fail_scenario(exc)
     except BrokerError as exc:
         fail_input(f"--broker {broker}: {exc}")
-    if not quiet:
-        for metrics in results:
-            _print_summary(metrics, _published(target, metrics, root))
-        if all_variants:
-            console.print(f"comparison: {root / COMPARE_FILE}")
+    written = [_published(target, metrics, root) for metrics in results]
+    _report(results, written, root / COMPARE_FILE if all_variants else None,
+            quiet=quiet, as_json=as_json)
     # Everything is written. Hide the run's millions of objects from the collector pass
     # that interpreter shutdown makes: about 0.8 s on black_friday, for nothing.
     gc.freeze()
-    sys.exit(0 if all(verdict(m) for m in results) else 1)
+    sys.exit(exit_code(combine([m["verdict"] for m in results])))
+
+
+def _report(results: list[dict[str, Any]], written: list[dict[str, Path]],
+            compared: Path | None, *, quiet: bool, as_json: bool) -> None:
+    """What simulate prints on stdout: the metrics as JSON, the one-line verdict, or the
+    story line first and then each run's tables."""
+    if as_json:
+        click.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+        return
+    if quiet:
+        click.echo(verdict_line(results))
+        return
+    line = story_line(results)
+    if line:
+        console.print(f"[bold]{results[0]['story']['question']}[/bold] {line}", soft_wrap=True,
+                      highlight=False)
+    for metrics, paths in zip(results, written, strict=True):
+        _print_summary(metrics, paths)
+    if compared is not None:
+        console.print(f"comparison: {compared}")
+    if len(results) > 1:
+        console.print(verdict_line(results), highlight=False)
+
+
+def verdict_line(results: list[dict[str, Any]]) -> str:
+    """One line: the scenario, its overall verdict and, for several runs, each run's."""
+    scenario = results[0]["scenario"]
+    overall = combine([m["verdict"] for m in results])
+    if len(results) == 1:
+        name = scenario + (f"/{results[0]['variant']}" if results[0].get("variant") else "")
+        return f"{name}: {overall}"
+    each = ", ".join(f"{m['verdict']} ({m.get('variant') or 'base'})" for m in results)
+    return f"{scenario}: {overall}: {each}"
 
 
 def _run_all(base: Any, names: list[str | None], staged: Path, variant: str | None,
@@ -157,16 +203,20 @@ def _run_all(base: Any, names: list[str | None], staged: Path, variant: str | No
 
     quiet = options.pop("quiet")
     results = []
-    for name in names:
+    for number, name in enumerate(names, start=1):
         folder = staged if variant is not None else run_folder(staged, name)
-        with _progress(quiet, base.name if name is None else f"{base.name}/{name}") as tick:
-            result = run_scenario(base, variant=name, progress=tick,
+        label = base.name if name is None else f"{base.name}/{name}"
+        if len(names) > 1:
+            label += f" (variant {number} of {len(names)})"
+        with _progress(quiet, label) as bar:
+            result = run_scenario(base, variant=name, progress=bar.tick, phase=bar.phase,
                                   history_path=folder / HISTORY_FILE, **options)
-        try:
-            write_run(folder, result.metrics, result.history, result.charts)
-        finally:
-            if result.charts is not None:
-                result.charts.cancel()
+            bar.phase("writing report")
+            try:
+                write_run(folder, result.metrics, result.history, result.charts)
+            finally:
+                if result.charts is not None:
+                    result.charts.cancel()
         results.append(result.metrics)
     return results
 
@@ -180,38 +230,67 @@ def _published(target: Path, metrics: dict[str, Any], root: Path) -> dict[str, P
     return artefact_paths(folder)
 
 
+class _Bar:
+    """The progress callbacks handed to the runner; no-ops when nothing is shown."""
+
+    def __init__(self, progress: Progress | None = None, label: str = "") -> None:
+        self.progress, self.label = progress, label
+        self.task: TaskID | None = None
+
+    def tick(self, now: float, horizon: float) -> None:
+        if self.progress is None:
+            return
+        # The task is made at the first tick, when the horizon is known.
+        if self.task is None:
+            self.task = self.progress.add_task(self.label, total=horizon, phase="simulating")
+        self.progress.update(self.task, completed=now, total=horizon)
+
+    def phase(self, name: str) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, phase=name)
+            self.progress.refresh()
+
+
+class _SimTime(ProgressColumn):
+    """Simulated time as h:mm of the total, e.g. "0:45/2:10 sim"."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{hmm(task.completed)}/{hmm(task.total or 0)} sim")
+
+
+def hmm(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
 @contextmanager
-def _progress(quiet: bool, label: str) -> Iterator[Callable[[float, float], None] | None]:
-    if quiet or not errors.is_terminal:
-        yield None
+def _progress(hidden: bool, label: str) -> Iterator[_Bar]:
+    if hidden or not errors.is_terminal:
+        yield _Bar()
         return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,.0f}/{task.total:,.0f} sim s"), TimeElapsedColumn())
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), _SimTime(),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+               TextColumn("{task.fields[phase]}"))
     with Progress(*columns, console=errors, transient=True) as bar:
-        tasks: list[TaskID] = []
-
-        def tick(now: float, horizon: float) -> None:
-            # The task is made at the first tick, when the horizon is known: a task
-            # without a total cannot be rendered by the "completed/total" column.
-            if not tasks:
-                tasks.append(bar.add_task(label, total=horizon))
-            bar.update(tasks[0], completed=now, total=horizon)
-
-        yield tick
+        yield _Bar(bar, label)
 
 
 def _print_summary(metrics: dict[str, Any], paths: dict[str, Path]) -> None:
     title = metrics["scenario"] + (f" / {metrics['variant']}" if metrics.get("variant") else "")
-    ok = verdict(metrics)
-    console.rule(f"{title}: [{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}")
+    word = metrics["verdict"]
+    console.rule(f"{title}: [{'green' if word in GOOD else 'red'}]{word}")
+    if metrics.get("description"):
+        console.print(" ".join(metrics["description"].split()), highlight=False)
+    for fault in metrics.get("faults") or []:
+        console.print(f"  fault: {fault}", highlight=False)
     for heading, header, rows in sections(metrics):
         if not rows:
             continue
         table = Table(title=heading, title_justify="left")
         for column in header:
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*row, style=None if "FAIL" not in row else "red")
+            table.add_row(*row, style="red" if {"FAIL", "NOT REPRODUCED"} & set(row) else None)
         console.print(table)
     console.print(f"sim {metrics['sim_seconds']:,.0f} s in {metrics['wall_seconds']:.2f} s wall;"
                   f" digest {metrics['history_digest']}")

@@ -192,12 +192,14 @@ class QueueTracker:
 
     def _stats(self, queue: str) -> dict[str, Any]:
         waits = sorted(self.waits.get(queue, []))
+        # A queue that started nothing has no latency: None (null), never a 0 that reads
+        # as "instant".
         return {
-            "latency_mean_s": sum(waits) / len(waits) if waits else 0.0,
-            "latency_p50_s": percentile(waits, 50),
-            "latency_p95_s": percentile(waits, 95),
-            "latency_p99_s": percentile(waits, 99),
-            "latency_max_s": waits[-1] if waits else 0.0,
+            "latency_mean_s": sum(waits) / len(waits) if waits else None,
+            "latency_p50_s": percentile(waits, 50) if waits else None,
+            "latency_p95_s": percentile(waits, 95) if waits else None,
+            "latency_p99_s": percentile(waits, 99) if waits else None,
+            "latency_max_s": waits[-1] if waits else None,
             "max_depth": self.max_depth.get(queue, 0),
             "fetched": self.fetched.get(queue, 0),
         }

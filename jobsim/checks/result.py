@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobsim.checks.verdicts import FAIL, PASS
+
 MAX_EXAMPLES = 5
 
 
@@ -27,7 +29,7 @@ class CheckResult:
         }
 
     def summary(self) -> str:
-        verdict = "ok" if self.ok else f"FAILED ({self.violations} violations)"
+        verdict = PASS if self.ok else f"{FAIL} ({self.violations} violations)"
         return f"{self.name}: {verdict}"
 
 

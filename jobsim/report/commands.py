@@ -162,8 +162,8 @@ def backoff_contention(clients: str, reps: int, seed: int, out: Path) -> None:
     _print_table("Mean completion time (s)", ["N", *contention.PUBLISHED_ORDER],
                  [[r[0], *r[half:]] for r in rows])
     for rule in doc["verdict"]:
-        click.echo(f"  {'ok    ' if rule['ok'] else 'FAILED'} {rule['rule']}: {rule['measured']}")
-    click.echo(f"published ordering {'reproduced' if doc['reproduced'] else 'NOT reproduced'}")
+        click.echo(f"  {'PASS' if rule['ok'] else 'FAIL'} {rule['rule']}: {rule['measured']}")
+    click.echo(f"published ordering: {'REPRODUCED' if doc['reproduced'] else 'NOT REPRODUCED'}")
     click.echo(f"report: {out / 'report.html'}")
     sys.exit(0 if doc["reproduced"] else 1)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsim.report.figures import Chart
-from jobsim.report.summary import verdict
+from jobsim.report.summary import good, verdict
 
 JOB_KEYS = ("enqueued", "succeeded", "dead", "discarded", "canceled", "lost", "in_flight",
             "executions", "retries")
@@ -131,7 +131,7 @@ def write_comparison(root: Path, results: list[dict[str, Any]]) -> Path:
     from jobsim.report.html import cell, run_title, write_page
 
     table = build(results)
-    links = [{"label": _label(m), "ok": verdict(m),
+    links = [{"label": _label(m), "ok": good(m), "verdict": verdict(m),
               "href": "report.html" if i == 0 else f"{m['variant']}/report.html"}
              for i, m in enumerate(results)]
     return write_page(

@@ -179,7 +179,7 @@ def table(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 def _markdown(doc: dict[str, Any], header: list[str], rows: list[list[str]]) -> str:
     lines = ["# Backoff under contention (AWS 2015)", "",
              f"Published ordering reproduced: **{'yes' if doc['reproduced'] else 'NO'}**", ""]
-    lines += [f"- {'ok' if r['ok'] else 'FAILED'}: {r['rule']}: {r['measured']}"
+    lines += [f"- {'PASS' if r['ok'] else 'FAIL'}: {r['rule']}: {r['measured']}"
               for r in doc["verdict"]]
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsim.history.history import History
-from jobsim.report.summary import sections, verdict
+from jobsim.report.summary import good, sections, verdict
 from jobsim.sim.offload import Offload
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -111,7 +111,8 @@ def write_run_report(folder: Path, metrics: dict[str, Any], history: History,
     charts, faults = draw(history) if charts is None else charts.result()
     return write_page(
         Path(folder) / REPORT_FILE, "run.html",
-        title=run_title(metrics), m=metrics, ok=verdict(metrics), charts=charts,
+        title=run_title(metrics), m=metrics, ok=good(metrics), verdict=verdict(metrics),
+        charts=charts,
         sim_seconds=cell(metrics.get("sim_seconds") or 0.0),
         wall_seconds=cell(metrics.get("wall_seconds") or 0.0),
         events=cell(metrics.get("events", len(history))), faults=faults,

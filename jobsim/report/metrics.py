@@ -15,6 +15,8 @@ from jobsim.checks.priority import queue_latency_stats
 from jobsim.checks.result import CheckResult
 from jobsim.history.events import STATE_OF, index
 from jobsim.history.history import History
+from jobsim.report import job_classes
+from jobsim.report.summary import verdict
 
 FINAL_STATES = ("succeeded", "dead", "discarded", "canceled")
 
@@ -135,10 +137,14 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "history_digest": meta.get("history_digest") or history.digest(),
         "sim_seconds": meta.get("sim_seconds"), "wall_seconds": meta.get("wall_seconds"),
         "scale": meta.get("scale", 1.0),
+        "description": meta.get("description"),
+        "reproduces": bool(meta.get("reproduces")),
+        "faults": list(meta.get("faults") or []),
         "events": len(history),
         "jobs": jobs,
         "effects": parts["effects"],
         "queues": _queues(history, checks),
+        "jobs_by_class": job_classes.stats(history),
         "retries": parts["retries"],
         "services": parts["services"],
         "failures": parts["failures"],
@@ -147,6 +153,10 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "highlights": parts["highlights"],
     }
     metrics["expectations"] = evaluate(metrics, expect or [])
+    story = meta.get("story")
+    if story:
+        metrics["story"] = {**story, "value": lookup(metrics, story["metric"])}
+    metrics["verdict"] = verdict(metrics)
     return metrics
 
 
@@ -158,8 +168,10 @@ def _queues(history: History, checks: dict[str, CheckResult]) -> dict[str, Any]:
     return queue_latency_stats(history)
 
 
-def lookup(metrics: dict[str, Any], path: str) -> Any:
-    """A dotted path into the metrics (``queues.critical.latency_p99_s``); None if absent."""
+_ABSENT = object()
+
+
+def _find(metrics: dict[str, Any], path: str) -> Any:
     node: Any = metrics
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
@@ -167,20 +179,31 @@ def lookup(metrics: dict[str, Any], path: str) -> Any:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            return None
+            return _ABSENT
     return node
 
 
+def lookup(metrics: dict[str, Any], path: str) -> Any:
+    """A dotted path into the metrics (``queues.critical.latency_p99_s``); None if absent."""
+    node = _find(metrics, path)
+    return None if node is _ABSENT else node
+
+
 def evaluate(metrics: dict[str, Any], expect: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each expectation with its actual value and verdict; a missing metric fails."""
+    """Each expectation with its actual value and verdict: a missing metric fails; a
+    metric with no data (null) is ``ok: None``, which makes the run's verdict UNKNOWN."""
     results = []
     for rule in expect:
-        actual = lookup(metrics, rule["metric"])
+        found = _find(metrics, rule["metric"])
+        actual = None if found is _ABSENT else found
         for op in ("min", "max", "equals"):
             if rule.get(op) is None:
                 continue
             value = rule[op]
-            if actual is None or isinstance(actual, dict | list):
+            ok: bool | None
+            if found is None:
+                ok = None       # the metric exists but has no data: cannot be judged
+            elif actual is None or isinstance(actual, dict | list):
                 ok = False
             elif op == "min":
                 ok = actual >= value
@@ -189,5 +212,5 @@ def evaluate(metrics: dict[str, Any], expect: list[dict[str, Any]]) -> list[dict
             else:
                 ok = actual == value
             results.append({"metric": rule["metric"], "op": op, "value": value,
-                            "actual": actual, "ok": bool(ok)})
+                            "actual": actual, "ok": None if ok is None else bool(ok)})
     return results

@@ -1,6 +1,10 @@
-"""The end-of-run summary: jobs by final state, queue latency, retries, duplicate effects,
-and every check and expectation with its verdict. Built from metrics.json alone, as a
-Markdown document (summary.md) and as rows for the terminal table.
+"""The end-of-run summary: the story's answer, jobs by final state, latency per queue and
+per job class, how failures ended, and every check and expectation with its verdict.
+Built from metrics.json alone, as a Markdown document (summary.md) and as rows for the
+terminal tables (each fits 80 columns).
+
+A value with no data (``None``: a queue that started nothing) is shown as "—", never as
+0.000, which would read as "instant".
 """
 
 from __future__ import annotations
@@ -8,10 +12,17 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from jobsim.checks.verdicts import GOOD, word
+
 STATES = ("enqueued", "succeeded", "dead", "discarded", "canceled", "lost", "in_flight")
+NO_DATA = "—"
+EXAMPLE_WIDTH = 34       # the terminal's "first example" column; the report shows all
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A number for a table cell: "—" for no data, thousands separated."""
+    if value is None:
+        return NO_DATA
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -19,31 +30,67 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def seconds(value: Any) -> str:
+    """A duration for a sentence: "0.031 s", "4.2 s", "431 s", "1.3 h"; "—" for none."""
+    if value is None:
+        return NO_DATA
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value)
+    if abs(value) >= 3 * 3600:
+        return f"{value / 3600:.1f} h"
+    if abs(value) >= 100:
+        return f"{value:,.0f} s"
+    if abs(value) >= 1:
+        return f"{value:.1f} s"
+    return f"{value:.2g} s" if value else "0 s"
+
+
 def sections(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) for each part of the summary."""
     jobs = m["jobs"]
-    out = [("Jobs", ["state", "count"], [[s, _fmt(jobs.get(s, 0))] for s in STATES])]
+    out = [("Jobs", ["state", "count"], [[s, fmt(jobs.get(s, 0))] for s in STATES])]
     out.append(("Work", ["measure", "value"], [
-        ["executions", _fmt(jobs["executions"])],
-        ["retries scheduled", _fmt(jobs["retries"])],
-        ["retry peak per minute", _fmt(m["retries"]["peak_per_minute"])],
-        ["effects", _fmt(m["effects"]["total"])],
-        ["duplicate effects", _fmt(m["effects"]["duplicates"])],
+        ["executions", fmt(jobs["executions"])],
+        ["retries scheduled", fmt(jobs["retries"])],
+        ["retry peak per minute", fmt(m["retries"]["peak_per_minute"])],
+        ["effects", fmt(m["effects"]["total"])],
+        ["duplicate effects", fmt(m["effects"]["duplicates"])],
     ]))
-    queues = [[name, _fmt(q["fetched"]), _fmt(q["latency_p50_s"]), _fmt(q["latency_p95_s"]),
-               _fmt(q["latency_p99_s"]), _fmt(q["latency_max_s"]), _fmt(q["max_depth"])]
+    queues = [[name, fmt(q["fetched"]), fmt(q["latency_p50_s"]), fmt(q["latency_p95_s"]),
+               fmt(q["latency_p99_s"]), fmt(q["latency_max_s"]), fmt(q["max_depth"])]
               for name, q in sorted(m["queues"].items())]
-    out.append(("Queues (latency in seconds)",
+    out.append(("Queues (wait in seconds)",
                 ["queue", "fetched", "p50", "p95", "p99", "max", "max depth"], queues))
-    checks = [[name, "pass" if c["ok"] else "FAIL", _fmt(c["violations"]),
-               _example(c["examples"])] for name, c in m["checks"].items()]
+    classes = m.get("jobs_by_class") or {}
+    out.append(("Job classes (wait and run time in seconds)",
+                ["class", "jobs", "wait p50", "p99", "max", "run p50", "run p99"],
+                [[name, fmt(c["enqueued"]), fmt(c["latency_p50_s"]), fmt(c["latency_p99_s"]),
+                  fmt(c["latency_max_s"]), fmt(c["run_time_p50_s"]), fmt(c["run_time_p99_s"])]
+                 for name, c in classes.items()]))
+    out.append(("Failures by job class", ["class", "runs", "retries", "dead", "discarded",
+                                          "top cause"],
+                [[name, fmt(c["executions"]), fmt(c["retries"]), fmt(c["dead"]),
+                  fmt(c["discarded"]), _top_cause(c)]
+                 for name, c in classes.items() if c["retries"] or c["dead"] or c["discarded"]]))
+    checks = [[name, word(c["ok"]), fmt(c["violations"]), _example(c["examples"])]
+              for name, c in m["checks"].items()]
     out.append(("Checks", ["check", "verdict", "violations", "first example"], checks))
-    expectations = [[e["metric"], f"{e['op']} {_fmt(e['value'])}", _fmt(e["actual"]),
-                     "pass" if e["ok"] else "FAIL"] for e in m["expectations"]]
+    expectations = [[e["metric"], f"{e['op']} {fmt(e['value'])}", fmt(e["actual"]),
+                     word(e["ok"])] for e in m["expectations"]]
     out.append(("Expectations", ["metric", "rule", "actual", "verdict"], expectations))
     for title, header, rows in _extra(m):
         out.append((title, header, rows))
     return out
+
+
+def _top_cause(c: dict[str, Any]) -> str:
+    """The commonest error behind the class's deaths (else discards, else retries)."""
+    for name in ("dead", "discarded", "retries"):
+        causes = c.get(f"{name}_by_error") or {}
+        if causes:
+            error, count = next(iter(causes.items()))
+            return f"{error}: {count:,}"
+    return ""
 
 
 def _extra(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -51,20 +98,48 @@ def _extra(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     lines = m.get("highlights") or []
     if not lines:
         return []
-    return [("Highlights", ["measure", "value"], [[k, _fmt(v)] for k, v in lines])]
+    return [("Highlights", ["measure", "value"], [[k, fmt(v)] for k, v in lines])]
 
 
 def _example(examples: list[dict[str, Any]]) -> str:
     if not examples:
         return ""
-    first = examples[0]
-    text = ", ".join(f"{k}={v}" for k, v in first.items())
-    return text if len(text) <= 90 else text[:87] + "..."
+    text = ", ".join(f"{k}={v}" for k, v in examples[0].items())
+    return text if len(text) <= EXAMPLE_WIDTH else text[:EXAMPLE_WIDTH - 1] + "…"
 
 
-def verdict(m: dict[str, Any]) -> bool:
-    return all(c["ok"] for c in m["checks"].values()) and all(
-        e["ok"] for e in m["expectations"])
+def held(m: dict[str, Any]) -> bool | None:
+    """True: every check and expectation held; False: one failed; None: nothing failed
+    but an expectation had no data to judge."""
+    results = [c["ok"] for c in m["checks"].values()] + [e["ok"] for e in m["expectations"]]
+    if any(r is False for r in results):
+        return False
+    return None if any(r is None for r in results) else True
+
+
+def verdict(m: dict[str, Any]) -> str:
+    """The run's verdict word (``checks.verdicts``)."""
+    return word(held(m), bool(m.get("reproduces")))
+
+
+def good(m: dict[str, Any]) -> bool:
+    return verdict(m) in GOOD
+
+
+def story_value(m: dict[str, Any]) -> Any:
+    story = m.get("story") or {}
+    return story.get("value")
+
+
+def story_line(results: list[dict[str, Any]]) -> str | None:
+    """The story's metric across the runs, e.g. "payments p99 wait: 0.031 s (base) ->
+    431 s (single_fifo)"; None when the scenario states no story."""
+    story = (results[0].get("story") or {}) if results else {}
+    if not story:
+        return None
+    show = seconds if story["metric"].endswith("_s") else fmt
+    parts = [f"{show(story_value(m))} ({m.get('variant') or 'base'})" for m in results]
+    return f"{story.get('label') or story['metric']}: {' -> '.join(parts)}"
 
 
 def md_text(value: Any) -> str:
@@ -79,12 +154,19 @@ def md_text(value: Any) -> str:
 
 def markdown(m: dict[str, Any]) -> str:
     title = md_text(m["scenario"] + (f" / {m['variant']}" if m.get("variant") else ""))
-    lines = [f"# {title}", "",
-             f"Verdict: **{'PASS' if verdict(m) else 'FAIL'}**  ",
-             f"seed {m['seed']}, broker {md_text(m['broker'])}, scale {m.get('scale', 1.0)}, "
-             f"{_fmt(m['sim_seconds'])} simulated s in {_fmt(m['wall_seconds'])} wall s  ",
-             f"history digest `{m['history_digest']}`", ""]
+    lines = [f"# {title}", ""]
+    if m.get("description"):
+        lines += [md_text(m["description"]), ""]
+    story = m.get("story") or {}
+    if story:
+        lines += [f"**{md_text(story['question'])}** {md_text(story_line([m]))}", ""]
+    lines += [f"Verdict: **{verdict(m)}**  ",
+              f"seed {m['seed']}, broker {md_text(m['broker'])}, scale {m.get('scale', 1.0)}, "
+              f"{fmt(m['sim_seconds'])} simulated s in {fmt(m['wall_seconds'])} wall s  ",
+              f"history digest `{m['history_digest']}`", ""]
     for title_, header, rows in sections(m):
+        if not rows:
+            continue
         lines += [f"## {title_}", "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(md_text(cell) for cell in r) + " |" for r in rows]

@@ -25,6 +25,7 @@ from jobsim.scenario.schema import (
     Expectation,
     Fault,
     Scenario,
+    Story,
     SystemConfig,
     WorkloadEntry,
     WorldConfig,
@@ -46,6 +47,8 @@ TOP_KEYS = (
     "expect",
     "latency_bounds",
     "route_all_to",
+    "story",
+    "reproduces",
     "variants",
 )
 ENTRY_KEYS = (
@@ -63,6 +66,7 @@ ENTRY_KEYS = (
 )
 FAULT_KEYS = ("type", "start", "duration", "target")  # any other key is a fault parameter
 EXPECT_KEYS = ("metric", "min", "max", "equals")
+STORY_KEYS = ("question", "metric", "label")
 METRIC = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_:-]+)*")
 
 
@@ -112,6 +116,8 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         expect=f.optional(data, "expect", where, _expectations, ()),
         latency_bounds=f.optional(data, "latency_bounds", where, ctx.latency_bounds, {}),
         route_all_to=route,
+        story=f.optional(data, "story", where, _story, None),
+        reproduces=f.optional(data, "reproduces", where, f.boolean, False),
         file=where.file,
         jobs=jobs,
     )
@@ -297,14 +303,26 @@ def _expectations(value: Any, where: Where) -> tuple[Expectation, ...]:
     return f.items(value, where, _expectation)
 
 
-def _expectation(value: Any, where: Where) -> Expectation:
-    data = f.mapping(value, where, EXPECT_KEYS)
-    metric = f.required(data, "metric", where, f.string)
+def _metric_path(value: Any, where: Where) -> str:
+    metric = f.string(value, where)
     if not METRIC.fullmatch(metric):
         example = "'queues.critical.latency_p99_s'"
-        raise where.key("metric").error(
-            f"expected a dotted metric path like {example}, got {show(metric)}"
-        )
+        raise where.error(f"expected a dotted metric path like {example}, got {show(metric)}")
+    return metric
+
+
+def _story(value: Any, where: Where) -> Story:
+    data = f.mapping(value, where, STORY_KEYS)
+    return Story(
+        question=f.required(data, "question", where, f.string).strip(),
+        metric=f.required(data, "metric", where, _metric_path),
+        label=f.optional(data, "label", where, f.string, None),
+    )
+
+
+def _expectation(value: Any, where: Where) -> Expectation:
+    data = f.mapping(value, where, EXPECT_KEYS)
+    metric = f.required(data, "metric", where, _metric_path)
     bounds = f.present(data, ("min", "max", "equals"))
     if not bounds:
         raise where.error("expected 'min', 'max' (or both) or 'equals'")

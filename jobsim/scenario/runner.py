@@ -42,6 +42,7 @@ from jobsim.world.workload import Workload
 from jobsim.world.world import World
 
 Progress = Callable[[float, float], None]        # (sim now, horizon)
+Phase = Callable[[str], None]                    # the step after the simulation
 DRAIN_CHECK_S = 10.0
 PROGRESS_STEPS = 100
 OFFLOAD_EVENTS = 100_000     # histories this long are saved and digested in a child
@@ -57,8 +58,13 @@ class Result:
 
     @property
     def ok(self) -> bool:
+        """Every check and expectation held (the verdict is PASS or REPRODUCED)."""
         return all(c.ok for c in self.checks.values()) and all(
-            e["ok"] for e in self.metrics["expectations"])
+            e["ok"] is True for e in self.metrics["expectations"])
+
+    @property
+    def verdict(self) -> str:
+        return str(self.metrics["verdict"])
 
 
 def scenarios_dir() -> Path:
@@ -81,10 +87,11 @@ def load(source: str | Path, variant: str | None = None,
 
 def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
                  variant: str | None = None, broker: str = "memory", scale: float = 1.0,
-                 progress: Progress | None = None, history_path: Path | None = None
-                 ) -> Result:
+                 progress: Progress | None = None, history_path: Path | None = None,
+                 phase: Phase | None = None) -> Result:
     """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL.
-    ``history_path``: save the history there, digesting it in the same pass."""
+    ``history_path``: save the history there, digesting it in the same pass.
+    ``phase``: told the name of each step after the simulation ("checking", ...)."""
     if not isinstance(scenario, Scenario):
         scenario = load(scenario, variant)
     else:
@@ -96,7 +103,7 @@ def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
     with declared_jobs(scenario):
         build.arrivals(scenario)
     with _gc_frozen(), declared_jobs(scenario):
-        return _judged_run(scenario, seed, broker, faults, progress, history_path)
+        return _judged_run(scenario, seed, broker, faults, progress, history_path, phase)
 
 
 @contextmanager
@@ -129,7 +136,8 @@ def _gc_frozen() -> Iterator[None]:
 
 
 def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
-                progress: Progress | None, history_path: Path | None) -> Result:
+                progress: Progress | None, history_path: Path | None,
+                phase: Phase | None) -> Result:
     started = time.perf_counter()
     run = _Run(scenario, seed, broker, faults)
     run.simulate(progress)
@@ -142,6 +150,8 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
         history_path.parent.mkdir(parents=True, exist_ok=True)
         charts = start_charts(history)
     saving = _save(history, history_path)
+    if phase is not None:
+        phase("checking")
     try:
         checks = run_checks(history, scenario.checks, _check_options(scenario))
         digest = saving.result()
@@ -154,7 +164,12 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
             "history_digest": digest,
             "broker": broker if not broker.startswith("redis") else "redis",
             "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
-            "scale": scenario.scale}
+            "scale": scenario.scale, "description": scenario.description,
+            "reproduces": scenario.reproduces,
+            "faults": [f.describe() for f in scenario.faults],
+            "story": None if scenario.story is None else {
+                "question": scenario.story.question, "metric": scenario.story.metric,
+                "label": scenario.story.label}}
     expect = [{"metric": e.metric, "min": e.min, "max": e.max, "equals": e.equals}
               for e in scenario.expect]
     metrics = compute(run.sim.history, checks, meta, expect)
@@ -223,8 +238,8 @@ class _Run:
         while sim.now < end and not self.drained():
             sim.run(until=min(end, sim.now + DRAIN_CHECK_S))
             gc.freeze()
-        if progress is not None:
-            progress(scenario.horizon, scenario.horizon)
+        if progress is not None:     # the run ends where it drained: the bar's total
+            progress(sim.now, sim.now)  # agrees with the summary's simulated seconds
         self.world.finish()
         self.system.inventory(self.store)    # the observer's final read, past any fault
 

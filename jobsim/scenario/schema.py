@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import ScenarioError, unknown
 from jobsim.system.flavors.options import FlavorConfig
 
@@ -173,6 +174,15 @@ class Fault:
     target: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # the other keys, JSON values
 
+    def describe(self) -> str:
+        """One line for people: "latency on payment_api from 30m for 15m (extra: 2s)"."""
+        text = self.type + (f" on {self.target}" if self.target else "")
+        text += f" from {format_duration(self.start)}"
+        text += " to the end" if self.duration is None else f" for {format_duration(self.duration)}"
+        if self.params:
+            text += " (" + ", ".join(f"{k}: {v}" for k, v in self.params.items()) + ")"
+        return text
+
 
 @dataclass(frozen=True)
 class Expectation:
@@ -192,6 +202,16 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Story:
+    """The question a scenario answers and the metrics.json path that answers it; the
+    terminal and compare.html lead with that metric across variants."""
+
+    question: str
+    metric: str
+    label: str | None = None  # short name of the metric on screen, e.g. "payments p99 wait"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -205,6 +225,8 @@ class Scenario:
     checks: tuple[str, ...] = ()
     expect: tuple[Expectation, ...] = ()
     latency_bounds: Mapping[str, float] = field(default_factory=dict)
+    story: Story | None = None
+    reproduces: bool = False  # this run reproduces a known failure: verdict REPRODUCED
     route_all_to: str | None = None  # applied to workload entries and, by the runner, to every push
     variant: str | None = None  # the variant this scenario is, None for the base
     variants: Mapping[str, Scenario] = field(default_factory=dict, repr=False)  # base only

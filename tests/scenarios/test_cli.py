@@ -102,8 +102,8 @@ def test_bench_core_json_is_one_object_with_the_core_figures() -> None:
 
 
 def test_progress_bar_renders_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a real terminal the bar is drawn before the first tick and at every tick; a
-    task without a total once crashed that first drawing (TypeError in the column)."""
+    """On a real terminal the bar shows simulated time as h:mm of the total, an ETA and
+    the phase after the run; a task without a total once crashed the first drawing."""
     import io
 
     from rich.console import Console
@@ -111,9 +111,47 @@ def test_progress_bar_renders_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> 
     from jobsim import cli
 
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "errors", Console(file=screen, force_terminal=True, width=100))
-    with cli._progress(False, "demo") as tick:
-        assert tick is not None
-        tick(0.0, 100.0)
-        tick(50.0, 100.0)
-    assert "50/100 sim s" in screen.getvalue()
+    monkeypatch.setattr(cli, "errors", Console(file=screen, force_terminal=True, width=120))
+    with cli._progress(False, "demo (variant 2 of 3)") as bar:
+        bar.tick(0.0, 7800.0)
+        bar.tick(2700.0, 7800.0)
+        bar.phase("checking")
+    text = screen.getvalue()
+    assert "0:45/2:10 sim" in text
+    assert "ETA" in text and "checking" in text and "variant 2 of 3" in text
+
+
+def test_hmm_formats_simulated_time() -> None:
+    from jobsim.cli import hmm
+
+    assert [hmm(s) for s in (0, 59, 60, 3599, 3600, 7810)] == [
+        "0:00", "0:00", "0:01", "0:59", "1:00", "2:10"]
+
+
+def test_simulate_json_prints_the_metrics_document_and_nothing_else(tmp_path: Path) -> None:
+    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.01", "--out",
+                          str(tmp_path), "--json")
+    document = json.loads(out)
+    assert code == 0 and document["verdict"] == "PASS"
+    assert document == json.loads((tmp_path / "metrics.json").read_text())
+    assert "latency_p99_s" in document["jobs_by_class"]["PaymentProcessingJob"]
+
+
+def test_quiet_prints_the_one_line_verdict_and_reproduces_words(tmp_path: Path) -> None:
+    # At 1 % scale there is no backlog: single_fifo does not reproduce the incident.
+    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.01", "--out",
+                          str(tmp_path), "--quiet", "--variant", "single_fifo")
+    assert (code, out) == (1, "black_friday/single_fifo: NOT REPRODUCED\n")
+
+
+def test_all_variants_lead_with_the_story_line(tmp_path: Path) -> None:
+    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.01", "--out",
+                          str(tmp_path), "--all-variants")
+    first = out.splitlines()[0]
+    assert first.startswith("How long do payments wait at the sale peak? payments p99 wait:")
+    assert "(base) -> " in first and first.endswith("(single_fifo)")
+    assert out.splitlines()[-1] == ("black_friday: NOT REPRODUCED: PASS (base), "
+                                    "NOT REPRODUCED (single_fifo)")
+    assert code == 1
+    tables = [line for line in out.splitlines()[1:] if not line.startswith(("  ", "sim "))]
+    assert max(len(line) for line in tables) <= 80      # paths and digests may run on

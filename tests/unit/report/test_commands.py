@@ -75,4 +75,4 @@ def test_contention_exit_code_states_the_verdict(tmp_path: Path) -> None:
         "backoff-contention", "--clients", "2,3", "--reps", "1", "--out", str(tmp_path)])
     doc = json.loads((tmp_path / "metrics.json").read_text())
     assert result.exit_code == (0 if doc["reproduced"] else 1)
-    assert ("reproduced" in result.output)
+    assert ("REPRODUCED" in result.output)

@@ -76,7 +76,7 @@ def test_contention_report_files(tmp_path: Path) -> None:
     doc = contention.write_report(tmp_path, [2, 4], reps=1)
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "summary.md").exists()
     assert assert_self_contained(tmp_path / "report.html") == 2
-    assert ("reproduced" if doc["reproduced"] else "NOT reproduced") in \
+    assert ("REPRODUCED" if doc["reproduced"] else "NOT REPRODUCED") in \
         (tmp_path / "report.html").read_text()
 
 

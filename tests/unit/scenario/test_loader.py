@@ -326,7 +326,7 @@ BAD_FILES = [
         "unknown_top_key.yaml",
         "workloads: unknown key 'workloads' (did you mean 'workload' or 'world'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, name, "
-        "route_all_to, seed, system, variants, workload, world",
+        "reproduces, route_all_to, seed, story, system, variants, workload, world",
     ),
     (
         "unknown_system_key.yaml",
@@ -444,14 +444,14 @@ BAD_FILES = [
     (
         "variant_unknown_key.yaml",
         "variants.single_fifo.sytem: unknown key 'sytem' (did you mean 'system'?); valid keys: "
-        "checks, description, drain, duration, expect, faults, jobs, latency_bounds, route_all_to, "
-        "seed, system, workload, world",
+        "checks, description, drain, duration, expect, faults, jobs, latency_bounds, "
+        "reproduces, route_all_to, seed, story, system, workload, world",
     ),
     (
         "variant_renames.yaml",
         "variants.other.name: unknown key 'name'; valid keys: checks, description, drain, "
-        "duration, expect, faults, jobs, latency_bounds, route_all_to, seed, system, workload, "
-        "world",
+        "duration, expect, faults, jobs, latency_bounds, reproduces, route_all_to, seed, "
+        "story, system, workload, world",
     ),
     ("variant_bad_value.yaml", "variants.slow.system.concurrency: must be at least 1, got 0"),
     (

@@ -1,0 +1,124 @@
+"""Metrics per job class: how long each class waited and ran, and how its failures ended.
+
+Why per class: an on-call engineer asks "how long did payments wait?", and a queue mixes
+classes (single_fifo puts every job on ``default``). One pass over the history gives, for
+each job class (the ``cls`` of its enqueue, schedule or defer event):
+
+- ``latency_*_s``: the wait from becoming visible in a queue (enqueue, promote, requeue,
+  recover, release) to the start of the owning execution, the same convention as the
+  per-queue latency; nearest-rank percentiles;
+- ``run_time_*_s``: from a start to its success or failure (owning executions only);
+- ``executions`` (duplicate executions included), ``succeeded``, ``retries``, ``dead``,
+  ``discarded``, and each of the last three by error class: the error of the failure
+  that led to it, or the event's reason (``kill``, ``replaced``, ...) when no failure did.
+
+A statistic with no data is ``None`` (``null`` in metrics.json, "—" on screen), never 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from jobsim.history.events import index
+from jobsim.history.history import History
+
+_PUSH = frozenset({"enqueue", "promote", "requeue", "recover", "release"})
+_BORN = frozenset({"enqueue", "schedule", "defer"})
+_CLS = {kind: index(kind, "cls") for kind in _BORN}
+_START_DUP = index("start", "dup")
+_SUCCESS_DUP = index("success", "dup")
+_FAILURE_ERROR, _FAILURE_DUP = index("failure", "error"), index("failure", "dup")
+_REASON = {"dead": index("dead", "reason"), "discard": index("discard", "reason")}
+UNKNOWN_CLASS = "(unknown)"
+ENDINGS = ("retries", "dead", "discarded")
+
+
+class _Class:
+    """The running tallies of one job class."""
+
+    __slots__ = ("ends", "enqueued", "executions", "runs", "succeeded", "waits")
+
+    def __init__(self) -> None:
+        self.enqueued = self.executions = self.succeeded = 0
+        self.waits: list[float] = []
+        self.runs: list[float] = []
+        self.ends: dict[str, Counter[str]] = {name: Counter() for name in ENDINGS}
+
+
+def percentile(ordered: list[float], p: int) -> float | None:
+    """Nearest-rank percentile of an ascending list; None when it is empty."""
+    if not ordered:
+        return None
+    return ordered[max(1, -(-p * len(ordered) // 100)) - 1]
+
+
+def stats(history: History) -> dict[str, dict[str, Any]]:
+    """``jobs_by_class`` of metrics.json, classes sorted by name."""
+    classes: dict[str, _Class] = {}
+    cls_of: dict[str, str] = {}
+    since: dict[str, float] = {}
+    started: dict[str, float] = {}
+    error: dict[str, str] = {}
+
+    def of(jid: str) -> _Class:
+        name = cls_of.get(jid, UNKNOWN_CLASS)
+        found = classes.get(name)
+        if found is None:
+            found = classes[name] = _Class()
+        return found
+
+    for ev in history.events:
+        kind = ev[1]
+        if kind in _BORN:
+            jid = ev[2]
+            if jid not in cls_of:
+                cls_of[jid] = ev[_CLS[kind]]
+                of(jid).enqueued += 1
+        if kind in _PUSH:
+            since[ev[2]] = ev[0]
+        elif kind == "start":
+            tally = of(ev[2])
+            tally.executions += 1
+            if not ev[_START_DUP]:
+                seen = since.pop(ev[2], None)
+                if seen is not None:
+                    tally.waits.append(ev[0] - seen)
+                started[ev[2]] = ev[0]
+        elif kind == "success" and not ev[_SUCCESS_DUP]:
+            tally = of(ev[2])
+            tally.succeeded += 1
+            _ran(tally, started, ev)
+        elif kind == "failure" and not ev[_FAILURE_DUP]:
+            error[ev[2]] = ev[_FAILURE_ERROR]
+            _ran(of(ev[2]), started, ev)
+        elif kind == "retry":
+            of(ev[2]).ends["retries"][error.get(ev[2], "(no error)")] += 1
+        elif kind in _REASON:
+            ending = "dead" if kind == "dead" else "discarded"
+            cause = error.pop(ev[2], None) or str(ev[_REASON[kind]])
+            of(ev[2]).ends[ending][cause] += 1
+            since.pop(ev[2], None)
+    return {name: _summary(classes[name]) for name in sorted(classes)}
+
+
+def _ran(tally: _Class, started: dict[str, float], ev: tuple[Any, ...]) -> None:
+    begun = started.pop(ev[2], None)
+    if begun is not None:
+        tally.runs.append(ev[0] - begun)
+
+
+def _summary(c: _Class) -> dict[str, Any]:
+    waits, runs = sorted(c.waits), sorted(c.runs)
+    out: dict[str, Any] = {"enqueued": c.enqueued, "executions": c.executions,
+                           "succeeded": c.succeeded}
+    for label, values in (("latency", waits), ("run_time", runs)):
+        out[f"{label}_mean_s"] = sum(values) / len(values) if values else None
+        for p in (50, 95, 99):
+            out[f"{label}_p{p}_s"] = percentile(values, p)
+        out[f"{label}_max_s"] = values[-1] if values else None
+    for name in ENDINGS:
+        counts = c.ends[name]
+        out[name] = sum(counts.values())
+        out[f"{name}_by_error"] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out

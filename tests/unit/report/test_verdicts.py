@@ -1,0 +1,57 @@
+"""The verdict words: one vocabulary, and how a run's checks and expectations map to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobsim.checks.verdicts import WORDS, combine, exit_code, word
+from jobsim.report.metrics import evaluate
+from jobsim.report.summary import held, story_line, verdict
+
+
+def run(ok_checks: bool = True, expectations: list[bool | None] | None = None,
+        reproduces: bool = False) -> dict:
+    return {"checks": {"no_loss": {"ok": ok_checks}},
+            "expectations": [{"ok": e} for e in (expectations or [])],
+            "reproduces": reproduces}
+
+
+@pytest.mark.parametrize(("m", "expected"), [
+    (run(), "PASS"),
+    (run(ok_checks=False), "FAIL"),
+    (run(expectations=[True, False]), "FAIL"),
+    (run(expectations=[True, None]), "UNKNOWN"),
+    (run(expectations=[None, False]), "FAIL"),
+    (run(reproduces=True, expectations=[True]), "REPRODUCED"),
+    (run(reproduces=True, expectations=[False]), "NOT REPRODUCED"),
+])
+def test_verdict_words(m: dict, expected: str) -> None:
+    assert verdict(m) == expected
+    assert expected in WORDS
+    assert exit_code(expected) == (0 if expected in ("PASS", "REPRODUCED") else 1)
+
+
+def test_several_runs_take_the_worst_word() -> None:
+    assert combine(["PASS", "REPRODUCED"]) == "PASS"
+    assert combine(["REPRODUCED", "REPRODUCED"]) == "REPRODUCED"
+    assert combine(["PASS", "NOT REPRODUCED"]) == "NOT REPRODUCED"
+    assert combine(["UNKNOWN", "FAIL"]) == "FAIL"
+    assert word(None) == "UNKNOWN"
+
+
+def test_an_expectation_on_a_metric_without_data_is_unknown_not_failed() -> None:
+    metrics = {"queues": {"low": {"latency_p99_s": None}}, "jobs": {"lost": 0}}
+    rows = evaluate(metrics, [{"metric": "queues.low.latency_p99_s", "max": 5},
+                              {"metric": "queues.nope.latency_p99_s", "max": 5},
+                              {"metric": "jobs.lost", "max": 0}])
+    assert [r["ok"] for r in rows] == [None, False, True]
+    assert held({"checks": {}, "expectations": rows[:1]}) is None
+
+
+def test_story_line_leads_with_the_metric_across_variants() -> None:
+    story = {"question": "How long?", "metric": "jobs_by_class.P.latency_p99_s",
+             "label": "payments p99 wait"}
+    base = {"variant": None, "story": {**story, "value": 0.031}}
+    fifo = {"variant": "single_fifo", "story": {**story, "value": 431.2}}
+    assert story_line([base, fifo]) == "payments p99 wait: 0.031 s (base) -> 431 s (single_fifo)"
+    assert story_line([{"variant": None}]) is None
