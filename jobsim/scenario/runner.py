@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,18 @@ class Result:
 
 
 def scenarios_dir() -> Path:
-    """Built-in scenarios: $JOBSIM_SCENARIOS, ./scenarios, or the checkout's scenarios/."""
+    """Built-in scenarios: $JOBSIM_SCENARIOS, ./scenarios, the checkout's scenarios/, or,
+    installed from a wheel, the copy the build put in the package (see setup.py)."""
     env = os.environ.get("JOBSIM_SCENARIOS")
     if env:
         return Path(env)
     here = Path("scenarios")
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
+    if here.is_dir():
+        return here
+    checkout = Path(__file__).resolve().parents[2] / "scenarios"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("jobsim") / "scenarios"))
 
 
 def load(source: str | Path, variant: str | None = None,
