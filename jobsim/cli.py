@@ -58,6 +58,7 @@ class _Commands(click.Group):
 
     LAZY = {
         "report": "jobsim.report.commands:report",
+        "hunt": "jobsim.sweep.hunt:hunt",
         "sweep": "jobsim.sweep.command:sweep",
         "validate": "jobsim.validate.command:validate",
     }
