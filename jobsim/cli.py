@@ -307,14 +307,19 @@ def _compare(root: Path, results: list[dict[str, Any]]) -> None:
 
 # ---- list and check ---------------------------------------------------------------
 @main.command(name="list")
-def list_() -> None:
-    """The built-in scenarios and the story each tells."""
-    from jobsim.scenario.loader import list_scenarios
-    from jobsim.scenario.runner import scenarios_dir
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False))
+def list_(folder: Path | None) -> None:
+    """The built-in scenarios (or FOLDER's): each one's story, jobs and variants."""
+    from jobsim.scenario.listing import entries
+    from jobsim.scenario.runner import load, scenarios_dir
 
-    for name, description in list_scenarios(scenarios_dir()):
-        first = description.split(". ")[0].rstrip(".")
-        console.print(f"[bold]{name:20}[/bold] {first}.", highlight=False)
+    if folder is not None and not folder.is_dir():
+        fail_input(f"{folder}: no such folder")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # sidekiq.yml notes are for simulate
+        listed = entries(folder or scenarios_dir(), load)
+    for entry in listed:
+        click.echo(entry.render())
 
 
 @main.command()
