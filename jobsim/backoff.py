@@ -17,6 +17,7 @@ of its seed. Public entry points: ``policy(name, **params)`` and ``parse(spec)``
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import random
 from dataclasses import dataclass
@@ -435,9 +436,8 @@ def parse(spec: str) -> Policy:
         key, eq, raw = (s.strip() for s in part.partition("="))
         field = _ALIASES.get(key, key)
         if field not in types:
-            raise ValueError(
-                f"{spec!r}: unknown key {key!r} for {cls.name}; valid: {', '.join(_keys(cls))}"
-            )
+            raise ValueError(f"{spec!r}: unknown key {key!r} for {cls.name}"
+                             f"{_close(key, _keys(cls))}; valid: {', '.join(_keys(cls))}")
         if not eq or not raw:
             raise ValueError(f"{spec!r}: {key!r} needs a value ({key}=VALUE)")
         if field in params:
@@ -474,7 +474,9 @@ def _policy_class(name: str) -> type[Policy]:
     if name == "custom":
         raise ValueError("'custom' means a retry_in hook chose the delay: it has no bounds")
     if name not in POLICIES:
-        raise ValueError(f"unknown backoff policy {name!r}; valid: {', '.join(POLICIES)}")
+        raise ValueError(f"unknown backoff policy {name!r}{_close(name, POLICIES)}; "
+                         f"valid: {', '.join(POLICIES)} (a spec like 'exponential:base=1,"
+                         "cap=600', not a duration)")
     return POLICIES[name]
 
 
@@ -483,6 +485,12 @@ def _sidekiq_rule(name: str) -> Sidekiq:
     found = POLICIES[name]()
     assert isinstance(found, Sidekiq)
     return found
+
+
+def _close(name: str, choices: Any) -> str:
+    """' (did you mean 'x'?)' for a near miss, so a typo in a spec is a one-glance fix."""
+    close = difflib.get_close_matches(name[:100], sorted(choices), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _keys(cls: type[Policy]) -> list[str]:

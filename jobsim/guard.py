@@ -54,6 +54,8 @@ def guarded(command: Callable[[], T]) -> T:
     except OSError as exc:
         fail(describe_os_error(exc))
     except Exception as exc:
+        if _is_scenario_error(exc):
+            _fail_lines(str(exc))
         if _is_input_error(exc):
             fail(str(exc) or type(exc).__name__)
         traceback.print_exc()
@@ -77,6 +79,20 @@ def _is_input_error(exc: Exception) -> bool:
     from jobsim.scenario.errors import ScenarioError
 
     return isinstance(exc, InputError | ScenarioError | HistoryError | BrokerError)
+
+
+def _is_scenario_error(exc: Exception) -> bool:
+    from jobsim.scenario.errors import ScenarioError
+
+    return isinstance(exc, ScenarioError)
+
+
+def _fail_lines(message: str) -> NoReturn:
+    """A scenario's problems: one ``FILE:LINE:COL: PATH: REASON`` line each (no prefix,
+    so editors and CI annotations can jump to each), exit 2."""
+    for line in message.splitlines():
+        click.echo(line, err=True)
+    sys.exit(EXIT_INPUT)
 
 
 def _one_line(message: str) -> str:

@@ -12,6 +12,7 @@ run starts and errors name the exact parameter.
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -21,8 +22,9 @@ from jobsim.sim.simulation import Simulation
 from jobsim.system.client import PushError, PushTimeout
 from jobsim.system.job import job_class
 
-# parameter kinds: "duration" (seconds), "probability", "count", "number", "str",
-# "job" (a registered job name), "mapping", or a tuple of allowed strings
+# parameter kinds: "duration" (seconds), "probability", "rate_below_one" (a probability
+# in [0, 1)), "count", "number", "str", "job" (a registered job name), "mapping", or a
+# tuple of allowed strings
 ParamKinds = dict[str, Any]
 
 
@@ -55,6 +57,9 @@ class Fault:
     PARAMS: ClassVar[ParamKinds] = {}
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     NEEDS_TARGET: ClassVar[bool] = False
+    # What ``target:`` names: "service", "process" (p0.., random, all), "replica" (an
+    # index or all), or None: the fault takes no target and a scenario naming one is refused.
+    TARGET: ClassVar[str | None] = None
     doc: ClassVar[str] = ""
 
     start: float
@@ -85,6 +90,7 @@ class ServiceOutage(Fault):
     PARAMS = {"mode": ("error", "timeout", "hang"), "timeout_s": "duration"}
     DEFAULTS = {"mode": "error", "timeout_s": 30.0}
     NEEDS_TARGET = True
+    TARGET = "service"
 
     def begin(self, ctx: ChaosContext) -> None:
         ctx.world.service(self.target).set_outage(self.p("mode"), timeout_s=self.p("timeout_s"))
@@ -99,6 +105,7 @@ class ServiceErrors(Fault):
     PARAMS = {"rate": "probability"}
     DEFAULTS = {"rate": 0.5}
     NEEDS_TARGET = True
+    TARGET = "service"
 
     def begin(self, ctx: ChaosContext) -> None:
         ctx.world.service(self.target).set_error_rate(self.p("rate"))
@@ -113,6 +120,7 @@ class ServiceLatency(Fault):
     PARAMS = {"extra": "duration"}
     DEFAULTS = {"extra": 1.0}
     NEEDS_TARGET = True
+    TARGET = "service"
 
     def begin(self, ctx: ChaosContext) -> None:
         ctx.world.service(self.target).set_extra_latency(self.p("extra"))
@@ -124,6 +132,7 @@ class ServiceLatency(Fault):
 class ReplicaLag(Fault):
     kind = "replica_lag"
     doc = "read replicas fall `lag` behind the primary (target: replica index, default all)"
+    TARGET = "replica"
     PARAMS = {"lag": "duration"}
     DEFAULTS = {"lag": 5.0}
 
@@ -159,7 +168,7 @@ class DuplicateEnqueue(Fault):
 class DuplicateDelivery(Fault):
     kind = "duplicate_delivery"
     doc = "a fetched job is delivered again (it reappears at the front of its queue)"
-    PARAMS = {"rate": "probability"}
+    PARAMS = {"rate": "rate_below_one"}  # at 1 every delivery repeats: the run never ends
     DEFAULTS = {"rate": 0.05}
 
     def begin(self, ctx: ChaosContext) -> None:
@@ -221,6 +230,7 @@ class WorkerCrash(Fault):
 
     kind = "worker_crash"
     doc = "SIGKILL a worker process, restart it after restart_after"
+    TARGET = "process"
     PARAMS = {"restart_after": "duration", "every": "duration"}
     DEFAULTS = {"restart_after": 30.0, "every": None}
 
@@ -274,6 +284,7 @@ class RollingDeploy(Fault):
 class ClockSkew(Fault):
     kind = "clock_skew"
     doc = "one process's clock runs `skew` seconds ahead (negative: behind)"
+    TARGET = "process"
     PARAMS = {"skew": "number"}
     DEFAULTS = {"skew": 60.0}
 
@@ -342,8 +353,10 @@ def build_fault(kind: str, start: float, duration: float, target: str | None,
     for key, value in params.items():
         if key not in cls.PARAMS:
             valid = ", ".join(sorted(cls.PARAMS)) or "none"
+            close = difflib.get_close_matches(str(key)[:100], sorted(cls.PARAMS), n=2)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
             raise FaultParamError(f"{where}.{key}",
-                                  f"unknown parameter for {name!r}; valid: {valid}")
+                                  f"unknown parameter for {name!r}{hint}; valid: {valid}")
         clean[key] = _coerce(cls.PARAMS[key], value, f"{where}.{key}", to_seconds)
     return cls(start=start, duration=duration, target=target, params=clean)
 
@@ -355,11 +368,14 @@ def _coerce(kind: Any, value: Any, path: str, to_seconds: Callable[[Any, str], f
         return value
     if kind == "duration":
         return to_seconds(value, path)
-    if kind in ("probability", "number"):
+    if kind in ("probability", "rate_below_one", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise FaultParamError(path, f"expected a number, got {value!r}")
         if kind == "probability" and not 0.0 <= value <= 1.0:
             raise FaultParamError(path, f"expected a probability in [0, 1], got {value!r}")
+        if kind == "rate_below_one" and not 0.0 <= value < 1.0:
+            raise FaultParamError(path, f"expected a probability in [0, 1), got {value!r}: "
+                                  "at 1 every delivery would be repeated forever")
         return float(value)
     if kind == "count":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

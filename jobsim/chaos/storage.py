@@ -15,6 +15,11 @@ from typing import Any
 
 from jobsim.broker.base import Broker, BrokerError, Payload
 
+# A job is redelivered by the duplicate_delivery fault at most this many times: a real
+# queue replays a message a few times, never forever, and without a cap a high rate
+# (each copy can be duplicated again) grows the queue without end.
+MAX_REDELIVERIES = 3
+
 
 class BrokerUnavailable(BrokerError):
     """Connection refused: nothing was applied."""
@@ -39,6 +44,7 @@ class StorageFaults:
         self.outage = False
         self.ambiguous_push_rate = 0.0
         self.duplicate_delivery_rate = 0.0
+        self._redelivered: dict[str, int] = {}    # jid -> copies made so far
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -108,6 +114,11 @@ class FaultyBroker:
         return call
 
     def _duplicate(self, queue: str, payload: Payload) -> None:
+        copies = self._faults._redelivered
+        jid = payload["jid"]
+        if copies.get(jid, 0) >= MAX_REDELIVERIES:
+            return                   # the draw was made: other draws stay where they were
+        copies[jid] = copies.get(jid, 0) + 1
         self._inner.push_front(queue, payload)
         if self._on_duplicate is not None:
             self._on_duplicate(payload["jid"], queue)

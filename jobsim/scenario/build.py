@@ -15,7 +15,6 @@ from jobsim.scenario.durations import parse_duration
 from jobsim.scenario.errors import ScenarioError
 from jobsim.scenario.schema import Distribution, Scenario
 from jobsim.system.config import SystemConfig
-from jobsim.system.job import job_class
 from jobsim.world.handlers import death_handler
 from jobsim.world.workload import Arrivals
 from jobsim.world.world import DEFAULT_SERVICES
@@ -91,21 +90,10 @@ def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
 
 
 def arrivals(scenario: Scenario) -> list[Arrivals]:
-    """Workload entries for the driver; each job's ``make_args`` vets the entry's args."""
+    """Workload entries for the driver (their args and queues were resolved at load,
+    by ``references``)."""
     out = []
-    listened = [name for name, _ in scenario.system.queues]
-    for i, e in enumerate(scenario.workload):
-        cls = job_class(e.job)
-        try:
-            cls.make_args(0, dict(e.args))
-        except (ValueError, TypeError) as exc:
-            raise ScenarioError(scenario.file, f"workload[{i}].args", str(exc)) from None
-        queue = e.queue or cls.queue
-        if queue not in listened:
-            raise ScenarioError(
-                scenario.file, f"workload[{i}].queue",
-                f"{e.job} goes to queue {queue!r}, which no process listens to "
-                f"(system.queues: {', '.join(listened)}); set queue: or add the queue")
+    for e in scenario.workload:
         options = {"queue": e.queue, "retry": e.retry, "backoff": e.backoff, "jitter": e.jitter}
         out.append(Arrivals(
             job=e.job, kind=e.arrival, count=e.count or 0, rate=e.rate or 0.0,

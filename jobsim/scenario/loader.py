@@ -29,7 +29,7 @@ from jobsim.scenario.errors import (
 )
 from jobsim.scenario.parse import TOP_KEYS, Known, Resolver, build_scenario
 from jobsim.scenario.positions import MAX_FILE_BYTES, error_at, place, scan
-from jobsim.scenario.problems import attempt, collecting, report
+from jobsim.scenario.problems import Abandon, attempt, collecting, report
 from jobsim.scenario.schema import Scenario
 
 _TAG = re.compile(r"constructor for the tag '([^']*)'")
@@ -110,9 +110,16 @@ def _load(raw: Any, where: Where, known: Known, stem: str) -> Scenario:
 
 def _build(raw: dict[str, Any], where: Where, known: Known, stem: str) -> Scenario:
     """One document built, then its references resolved (each problem recorded)."""
-    scenario = build_scenario(raw, where, known, stem)
+    with collecting() as found:
+        scenario = attempt(lambda: build_scenario(raw, where, known, stem), None)
+    for problem in found:
+        report(problem)
+    if scenario is None:
+        raise Abandon()
     check = known.references
-    if check is not None:
+    # References are resolved on a document that built cleanly: a dropped list item
+    # would shift the indexes the resolver's paths are made of.
+    if check is not None and not found:
         attempt(lambda: check(scenario, where), None)
     return scenario
 

@@ -254,7 +254,7 @@ class _Context:
             type=kind,
             start=start,
             duration=f.optional(data, "duration", where, f.duration(positive=True), None),
-            target=f.optional(data, "target", where, f.name, None),
+            target=f.optional(data, "target", where, _target, None),
             params={k: f.json_value(v, where.key(k)) for k, v in params.items()},
         )
 
@@ -285,6 +285,13 @@ def _arrival_kind(data: dict[str, Any], where: Where) -> str:
             takes = " and ".join(repr(k) for k in allowed)
             raise where.key(key).error(f"cannot be used with {kind!r}, which takes {takes}")
     return kind
+
+
+def _target(value: Any, where: Where) -> str:
+    """A name (``payment_api``, ``p3``, ``random``) or a replica index (``0``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    return f.name(value, where)
 
 
 def _args(value: Any, where: Where) -> dict[str, Any]:

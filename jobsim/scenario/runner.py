@@ -31,6 +31,7 @@ from jobsim.report.html import Charts, start_charts
 from jobsim.report.metrics import compute
 from jobsim.scenario import build
 from jobsim.scenario.loader import load_scenario
+from jobsim.scenario.references import check_references, require_references
 from jobsim.scenario.schema import Scenario
 from jobsim.sim.offload import Offload
 from jobsim.sim.simulation import Simulation
@@ -87,7 +88,7 @@ def load(source: str | Path, variant: str | None = None,
          search_dir: Path | None = None) -> Scenario:
     """A scenario by name or path, validated against everything that exists here."""
     scenario = load_scenario(source, known_jobs=REGISTRY, known_faults=build.FAULT_NAMES,
-                             known_checks=CHECK_NAMES,
+                             known_checks=CHECK_NAMES, references=check_references,
                              search_dir=search_dir or scenarios_dir())
     return scenario.with_variant(variant)
 
@@ -106,9 +107,9 @@ def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
     if scale != 1.0:
         scenario = scenario.scaled(scale)
     seed = scenario.seed if seed is None else seed
-    faults = build.faults(scenario)                      # bad input fails before a run
     with declared_jobs(scenario):
-        build.arrivals(scenario)
+        require_references(scenario)                     # bad input fails before a run
+    faults = build.faults(scenario)
     with _gc_frozen(), declared_jobs(scenario):
         return _judged_run(scenario, seed, broker, faults, progress, history_path, phase)
 

@@ -25,7 +25,8 @@ from jobsim.scenario import (
 from jobsim.scenario.schema import PoolConfig
 
 BAD = Path(__file__).parent / "bad"
-JOBS = {"AnalyticsJob", "PaymentProcessingJob", "SyntheticJob", "EmailJob", "OrderJob"}
+JOBS = {"AnalyticsJob", "PaymentProcessingJob", "SyntheticJob", "EmailJob", "OrderJob",
+        "NotificationDeliveryJob"}
 FAULTS = {"latency", "outage", "crash"}
 CHECKS = {"no_loss", "priority", "idempotency", "retry_spread", "lifecycle"}
 KNOWN: dict[str, Any] = {"known_jobs": JOBS, "known_faults": FAULTS, "known_checks": CHECKS}
@@ -366,7 +367,8 @@ BAD_FILES = [
     (
         "unknown_job.yaml",
         "workload[0].job: unknown job 'PaymentJob' (did you mean 'PaymentProcessingJob'?); "
-        "valid jobs: AnalyticsJob, EmailJob, OrderJob, PaymentProcessingJob, SyntheticJob",
+        "valid jobs: AnalyticsJob, EmailJob, NotificationDeliveryJob, OrderJob, "
+        "PaymentProcessingJob, SyntheticJob",
     ),
     (
         "unknown_fault.yaml",

@@ -1,0 +1,176 @@
+"""Every name a scenario uses, resolved against the code that will run it, at load.
+
+The loader checks shapes and registry names; this module checks what only the running
+code knows: a fault's target for its kind (a service, a process ``p0..pN-1``, a replica
+index, or nothing at all), fault parameters, death handlers, backoff specs, job args,
+the queue a job lands in, and ``expect`` paths against the metrics.json schema. The
+loader calls ``check_references`` on the base and on every variant, so a variant that
+names a process it does not have fails ``jobsim simulate`` of the base too, before any
+simulated second has passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsim import backoff
+from jobsim.chaos.faults import ALIASES, FAULTS, FaultParamError, build_fault
+from jobsim.report.metric_schema import BOOLEAN, NUMBER, MetricPathError, leaf
+from jobsim.scenario.durations import parse_duration
+from jobsim.scenario.errors import ScenarioErrors, Where, suggest, unknown
+from jobsim.scenario.problems import attempt, collecting
+from jobsim.scenario.schema import Expectation, Fault, Scenario, WorkloadEntry
+from jobsim.system.job import REGISTRY, job_class
+from jobsim.world.handlers import HANDLERS
+from jobsim.world.world import DEFAULT_SERVICES, LOAD_STATS
+
+TARGET_WORDS = ("random", "all")  # process targets besides p0..pN-1
+
+
+def check_references(scenario: Scenario, where: Where) -> None:
+    """Record (or raise) one ScenarioError per unresolved reference of SCENARIO."""
+    system = where.key("system")
+    for i, name in enumerate(scenario.system.death_handlers):
+        if name not in HANDLERS:
+            at = system.key("death_handlers").index(i)
+            attempt(lambda at=at, name=name: _raise(at, unknown("death handler", name, HANDLERS)),
+                    None)
+    for i, entry in enumerate(scenario.workload):
+        attempt(lambda i=i, entry=entry: _entry(scenario, entry, where.key("workload").index(i)),
+                None)
+    for i, fault in enumerate(scenario.faults):
+        attempt(lambda i=i, fault=fault: _fault(scenario, fault, where.key("faults").index(i)),
+                None)
+    for i, rule in enumerate(scenario.expect):
+        attempt(lambda i=i, rule=rule: _metric(scenario, rule, where.key("expect").index(i)),
+                None)
+
+
+def require_references(scenario: Scenario) -> None:
+    """check_references for a Scenario built in Python (not loaded from a file):
+    raises ScenarioErrors with every unresolved reference."""
+    with collecting() as found:
+        check_references(scenario, Where(scenario.file))
+    if found:
+        raise ScenarioErrors(found)
+
+
+def _raise(where: Where, reason: str) -> None:
+    raise where.error(reason)
+
+
+def _job(scenario: Scenario, name: str) -> Any:
+    """A job class by name: one the scenario declares (``jobs:``), else a registered one."""
+    declared = scenario.jobs.get(name)
+    return declared if declared is not None else job_class(name)
+
+
+def _entry(scenario: Scenario, entry: WorkloadEntry, where: Where) -> None:
+    cls = _job(scenario, entry.job)
+    if entry.backoff is not None:
+        attempt(lambda: _backoff(entry.backoff or "", where.key("backoff")), None)
+    attempt(lambda: _args(cls, dict(entry.args), where.key("args")), None)
+    queue = entry.queue or cls.queue
+    listened = scenario.system.queue_names
+    if queue not in listened:
+        at = where.key("queue") if entry.queue else where.key("job")
+        raise at.error(f"{entry.job} goes to queue {queue!r}, which no process listens to "
+                       f"(system.queues: {', '.join(listened)}); set queue: or add the queue")
+
+
+def _backoff(spec: str, where: Where) -> None:
+    try:
+        backoff.parse(spec)
+    except ValueError as exc:
+        reason = str(exc).removeprefix(f"{spec!r}: ")
+        raise where.error(f"invalid backoff {spec!r}: {reason}") from None
+
+
+def _args(cls: Any, args: dict[str, Any], where: Where) -> None:
+    """The job's own ``make_args`` decides which args it takes, as it will in the run."""
+    try:
+        cls.make_args(0, args)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else f"invalid args ({exc})"
+        raise where.error(reason if cls.__name__ in reason else f"{cls.__name__}: {reason}"
+                          ) from None
+
+
+def _fault(scenario: Scenario, fault: Fault, where: Where) -> None:
+    name = ALIASES.get(fault.type, fault.type)
+    cls = FAULTS[name]
+    if fault.target is not None:
+        attempt(lambda: _target(scenario, cls.TARGET, name, fault.target or "",
+                                where.key("target")), None)
+
+    def seconds(value: Any, path: str) -> float:
+        return parse_duration(value, where.key(path.rpartition(".")[2]))
+
+    duration = fault.duration if fault.duration is not None else scenario.horizon - fault.start
+    try:
+        built = build_fault(fault.type, fault.start, max(0.0, duration), fault.target,
+                            dict(fault.params), seconds, "fault")
+    except FaultParamError as exc:
+        key = exc.path.rpartition(".")[2]
+        raise where.key(key).error(exc.reason) from None
+    job = built.params.get("job")
+    if isinstance(job, str) and "job" in cls.PARAMS:
+        if job not in REGISTRY and job not in scenario.jobs:
+            raise where.key("job").error(unknown("job", job, {*REGISTRY, *scenario.jobs}))
+        if "args" in built.params:
+            _args(_job(scenario, job), dict(built.params["args"] or {}), where.key("args"))
+    queue = built.params.get("queue")
+    if isinstance(queue, str) and queue not in scenario.system.queue_names:
+        raise where.key("queue").error(
+            f"queue {queue!r} is not in system.queues ({', '.join(scenario.system.queue_names)})")
+
+
+def _target(scenario: Scenario, kind: str | None, fault: str, target: str,
+            where: Where) -> None:
+    if kind is None:
+        raise where.error(f"fault {fault!r} takes no target (it acts on the whole "
+                          f"{'storage' if fault.startswith(('redis', 'duplicate')) else 'system'})"
+                          "; remove target:")
+    valid = target_names(scenario, kind)
+    if target in valid or (kind == "service" and target.removesuffix("_api") in valid):
+        return
+    if kind == "replica" and not scenario.world.database.replicas:
+        raise where.error(f"no replica {target!r}: world.database.replicas is 0")
+    listed = ", ".join(valid)
+    raise where.error(f"unknown {kind} {target!r} for {fault!r}{suggest(target, valid)}; "
+                      f"valid: {listed}")
+
+
+def target_names(scenario: Scenario, kind: str) -> list[str]:
+    """What a fault's ``target`` may name in SCENARIO, for target kind KIND."""
+    if kind == "process":
+        return [*TARGET_WORDS, *(f"p{i}" for i in range(scenario.system.processes))]
+    if kind == "replica":
+        return ["all", *(str(i) for i in range(scenario.world.database.replicas))]
+    return service_names(scenario)
+
+
+def service_names(scenario: Scenario) -> list[str]:
+    """The world's services: the built-in ones and those the scenario declares
+    (``payment_api`` is the ``payment`` service, as ``World.service`` resolves it)."""
+    declared = {name.removesuffix("_api") if name.removesuffix("_api") in DEFAULT_SERVICES
+                else name for name in scenario.world.services}
+    return sorted({*DEFAULT_SERVICES, *declared})
+
+
+def _metric(scenario: Scenario, rule: Expectation, where: Where) -> None:
+    vocabularies = {
+        "queue": scenario.system.queue_names,
+        "check": scenario.checks,
+        "service": service_names(scenario),
+        "service_stat": LOAD_STATS,
+        "job": sorted({*REGISTRY, *scenario.jobs}),
+    }
+    try:
+        kind = leaf(rule.metric, vocabularies)
+    except MetricPathError as exc:
+        raise where.key("metric").error(str(exc)) from None
+    if kind == BOOLEAN and rule.equals is None:
+        raise where.error(f"{rule.metric!r} is true or false: use equals, not min or max")
+    if kind == NUMBER and isinstance(rule.equals, str | bool):
+        raise where.key("equals").error(f"{rule.metric!r} is a number, got {rule.equals!r}")
