@@ -19,22 +19,23 @@ duration: 2m
 drain: 30m
 system: {{sidekiq_yml: config/sidekiq.yml{extra}}}
 workload:
-  - {{job: SyntheticJob, count: 20, spread: 10s,
+  - {{job: SyntheticJob, count: 20, spread: 10s{queue},
      args: {{p_fail: 1.0, dist: constant, value: 0.01}}}}
 checks: [no_loss]
 """
 
 
-def write(tmp_path: Path, yml: str, extra: str = "") -> Path:
+def write(tmp_path: Path, yml: str, extra: str = "", queue: str = "") -> Path:
     (tmp_path / "config").mkdir(exist_ok=True)
     (tmp_path / "config" / "sidekiq.yml").write_text(yml)
     scenario = tmp_path / "s.yaml"
-    scenario.write_text(SCENARIO.format(extra=extra))
+    scenario.write_text(SCENARIO.format(extra=extra, queue=queue))
     return scenario
 
 
-def loaded(tmp_path: Path, yml: str, extra: str = "") -> tuple[object, list[str]]:
-    path = write(tmp_path, yml, extra)
+def loaded(tmp_path: Path, yml: str, extra: str = "",
+           queue: str = "") -> tuple[object, list[str]]:
+    path = write(tmp_path, yml, extra, queue)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         system = load(path).system
@@ -66,7 +67,8 @@ def test_string_keys_mean_the_same_as_symbols(tmp_path: Path) -> None:
 ])
 def test_queues_in_every_form_sidekiq_reads(tmp_path: Path, queues: str,
                                             expected: tuple[object, ...], mode: str) -> None:
-    system, _ = loaded(tmp_path, f":queues:\n  {queues}\n")
+    # The job must land on a queue the processes listen to: that is checked at load.
+    system, _ = loaded(tmp_path, f":queues:\n  {queues}\n", queue=f", queue: {expected[0][0]}")
     assert system.queues == expected
     assert system.queue_mode == mode
 
@@ -110,7 +112,7 @@ def test_a_bad_value_names_the_sidekiq_yml_and_its_key(tmp_path: Path, yml: str,
 
 def test_a_missing_file_names_the_field(tmp_path: Path) -> None:
     scenario = tmp_path / "s.yaml"
-    scenario.write_text(SCENARIO.format(extra=""))
+    scenario.write_text(SCENARIO.format(extra="", queue=""))
     with pytest.raises(ScenarioError) as err:
         load(scenario)
     assert "system.sidekiq_yml: no such file" in str(err.value)
