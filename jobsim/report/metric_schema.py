@@ -46,7 +46,8 @@ SCHEMA: dict[str, Any] = {
     "faults": ANY,
     "story": ANY,
     "events": NUMBER,
-    "jobs": dict.fromkeys(JOB_COUNTS, NUMBER),
+    "jobs": {**dict.fromkeys(JOB_COUNTS, NUMBER),
+             "dead_by_reason": {"<reason>": NUMBER}, "discarded_by_reason": {"<reason>": NUMBER}},
     "effects": {"total": NUMBER, "duplicates": NUMBER},
     "queues": {"<queue>": dict.fromkeys(QUEUE_STATS, NUMBER)},
     "jobs_by_class": {"<job>": JOB_CLASS_STATS},
@@ -57,7 +58,7 @@ SCHEMA: dict[str, Any] = {
     "checks": {"<check>": {"ok": BOOLEAN, "violations": NUMBER, "stats": ANY}},
 }
 # Vocabularies whose members are not known before a run: any name is accepted.
-OPEN_VOCABULARIES = ("error",)
+OPEN_VOCABULARIES = ("error", "reason")
 
 
 class MetricPathError(ValueError):

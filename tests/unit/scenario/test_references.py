@@ -206,3 +206,15 @@ def test_the_docs_list_the_metric_schema_exactly() -> None:
     doc = (Path(__file__).parents[3] / "docs" / "scenarios.md").read_text()
     table = doc.split("| metric path | kind |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
     assert table.splitlines() == [f"| `{path}` | {kind} |" for path, kind in rows()]
+
+
+ROOT = Path(__file__).parents[3]
+BUILT_IN = sorted([*ROOT.glob("scenarios/*.yaml"), *ROOT.glob("examples/*.yaml")])
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("path", BUILT_IN, ids=lambda p: p.name)
+def test_every_built_in_file_resolves(path: Path) -> None:
+    """Each shipped scenario and example, base and variants, passes the reference checks."""
+    scenario = load(path)
+    assert scenario.variants is not None
