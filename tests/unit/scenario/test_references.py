@@ -65,7 +65,8 @@ def problems(tmp_path: Path, extra: str, base: str = BASE) -> list[str]:
      "valid: extra"),
     ("expect: [{metric: jobs.lots, max: 0}]",
      "6: expect[0].metric: no metric 'lots' under 'jobs' (did you mean 'lost'?); valid: "
-     "canceled, dead, discarded, enqueued, executions, in_flight, lost, retries, succeeded"),
+     "canceled, dead, dead_by_reason, discarded, discarded_by_reason, enqueued, executions, "
+     "in_flight, lost, retries, succeeded"),
     ("expect: [{metric: queues.critical.latency_p99_s, max: 5}]",
      "6: expect[0].metric: queues: no queue 'critical' in this scenario; valid: default"),
     ("expect: [{metric: checks.idempotency.ok, equals: true}]",
@@ -74,7 +75,8 @@ def problems(tmp_path: Path, extra: str, base: str = BASE) -> list[str]:
      "6: expect[0]: 'checks.no_loss.ok' is true or false: use equals, not min or max"),
     ("expect: [{metric: jobs, max: 1}]",
      "6: expect[0].metric: 'jobs' is a section, not a value; under it: canceled, dead, "
-     "discarded, enqueued, executions, in_flight, lost, retries, succeeded"),
+     "dead_by_reason, discarded, discarded_by_reason, enqueued, executions, in_flight, lost, "
+     "retries, succeeded"),
 ])
 def test_unresolved_reference_is_one_line(tmp_path: Path, extra: str, expected: str) -> None:
     assert problems(tmp_path, extra + "\n") == [expected]
