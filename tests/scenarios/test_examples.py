@@ -23,7 +23,8 @@ OUTBOX = EXAMPLES / "outbox.yaml"
 
 @pytest.fixture(scope="module")
 def outbox() -> dict[str | None, Result]:
-    return {v: run_scenario(OUTBOX, variant=v) for v in (None, "claim_first", "claimed")}
+    variants = (None, "claim_first", "claimed", "claimed_with_crashes")
+    return {v: run_scenario(OUTBOX, variant=v) for v in variants}
 
 
 def failed_expectations(result: Result) -> list[str]:
@@ -59,6 +60,14 @@ def test_giving_the_claim_back_holds_both(outbox: dict[str | None, Result]) -> N
     assert claimed.metrics["effects"] == {"total": 4500, "duplicates": 0}
 
 
+def test_a_kill_during_the_call_keeps_the_claim(outbox: dict[str | None, Result]) -> None:
+    crashed = outbox["claimed_with_crashes"]
+    assert any(e[1] == "crash" for e in crashed.history.events)
+    assert crashed.metrics["effects"]["duplicates"] == 0
+    assert 0 < 4500 - crashed.metrics["effects"]["total"] < 20
+    assert failed_expectations(crashed) == ["effects.total"]
+
+
 def test_outbox_reads_its_sidekiq_yml() -> None:
     system = load(OUTBOX).system
     assert (system.concurrency, system.shutdown_timeout, system.max_retries) == (10, 8.0, 5)
@@ -83,7 +92,7 @@ def test_list_shows_jobs_and_variants_in_80_columns() -> None:
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "jobs: DeliverWebhook, SendWelcomeEmail" in result.stdout
-    assert "variants: claim_first, claimed" in result.stdout
+    assert "variants: claim_first, claimed, claimed_with_crashes" in result.stdout
 
 
 def test_list_names_a_broken_file_and_goes_on(tmp_path: Path) -> None:
