@@ -280,3 +280,23 @@ def test_a_rescue_step_is_validated_like_a_perform_step() -> None:
     raw = claim_then_call(True)
     raw["jobs"]["Deliver"]["rescue"] = [{"delete": {"table": "nope", "key": "x"}}]
     assert error(raw).startswith("t.yaml: jobs.Deliver.rescue[0].delete.table: unknown table")
+
+
+def test_a_push_time_lock_stops_repushes_but_not_a_redelivered_copy() -> None:
+    bare = steps({"call": {"service": "hooks", "op": "post", "key": "{event_id}",
+                           "effect": True}},
+                 unique={"lock": "until_executed"})
+    raw = doc(Deliver=bare)
+    raw["workload"] = [{"job": "Deliver", "count": 200, "spread": "50s",
+                        "args": {"event_id": "evt-{n}"}}]
+    raw["system"]["safeguards"] = {"unique": {}}
+    raw["faults"] = [{"type": "duplicate_enqueue", "rate": 0.3, "start": "0s"}]
+    repushed = run(raw)
+    conflicts = [e for e in repushed.history.events if e[1] == "unique_conflict"]
+    assert conflicts and repushed.metrics["checks"]["idempotency"]["ok"]
+    raw["system"]["safeguards"] = {}                       # control: no lock, duplicates
+    assert not run(raw).metrics["checks"]["idempotency"]["ok"]
+    raw["system"]["safeguards"] = {"unique": {}}
+    raw["faults"] = [{"type": "duplicate_delivery", "rate": 0.3, "start": "0s"}]
+    redelivered = run(raw)
+    assert not redelivered.metrics["checks"]["idempotency"]["ok"]
