@@ -117,13 +117,16 @@ def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the metrics document as JSON on stdout (a list of runs, base "
                    "first, with --all-variants).")
+@click.option("--allow-large", is_flag=True,
+              help="Run even when the estimated jobs, steps or memory exceed the caps.")
 def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
              all_variants: bool, broker: str, out: Path | None, quiet: bool,
-             as_json: bool) -> None:
+             as_json: bool, allow_large: bool) -> None:
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
     from jobsim.broker import BrokerError
     from jobsim.report.compare import COMPARE_FILE
     from jobsim.scenario import ScenarioError
+    from jobsim.scenario.budget import check_budget
     from jobsim.scenario.output import run_folder
     from jobsim.scenario.runner import load
     from jobsim.scenario.staging import Staging, check_folder_name
@@ -138,8 +141,8 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
     try:
         base = _load_warning(load, scenario)
         names = [None, *base.variants] if all_variants else [variant]
-        if variant is not None:
-            base.with_variant(variant)
+        for name in names:                   # every run is sized before the first starts
+            check_budget(base.with_variant(name).scaled(scale), allow_large=allow_large)
         if out is None:
             check_folder_name(base.name, f"{base.file}: name")
         root = out or Path("reports") / base.name

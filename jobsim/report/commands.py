@@ -90,6 +90,9 @@ def retries(policies: tuple[str, ...], scenario: str | None, history_path: Path 
             backoff.parse(spec)
         except ValueError as exc:
             fail(f"--policy: {exc}")
+    too_big = model.draws_refusal(jobs, retries, len(specs))
+    if too_big:
+        fail(too_big)
     doc = model.write_report(out, specs, jobs, recover_s, seed, retries, measured, source)
     header, rows = model.table(doc["policies"])
     _print_table("Retry policies side by side", header, rows)

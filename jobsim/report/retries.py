@@ -31,6 +31,18 @@ DEFAULT_POLICIES = (
     "exponential:jitter=decorrelated,base=1,cap=600", "grpc",
 )
 RETRIES = 25
+# Delays drawn (jobs x retries x policies) before a report is refused: each is kept for
+# the charts, about 50 bytes and 1 us apiece, so the cap is about 1 GB and half a minute.
+MAX_DRAWS = 20_000_000
+
+
+def draws_refusal(jobs: int, retries: int, policies: int) -> str | None:
+    """Why a report of this size is refused (its draws and the cap), or None."""
+    draws = jobs * retries * policies
+    if draws <= MAX_DRAWS:
+        return None
+    return (f"--jobs {jobs:,} x --retries {retries} x {policies} policies = {draws:,} delay "
+            f"draws, over the cap of {MAX_DRAWS:,} (about 1 GB); use fewer --jobs")
 DAY = 86400.0
 
 
