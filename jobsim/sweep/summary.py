@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jobsim.checks.verdicts import GOOD, NOT_REPRODUCED, REPRODUCED
 from jobsim.sweep.interval import wilson
-from jobsim.sweep.task import GOOD
+from jobsim.sweep.task import ERROR
 
 WORST = 3
 
@@ -33,13 +34,13 @@ def summarize(rows: Sequence[dict[str, Any]], meta: dict[str, Any],
 
 def _group(rows: list[dict[str, Any]], extra: Sequence[str], folder: Path) -> dict[str, Any]:
     first = rows[0]
-    reproduces = any(r["verdict"] in ("REPRODUCED", "NOT REPRODUCED") for r in rows)
+    reproduces = any(r["verdict"] in (REPRODUCED, NOT_REPRODUCED) for r in rows)
     names = sorted({name for r in rows for name in r["verdicts"]})
     story = next((r["story_metric"] for r in rows if r.get("story_metric")), None)
     paths = _metric_paths(rows, story, extra)
     return {
         "point": first["point"], "settings": first["settings"], "variant": first["variant"],
-        "runs": len(rows), "errors": sum(r["verdict"] == "ERROR" for r in rows),
+        "runs": len(rows), "errors": sum(r["verdict"] == ERROR for r in rows),
         "outcome": "reproduced" if reproduces else "passed",
         "verdict": wilson(sum(r["verdict"] in GOOD for r in rows), len(rows)).to_dict(),
         "verdicts": {name: wilson(sum(r["verdicts"].get(name) is True for r in rows),

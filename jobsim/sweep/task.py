@@ -17,8 +17,8 @@ import msgspec
 
 # Always in the row: what an operator asks first about a run that failed.
 BASE_METRICS = ("jobs.lost", "jobs.dead", "effects.duplicates")
+# A run that raised on its worker: not a verdict on the job system, a bug to look at.
 ERROR = "ERROR"
-GOOD = frozenset({"PASS", "REPRODUCED"})
 _OPS = {"min": ">=", "max": "<=", "equals": "=="}
 
 
@@ -58,32 +58,25 @@ def run(spec: Spec) -> dict[str, Any]:
 
 def row(spec: Spec, metrics: dict[str, Any], story: str | None) -> dict[str, Any]:
     """The table row of a finished run, from its metrics.json document."""
+    from jobsim.checks.verdicts import GOOD
     from jobsim.report.metrics import lookup
+    from jobsim.report.summary import verdict
 
-    verdicts = {f"check:{name}": bool(c["ok"]) for name, c in metrics["checks"].items()}
+    verdicts = {f"check:{name}": c["ok"] for name, c in metrics["checks"].items()}
     kept: dict[str, Any] = {}
     for rule in metrics["expectations"]:
-        verdicts[expectation_name(rule)] = bool(rule["ok"])
+        verdicts[expectation_name(rule)] = rule["ok"]     # None: no data to judge
         kept[rule["metric"]] = _number(rule["actual"])
     for name, c in metrics["checks"].items():
         kept[f"violations.{name}"] = c["violations"]
     for path in (*BASE_METRICS, *([story] if story else []), *spec.metrics):
         kept[path] = _number(lookup(metrics, path))
-    ok = all(verdicts.values())
-    out = {**_head(spec), "digest": metrics["history_digest"], "ok": ok,
-           "verdict": word(ok, bool(metrics.get("reproduces"))), "verdicts": verdicts,
-           "metrics": kept}
+    word = verdict(metrics)
+    out = {**_head(spec), "digest": metrics["history_digest"], "ok": word in GOOD,
+           "verdict": word, "verdicts": verdicts, "metrics": kept}
     if story:
         out["story_metric"] = story
     return out
-
-
-def word(held: bool, reproduces: bool) -> str:
-    """The run's verdict: a variant that reproduces a known failure (``reproduces:
-    true``) is REPRODUCED when its expectations held, else PASS or FAIL."""
-    if reproduces:
-        return "REPRODUCED" if held else "NOT REPRODUCED"
-    return "PASS" if held else "FAIL"
 
 
 def expectation_name(rule: dict[str, Any]) -> str:

@@ -76,3 +76,32 @@ def test_engine_reports_completion_indexes(cluster: object) -> None:
     assert results == {0: 3, 1: 4, 2: 5}
     with open_engine(None, 1, inline_single=True) as engine:
         assert type(engine).__name__ == "Inline"
+
+
+def test_sweep_command_writes_table_summary_and_page(tiny: Path, tmp_path: Path,
+                                                     cluster: object) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from jobsim.cli import main
+
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(main, [
+        "sweep", str(tiny), "--seeds", "0..5", "--all-variants", "--set",
+        "system.concurrency=1,2", "--scheduler", cluster.scheduler_address, "--out", str(out),
+        "--json"])
+    assert result.exit_code == 1, result.output          # basic fetch loses jobs
+    summary = json.loads(result.output)
+    groups = {(g["point"], g["variant"]): g for g in summary["groups"]}
+    assert set(groups) == {(f"system.concurrency={c}", v) for c in (1, 2) for v in ("", "basic")}
+    base = groups[("system.concurrency=1", "")]
+    assert base["verdict"]["passes"] == base["verdict"]["runs"] == 6
+    basic = [g for (_, v), g in groups.items() if v == "basic"]
+    assert any(g["verdict"]["passes"] < 6 and g["worst"] for g in basic)
+    assert all(str(out / "points") in w["replay"] for g in basic for w in g["worst"])
+    text = (out / "summary.md").read_text()
+    assert "| system.concurrency=1 | base | passed 6/6 | 100.0 % | 61.0 %-100.0 % | 0 |" in text
+    page = (out / "sweep.html").read_text()
+    assert page.count("<img") == 2 and "Pass rate against system.concurrency" in page
+    assert len((out / "rows.csv").read_text().splitlines()) == 1 + 24
