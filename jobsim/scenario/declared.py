@@ -35,7 +35,7 @@ from jobsim.scenario.build import latency_spec
 from jobsim.scenario.errors import ScenarioError, Where, show, unknown
 from jobsim.scenario.parse_system import read_distribution
 from jobsim.scenario.problems import Abandon
-from jobsim.scenario.schema import Distribution, WorkloadEntry
+from jobsim.scenario.schema import Distribution, Fault, WorkloadEntry
 from jobsim.system.job import Job, Work, job_class
 from jobsim.system.unique import check_options
 from jobsim.world.database import UniqueViolation
@@ -179,18 +179,21 @@ def declare(name: str, value: Any, where: Where, names: Names) -> type[DeclaredJ
 
 
 def check_args(jobs: Mapping[str, type[DeclaredJob]], workload: tuple[WorkloadEntry, ...],
-               where: Where) -> None:
+               faults: tuple[Fault, ...], where: Where) -> None:
     """Every template names an arg that every producer of the job gives.
 
-    Producers are workload entries (their ``args`` keys; only ``{n}`` may be templated
-    there) and ``enqueue`` steps of declared jobs. A job nothing produces is not checked.
+    Producers are workload entries and faults that push jobs (``load_burst``,
+    ``poison_jobs``): their ``args`` keys, where only ``{n}`` may be templated; and
+    ``enqueue`` steps of declared jobs. A job nothing produces is not checked.
     """
     given: dict[str, list[tuple[str, frozenset[str]]]] = {name: [] for name in jobs}
-    for i, entry in enumerate(workload):
-        if entry.job in jobs:
-            at = where.key("workload").index(i).key("args")
-            templates.check(dict(entry.args), {"n"}, at, f"workload[{i}] (only {{n}})")
-            given[entry.job].append((f"workload[{i}]", frozenset(entry.args)))
+    pushers = [(where.key("workload").index(i), e.job, e.args) for i, e in enumerate(workload)]
+    pushers += [(where.key("faults").index(i), f.params.get("job"), f.params.get("args", {}))
+                for i, f in enumerate(faults)]
+    for at, job, args in pushers:
+        if job in jobs and isinstance(args, Mapping):
+            templates.check(dict(args), {"n"}, at.key("args"), f"{at.path} (only {{n}})")
+            given[job].append((at.path, frozenset(args)))
     for parent, cls in jobs.items():
         for child, keys in cls.arg_sources:
             if child in given and keys != PARENT_ARGS:

@@ -101,7 +101,8 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         known = dataclasses.replace(known, jobs=frozenset(known.jobs) | set(jobs))
     ctx = _Context(known, duration, duration + drain, queues, route)
     workload = attempt(lambda: f.required(data, "workload", where, ctx.workload), ())
-    attempt(lambda: declared.check_args(jobs, workload, where), None)
+    faults = f.optional(data, "faults", where, ctx.faults, ())
+    attempt(lambda: declared.check_args(jobs, workload, faults, where), None)
     return Scenario(
         name=f.optional(data, "name", where, f.name, stem),
         description=attempt(lambda: f.required(data, "description", where, f.string), "").strip(),
@@ -111,7 +112,7 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         system=system,
         world=world,
         workload=workload,
-        faults=f.optional(data, "faults", where, ctx.faults, ()),
+        faults=faults,
         checks=f.optional(data, "checks", where, _checks(known), ()),
         expect=f.optional(data, "expect", where, _expectations, ()),
         latency_bounds=f.optional(data, "latency_bounds", where, ctx.latency_bounds, {}),

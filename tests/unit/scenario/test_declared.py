@@ -300,3 +300,13 @@ def test_a_push_time_lock_stops_repushes_but_not_a_redelivered_copy() -> None:
     raw["faults"] = [{"type": "duplicate_delivery", "rate": 0.3, "start": "0s"}]
     redelivered = run(raw)
     assert not redelivered.metrics["checks"]["idempotency"]["ok"]
+
+
+def test_a_load_burst_of_a_declared_job_must_give_its_args() -> None:
+    raw = doc()
+    raw["faults"] = [{"type": "load_burst", "job": "Deliver", "count": 5, "start": "30s"}]
+    assert error(raw).startswith(
+        "t.yaml: jobs.Deliver.perform[0].read.key: template {event_id} is not an arg")
+    raw["faults"][0]["args"] = {"event_id": "burst-{n}"}
+    keys = effects(run(raw), "hooks")
+    assert sorted(k for k in keys if k.startswith("burst-")) == [f"burst-{i}" for i in range(5)]
