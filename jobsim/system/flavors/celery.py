@@ -42,8 +42,6 @@ from jobsim.system.job import Job
 from jobsim.system.retry import RetryHandler
 
 if TYPE_CHECKING:
-    import random
-
     from jobsim.system.flavors.options import CeleryOptions
     from jobsim.system.worker import WorkerProcess
 
@@ -52,24 +50,14 @@ RESULTS = "celery-task-meta"              # the result backend: task id -> state
 TAG = "delivery_tag"                      # carried on a delivered payload, never stored
 
 
-def celery_countdown(opts: CeleryOptions, retries: int, rng: random.Random) -> float:
-    """The countdown autoretry passes to Task.retry for the ``retries``-th retry."""
+def countdown_policy(opts: CeleryOptions) -> backoff.Policy:
+    """The countdown autoretry passes to Task.retry: ``default_retry_delay``, or with
+    ``retry_backoff`` the ``celery`` policy (get_exponential_backoff_interval)."""
     if not opts.retry_backoff:
-        return float(opts.default_retry_delay)
-    factor = max(1, int(opts.retry_backoff))
-    countdown = min(opts.retry_backoff_max, factor * 2**retries)
-    if opts.retry_jitter:
-        countdown = rng.randrange(countdown + 1)
-    return float(max(0, countdown))
-
-
-def countdown_spec(opts: CeleryOptions) -> str:
-    """A jobsim.backoff spec whose bounds contain every countdown above."""
-    if not opts.retry_backoff:
-        return backoff.policy("fixed", intervals=(opts.default_retry_delay,)).spec()
-    factor = max(1, int(opts.retry_backoff))
-    return backoff.policy("exponential", base=factor / 2, cap=float(opts.retry_backoff_max),
-                          jitter="full" if opts.retry_jitter else "none").spec()
+        return backoff.policy("fixed", intervals=(opts.default_retry_delay,))
+    return backoff.policy("celery", retry_backoff=float(opts.retry_backoff),
+                          retry_backoff_max=opts.retry_backoff_max,
+                          retry_jitter=opts.retry_jitter)
 
 
 class CeleryFlavor(Flavor):
@@ -243,7 +231,8 @@ class CeleryRetry(RetryHandler):
     def __init__(self, system: Any, opts: CeleryOptions) -> None:
         super().__init__(system)
         self.opts = opts
-        self.spec = countdown_spec(opts)
+        self.countdown = countdown_policy(opts)
+        self.spec = self.countdown.spec()
 
     def handle(self, payload: Payload, cls: type[Job], job: Job, exc: Exception,
                now: float) -> None:
@@ -253,7 +242,7 @@ class CeleryRetry(RetryHandler):
         if not names.intersection(opts.autoretry_for) or retries >= opts.max_retries:
             self.fail(payload, exc)
             return
-        countdown = celery_countdown(opts, retries, self.rng)
+        countdown = self.countdown.delay(retries, self.rng)
         eta = now + countdown
         jid, queue = payload["jid"], payload["queue"]
         message = {k: v for k, v in payload.items() if k != TAG}

@@ -248,9 +248,8 @@ class RQRetry(RetryHandler):
     def __init__(self, system: Any, opts: RQOptions) -> None:
         super().__init__(system)
         self.opts = opts
-        intervals = opts.retry_interval
-        self.schedule = backoff.policy("fixed", intervals=intervals, retries=opts.retry_max) \
-            if opts.retry_max else None
+        self.schedule = backoff.policy("rq", max=opts.retry_max,
+                                       interval=opts.retry_interval) if opts.retry_max else None
 
     def handle(self, payload: Payload, cls: type[Job], job: Job, exc: Exception,
                now: float) -> None:
