@@ -178,6 +178,7 @@ class Consumer:
             state = "enqueued"
         if state == "enqueued" and self.acks_late:
             system.flavor.owners[jid] = tag       # type: ignore[attr-defined]
+        self._reserve(1 if self.acks_late else 0)  # the consumer refills at once
         return {**payload, TAG: tag}, queue
 
     def acknowledge(self, payload: Payload) -> None:
@@ -188,15 +189,19 @@ class Consumer:
             if owners.get(payload["jid"]) == tag:
                 del owners[payload["jid"]]
 
-    def _unacked(self) -> int:
+    def _unacked(self, starting: int) -> int:
+        """Unacknowledged messages counted against the prefetch limit: the reserved ones,
+        and with late ack the running ones (``starting``: one about to run)."""
+        if not self.acks_late:
+            return len(self.reserved)
         running = sum(1 for p in self.worker.processors if p.current is not None)
-        return len(self.reserved) + (running if self.acks_late else 0)
+        return len(self.reserved) + running + starting
 
-    def _reserve(self) -> None:
+    def _reserve(self, starting: int = 0) -> None:
         """Take messages until the prefetch limit (0: no limit); ETA ones are held."""
         worker = self.worker
         system = worker.system
-        while not self.limit or self._unacked() < self.limit:
+        while not self.limit or self._unacked(starting) < self.limit:
             queue = self.selector.choose(self.broker)
             if queue is None:
                 return

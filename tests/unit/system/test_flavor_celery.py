@@ -1,0 +1,227 @@
+"""The celery flavour against the documented rules of Celery and kombu's Redis transport.
+
+The visibility timeout and prefetch cannot run in real Celery in simulated time, so each
+is tested as a rule: a small judge reads a history (or storage samples) and lists what
+breaks the documented rule. Each judge is first shown to work on hand-built inputs (one
+that keeps the rule, ones that break it), then applied to jobsim's runs; the negative
+controls change jobsim's mechanism and the judge must catch it.
+
+Rules (kombu 5.7.0 ``kombu/transport/redis.py``, celery 5.7.0 ``celery/worker``):
+
+* visibility: a message unacknowledged for ``visibility_timeout`` is pushed back by the
+  next restore scan (scans every ``unacked_restore_interval * unacked_restore_throttle``
+  = 100 s by default) and never earlier; so a countdown retry whose countdown exceeds
+  the timeout plus one scan period is delivered twice, and one shorter than the timeout
+  never is.
+* prefetch: a worker holds at most ``worker_prefetch_multiplier * concurrency``
+  unacknowledged messages it has not started (ETA messages excepted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from jobsim.checks import no_loss
+from jobsim.history.history import History
+from jobsim.system import Job
+from jobsim.system.flavors import CeleryOptions, FlavorConfig
+from jobsim.system.flavors.celery import UNACKED, CeleryFlavor
+
+from .conftest import Build, Events
+
+SLACK_S = 5.0          # delivery lag: an idle thread waits at most 2 s for a push
+
+
+class CelerySleepJob(Job):
+    def perform(self, seconds: float) -> Any:
+        yield self.sleep(seconds)
+
+
+class CeleryFlakyJob(Job):
+    """Fails its first execution, succeeds after."""
+
+    def perform(self) -> Any:
+        yield self.sleep(1)
+        if self.attempt == 1:
+            raise ConnectionError("flaky")
+
+
+def celery(**options: Any) -> FlavorConfig:
+    return FlavorConfig("celery", celery=CeleryOptions(**options))
+
+
+# ---- the visibility rule ------------------------------------------------------------
+def visibility_violations(events: list[tuple[Any, ...]], vt: float,
+                          scan: float) -> list[tuple[str, str]]:
+    """(problem, jid) for each breach: a restore before ``vt`` ("early"), or a message
+    held past ``vt`` plus a scan and never restored ("missed")."""
+    retries: dict[str, tuple[float, float]] = {}
+    restored: dict[str, list[float]] = {}
+    for event in events:
+        if event[1] == "retry":
+            retries[event[2]] = (event[0], event[5])
+        elif event[1] == "copy" and event[4] == "visibility_timeout":
+            restored.setdefault(event[2], []).append(event[0])
+    out = []
+    for jid, (published, due) in retries.items():
+        times = restored.get(jid, [])
+        if any(t < published + vt for t in times):
+            out.append(("early", jid))
+        if due > published + vt + scan + SLACK_S and not times:
+            out.append(("missed", jid))
+    return out
+
+
+def test_the_visibility_judge_on_hand_built_histories() -> None:
+    kept = [(0.0, "retry", "a", 0, 900.0, 900.0, "fixed:intervals=900", 3),
+            (650.0, "copy", "a", "default", "visibility_timeout"),
+            (1.0, "retry", "b", 0, 300.0, 301.0, "fixed:intervals=300", 3)]
+    assert visibility_violations(kept, 600, 100) == []
+    early = [kept[0], (300.0, "copy", "a", "default", "visibility_timeout")]
+    assert visibility_violations(early, 600, 100) == [("early", "a")]
+    assert visibility_violations(kept[:1], 600, 100) == [("missed", "a")]
+
+
+def _retry_run(build: Build, countdown: float, vt: float) -> tuple[Any, Any]:
+    sim, system = build(processes=2, concurrency=2, flavor=celery(
+        autoretry_for=("ConnectionError",), default_retry_delay=countdown,
+        visibility_timeout=vt))
+    for _ in range(6):
+        system.client.perform_async(CeleryFlakyJob)
+    sim.run(until=countdown + vt + 400)
+    return sim, system
+
+
+@pytest.mark.parametrize("countdown", [300.0, 900.0, 2000.0])
+def test_jobsim_keeps_the_visibility_rule(build: Build, events: Events,
+                                          countdown: float) -> None:
+    sim, _ = _retry_run(build, countdown, 600.0)
+    history = list(sim.history.events)
+    assert visibility_violations(history, 600.0, 100.0) == []
+    copies = events(sim, "copy")
+    starts = Counter(e[2] for e in events(sim, "start"))
+    restored = Counter(e[2] for e in copies)
+    if countdown > 700:            # held past the timeout: restored, so run twice or more
+        # each redelivery is held again and restored again a timeout later
+        expected = int((countdown - 10) // 600)
+        assert set(restored.values()) == {expected} and len(restored) == 6
+        assert all(starts[jid] == 2 + expected for jid in restored)
+    else:
+        assert not copies and set(starts.values()) == {2}
+    assert all(events(sim, "success", jid) for jid in starts)
+
+
+def test_negative_control_restoring_too_early_is_caught(
+        build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = CeleryFlavor.restore_visible
+    monkeypatch.setattr(CeleryFlavor, "restore_visible",
+                        lambda self, now: original(self, now + self.opts.visibility_timeout))
+    sim, _ = _retry_run(build, 300.0, 600.0)
+    assert {p for p, _ in visibility_violations(list(sim.history.events), 600, 100)} == {
+        "early"}
+
+
+def test_negative_control_never_restoring_is_caught(
+        build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(CeleryFlavor, "restore_visible", lambda self, now: 0)
+    sim, _ = _retry_run(build, 2000.0, 600.0)
+    assert {p for p, _ in visibility_violations(list(sim.history.events), 600, 100)} == {
+        "missed"}
+
+
+# ---- the prefetch rule ---------------------------------------------------------------
+def prefetch_excess(samples: list[dict[str, list[Any]]], limit: int) -> int:
+    """Samples of the unacked hash (tag -> [delivered, queue, payload]); how far the
+    most loaded worker went past ``limit`` messages without an ETA."""
+    worst = 0
+    for sample in samples:
+        held = Counter(tag.partition(":")[0] for tag, (_t, _q, payload) in sample.items()
+                       if payload.get("eta") is None)
+        worst = max(worst, *held.values(), 0)
+    return max(0, worst - limit)
+
+
+def test_the_prefetch_judge_on_hand_built_samples() -> None:
+    def sample(n: int) -> dict[str, list[Any]]:
+        return {f"p0.1:{i}": [0.0, "default", {"jid": str(i)}] for i in range(n)}
+    assert prefetch_excess([sample(8), sample(3)], 8) == 0
+    assert prefetch_excess([sample(11)], 8) == 3
+
+
+def _prefetch_run(build: Build, limit: int | None = None) -> tuple[list[dict[str, Any]], Any]:
+    sim, system = build(processes=2, concurrency=2, flavor=celery())
+    if limit is not None:
+        for worker in system.workers:
+            worker.fetcher.limit = limit
+    for _ in range(40):
+        system.client.perform_async(CelerySleepJob, 30)
+    samples = []
+    for t in range(1, 200, 7):
+        sim.run(until=t)
+        samples.append(system.broker.hgetall(UNACKED))
+    return samples, sim
+
+
+def test_jobsim_keeps_the_prefetch_rule_and_fills_it(build: Build) -> None:
+    samples, _ = _prefetch_run(build)
+    assert prefetch_excess(samples, 8) == 0
+    assert prefetch_excess(samples, 7) == 1          # the limit is reached, not undershot
+
+
+def test_negative_control_an_unlimited_consumer_is_caught(build: Build) -> None:
+    samples, _ = _prefetch_run(build, limit=0)
+    assert prefetch_excess(samples, 8) > 0
+
+
+# ---- acknowledgement and failure storage ---------------------------------------------
+def _crash_mid_job(build: Build, acks_late: bool) -> tuple[Any, str]:
+    sim, system = build(processes=2, concurrency=1, flavor=celery(
+        task_acks_late=acks_late, visibility_timeout=300.0))
+    jid = system.client.perform_async(CelerySleepJob, 60)
+    sim.run(until=10)
+    holder = next(w for w in system.workers if any(p.current for p in w.processors))
+    holder.crash()
+    sim.run(until=700)
+    system.inventory()
+    return sim, jid
+
+
+def test_early_ack_loses_the_running_task_on_a_crash(build: Build, events: Events) -> None:
+    sim, jid = _crash_mid_job(build, acks_late=False)
+    assert not events(sim, "success", jid)
+    assert not no_loss.check(History(list(sim.history.events))).ok
+
+
+def test_late_ack_redelivers_after_the_visibility_timeout(build: Build, events: Events) -> None:
+    sim, jid = _crash_mid_job(build, acks_late=True)
+    recovered = events(sim, "recover", jid)
+    assert len(recovered) == 1 and 300.0 <= recovered[0][0] <= 410.0
+    assert events(sim, "success", jid)
+    assert no_loss.check(History(list(sim.history.events))).ok
+
+
+def test_failures_go_to_the_result_backend_not_a_dead_set(
+        build: Build, events: Events) -> None:
+    sim, system = build(concurrency=2, flavor=celery(autoretry_for=("KeyError",)))
+    jid = system.client.perform_async(CeleryFlakyJob)      # ConnectionError: no autoretry
+    sim.run(until=60)
+    assert [e[3] for e in events(sim, "discard", jid)] == ["FAILURE"]
+    assert system.broker.hget("celery-task-meta", jid) == "FAILURE"
+    assert not events(sim, "dead") and not events(sim, "retry")
+
+
+def test_retries_stop_at_max_retries(build: Build, events: Events) -> None:
+    class CeleryAlwaysFails(Job):
+        def perform(self) -> Any:
+            yield self.sleep(1)
+            raise ConnectionError("down")
+
+    sim, system = build(concurrency=2, flavor=celery(
+        autoretry_for=("Exception",), max_retries=3, retry_backoff=2, retry_jitter=False))
+    jid = system.client.perform_async(CeleryAlwaysFails)
+    sim.run(until=200)
+    assert [(e[3], e[4]) for e in events(sim, "retry", jid)] == [(0, 2.0), (1, 4.0), (2, 8.0)]
+    assert [e[3] for e in events(sim, "discard", jid)] == ["FAILURE"]
