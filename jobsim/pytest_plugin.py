@@ -247,10 +247,11 @@ def _replay(scenario: Scenario, doc: dict[str, Any] | None, seed: int, variant: 
 
 
 def _own_jobs_hint(scenario: Scenario, path: str, seed: int) -> str:
-    """The CLI knows only the seed's jobs: a run of jobs defined in tests replays in Python."""
+    """The CLI knows the seed's jobs and the file's declared ones: a run of jobs defined
+    in tests replays in Python."""
     from jobsim.world.jobs import JOBS
 
-    own = sorted({e.job for e in scenario.workload} - set(JOBS))
+    own = sorted({e.job for e in scenario.workload} - set(JOBS) - set(scenario.jobs))
     if not own:
         return ""
     return (f"\n  (jobs {', '.join(own)} are defined in the tests: import them, then "

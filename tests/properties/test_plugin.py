@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from hypothesis import given
 
 from jobsim import Job
 from jobsim import strategies as js
 from jobsim.broker.base import Broker
+from jobsim.cli import main
 from jobsim.pytest_plugin import ScenarioCheckFailed, run_scenario_and_assert
 from jobsim.scenario.runner import Result
 from jobsim.sim.simulation import Simulation
@@ -88,6 +90,22 @@ def test_a_failing_run_names_the_check_and_the_replay(tmp_path: Path) -> None:
     assert f"replay: jobsim simulate {saved} --seed 0" in message
     assert message.endswith(f"run_scenario({str(saved)!r}, seed=0))")   # a test-defined job
     assert yaml.safe_load(saved.read_text())["faults"][0]["type"] == "duplicate_delivery"
+
+
+def test_a_declared_job_replays_from_the_shell_as_printed(tmp_path: Path) -> None:
+    doc = receipts("Receipt", CHAOS)
+    doc["jobs"] = {"Receipt": {"perform": [
+        {"call": {"service": "email", "op": "send", "key": "receipt:{id}", "effect": True}}]}}
+    doc["workload"][0]["args"] = {"id": "{n}"}
+    with pytest.raises(ScenarioCheckFailed) as failed:
+        run_scenario_and_assert(doc, name="declared", failing_dir=tmp_path)
+    message = str(failed.value)
+    command = message.split("replay: ")[1].splitlines()[0]
+    assert "defined in the tests" not in message      # nothing to import: the file has it
+    replay = CliRunner().invoke(main, [*command.split()[1:], "--quiet", "--out",
+                                       str(tmp_path / "out")])
+    assert command.startswith("jobsim simulate ") and replay.exit_code == 1, replay.stderr
+    assert "FAIL" in replay.stdout
 
 
 @budget(5)
