@@ -211,6 +211,7 @@ class Service:
         self.extra_latency = 0.0
         self.calls = self.errors = self.timeouts = self.rejected = self.replays = 0
         self.effects = self.in_flight = self.peak_in_flight = 0
+        self._ended, self._ended_s, self._longest = 0, 0.0, -1.0   # see durations()
 
     # ---- fault control (chaos layer) -------------------------------------------------
     def set_outage(self, mode: str, timeout_s: float | None = None) -> None:
@@ -304,6 +305,11 @@ class Service:
             self.in_flight -= 1
             if holds_slot:
                 self._res.release()  # type: ignore[union-attr]
+            took = self.sim.env.now - now
+            self._ended += 1
+            self._ended_s += took
+            if took > self._longest:
+                self._longest = took
 
     def _wait_for_slot(self, slots: Slots, op: str, deadline: float | None
                        ) -> Generator[simpy.Event, Any, bool]:
@@ -402,6 +408,14 @@ class Service:
     @property
     def rejected_by_breaker(self) -> int:
         return 0 if self.breaker is None else self.breaker.rejected
+
+    def durations(self) -> tuple[int, float, float | None]:
+        """(calls ended, their total duration) so far, and the longest call that ended
+        since the last read (None if none did); the world's traffic gauges read this
+        once per sampling interval."""
+        longest = self._longest if self._longest >= 0 else None
+        self._longest = -1.0
+        return self._ended, self._ended_s, longest
 
     def stats(self) -> dict[str, int]:
         return {

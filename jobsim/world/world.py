@@ -36,6 +36,7 @@ from jobsim.world.circuit import CircuitBreaker
 from jobsim.world.database import Database
 from jobsim.world.resources import ConnectionPool, Memory, Sampler, TempFiles
 from jobsim.world.services import PaymentService, Service
+from jobsim.world.traffic import Traffic
 
 GUARDS = ("none", "primary", "replica", "constraint")
 ORDER_FLOWS = ("inline", "chain", "race", "deps")
@@ -102,7 +103,8 @@ class World:
         self.memory = Memory(sim)
         interval = config.get("sample_interval", 10.0)
         sources = [p.gauges for p in self.pools.values()]
-        sources += [self.tempfiles.gauges, self.memory.gauges]
+        sources += [self.tempfiles.gauges, self.memory.gauges,
+                    Traffic(self.services.values()).gauges]
         self.sampler = Sampler(sim, sources, float(interval)) if interval else None
 
     # ---- construction ----------------------------------------------------------------
