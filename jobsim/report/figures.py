@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
              "#F0E442", "#000000")
 FAULT_SHADE = "#999999"
+LEGEND_ROOM = 2.3      # inches right of the data for a legend outside it
 DPI = 80
 WIDE = (11.0, 3.6)
 # Fixed margins in inches: matplotlib's layout engines double the drawing time.
@@ -56,15 +57,16 @@ def colour(i: int) -> str:
 
 
 def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = WIDE,
-               **kwargs: Any) -> tuple[Figure, Any]:
-    """A figure and its axes, with a light grid; no pyplot involved."""
+               right: float | None = None, **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure and its axes, with a light grid; no pyplot involved. ``right``: the
+    right margin in inches (room for a legend outside the data)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size)
     w, h = size
     axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
     fig.subplots_adjust(
-        left=MARGINS["left"] / w, right=1 - MARGINS["right"] / w,
+        left=MARGINS["left"] / w, right=1 - (MARGINS["right"] if right is None else right) / w,
         bottom=MARGINS["bottom"] / h, top=1 - MARGINS["top"] / h,
         hspace=GAP["h"] * rows / max(h - GAP["h"] * (rows - 1) - 1.05, 0.5),
         wspace=GAP["w"] * cols / max(w - GAP["w"] * (cols - 1) - 1.1, 0.5))
@@ -109,26 +111,103 @@ def run_charts(series: RunSeries) -> list[Chart]:
     scale, unit = time_unit(series.end)
     xs = [t / scale for t in series.times()]
     ctx = (series, xs, scale, unit)
-    return [_queue_depth(*ctx), _latency(*ctx), _states(*ctx), _retries(*ctx), _effects(*ctx)]
+    return [*_services(*ctx), _class_latency(*ctx), _queue_depth(*ctx), _latency(*ctx),
+            _states(*ctx), _retries(*ctx), _effects(*ctx)]
+
+
+def nothing(ax: Axes, text: str) -> None:
+    """An empty plot says so in words instead of drawing axes around nothing."""
+    ax.clear()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            color="#555555", fontsize=11)
+
+
+def _legend_outside(ax: Axes) -> None:
+    """The legend to the right of the data, never over it."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+
+
+def _services(series: RunSeries, xs: list[float], scale: float, unit: str) -> list[Chart]:
+    """One figure per called service: call duration (mean, max) and calls, errors and
+    timeouts per minute, over time, fault windows shaded."""
+    charts = []
+    faulted = " ".join(label for _, _, label in series.faults)
+    for name, stats in sorted(series.services.items(), key=lambda kv: kv[0] not in faulted):
+        fig, axes = new_figure(2, 1, size=(11.0, 5.6), right=LEGEND_ROOM, sharex=True)
+        left, right = axes[0][0], axes[1][0]
+        for i, (key, label, style) in enumerate((("latency_mean_s", "mean", "-"),
+                                                 ("latency_max_s", "max", ":"))):
+            ys = [float("nan") if v is None else v for v in stats[key]]
+            left.plot(xs, ys, color=colour(i), linestyle=style, linewidth=1.5, label=label)
+        left.set_title(f"'{name}': call duration", fontsize=10)
+        _finish(left, series, scale, unit, "seconds per call (s)", counts=False, legend=False)
+        left.set_ylim(bottom=0)
+        left.set_xlabel("")
+        for i, (key, label) in enumerate((("calls", "calls"), ("errors", "errors"),
+                                          ("timeouts", "timeouts"))):
+            right.plot(xs, _per_minute(stats[key], series.width), color=colour(i + 2),
+                       linewidth=1.4, drawstyle="steps-mid", label=label)
+        right.set_title(f"'{name}': calls, errors and timeouts", fontsize=10)
+        _finish(right, series, scale, unit, "per minute (1/min)", legend=False)
+        _legend_outside(left)
+        _legend_outside(right)
+        charts.append(Chart(f"service-{name}", f"Service '{name}' over time",
+                            "Top: mean and longest duration of the calls that ended in "
+                            "each time bin, as the job saw it (waiting for a slot and "
+                            "failures included). Bottom: calls started, errors and client "
+                            "timeouts per minute. Grey bands: fault windows.", png(fig)))
+    return charts
+
+
+def _class_latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
+    fig, axes = new_figure(size=(11.0, 3.6), right=LEGEND_ROOM)
+    ax = axes[0][0]
+    drawn = False
+    for i, (name, latency) in enumerate(series.class_latency.items()):
+        ys = [float("nan") if v is None else v for v in latency.get(99, [])]
+        if any(v == v for v in ys):
+            ax.plot(xs, ys, color=colour(i), linewidth=1.5, label=name)
+            drawn = True
+    if not drawn:
+        nothing(ax, "none: no job started in this run")
+    else:
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_ylim(bottom=0)
+        ax.set_title("p99 wait per job class (visible in a queue to start)", fontsize=10)
+        _finish(ax, series, scale, unit, "wait (s, symlog)", counts=False, legend=False)
+        _legend_outside(ax)
+    return Chart("class-latency", "Wait per job class",
+                 "99th percentile of the wait of each job class's jobs started in each "
+                 "time bin (symmetric log scale: linear below 10 ms); one line per class, "
+                 "named in the legend. Grey bands: fault windows.", png(fig))
 
 
 def floor_at_zero(ax: Axes) -> None:
-    """Counts start at zero; an all-zero chart shows 0..1 rather than a negative range."""
+    """Counts start at zero, on whole-number ticks (never 0..0.05 fractions); an
+    all-zero chart shows 0..1 rather than a negative range."""
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_ylim(bottom=0)
-    if ax.get_ylim()[1] <= 0:
+    if ax.get_ylim()[1] <= 1:
         ax.set_ylim(0, 1)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _finish(ax: Axes, series: RunSeries, scale: float, unit: str, ylabel: str,
-            counts: bool = True) -> None:
+            counts: bool = True, legend: bool = True) -> None:
     if counts:
         floor_at_zero(ax)
     shade_faults(ax, series.faults, scale, series.crashes)
     ax.set_xlim(0, series.end / scale)
     ax.set_xlabel(f"simulated time ({unit})")
     ax.set_ylabel(ylabel)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+    if legend:
+        _legend_outside(ax)
 
 
 def _per_minute(counts: list[int], width: float) -> list[float]:
@@ -137,7 +216,7 @@ def _per_minute(counts: list[int], width: float) -> list[float]:
 
 
 def _queue_depth(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure()
+    fig, axes = new_figure(right=LEGEND_ROOM)
     ax = axes[0][0]
     for i, name in enumerate(series.queues):
         ax.plot(xs, series.depth[name], color=colour(i), linewidth=1.6, label=name)
@@ -149,7 +228,8 @@ def _queue_depth(series: RunSeries, xs: list[float], scale: float, unit: str) ->
 
 def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
     queues = series.queues or ["(none)"]
-    fig, axes = new_figure(len(queues), 1, size=(11.0, 1.2 + 2.2 * len(queues)), sharex=True)
+    fig, axes = new_figure(len(queues), 1, size=(11.0, 1.2 + 2.2 * len(queues)),
+                           right=LEGEND_ROOM, sharex=True)
     styles = {50: ("-", 1.0), 95: ("--", 1.3), 99: (":", 1.8)}
     for row, name in enumerate(queues):
         ax = axes[row][0]
@@ -160,11 +240,11 @@ def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
             if ys:
                 style, lw = styles.get(p, ("-", 1.0))
                 ax.plot(xs, ys, color=colour(k), linestyle=style, linewidth=lw, label=f"p{p}")
+        if not any(v is not None for v in latency.get(PERCENTILES[0], [])):
+            nothing(ax, f"queue '{name}': none (no job started from this queue)")
+            continue
         ax.set_yscale("symlog", linthresh=0.01)
         ax.set_ylim(bottom=0)
-        if not any(v is not None for v in latency.get(PERCENTILES[0], [])):
-            ax.text(0.5, 0.5, "no job started from this queue", transform=ax.transAxes,
-                    ha="center", va="center", color="#555555")
         ax.set_title(f"Queue '{name}': wait from visible to start, percentiles per bin",
                      fontsize=10)
         _finish(ax, series, scale, unit, "wait (s, symlog)", counts=False)
@@ -176,7 +256,7 @@ def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
 
 
 def _states(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(2, 1, size=(11.0, 6.0), sharex=True)
+    fig, axes = new_figure(2, 1, size=(11.0, 6.0), right=LEGEND_ROOM, sharex=True)
     for ax, names, title in ((axes[0][0], ACTIVE_STATES, "Jobs in the system by state"),
                              (axes[1][0], FINAL_STATES, "Finished jobs by final state")):
         present = [s for s in names if any(series.states.get(s, ()))] or [names[0]]
@@ -193,34 +273,44 @@ def _states(series: RunSeries, xs: list[float], scale: float, unit: str) -> Char
 
 
 def _retries(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure()
+    fig, axes = new_figure(right=LEGEND_ROOM)
     ax = axes[0][0]
     c = series.counts
-    for i, (key, label) in enumerate((("failures", "failures"),
-                                      ("retries", "retries scheduled"),
-                                      ("retried", "retried executions (attempt > 1)"),
-                                      ("dead", "jobs moved to the dead set"))):
-        ax.plot(xs, _per_minute(c[key], series.width), color=colour(i), linewidth=1.4,
-                label=label, drawstyle="steps-mid")
-    ax.set_title("Failures and retries over time")
-    _finish(ax, series, scale, unit, "events per minute (1/min)")
+    keys = (("failures", "failures"), ("retries", "retries scheduled"),
+            ("retried", "retried executions (attempt > 1)"),
+            ("dead", "jobs moved to the dead set"))
+    if not any(any(c[key]) for key, _ in keys):
+        nothing(ax, "none: no job failed, was retried or died in this run")
+    else:
+        for i, (key, label) in enumerate(keys):
+            ax.plot(xs, _per_minute(c[key], series.width), color=colour(i), linewidth=1.4,
+                    label=label, drawstyle="steps-mid")
+        ax.set_title("Failures, retries and deaths over time")
+        _finish(ax, series, scale, unit, "events per minute (1/min)")
     return Chart("retries", "Retries over time", "Failures, retries scheduled, retried "
                  "executions and deaths, as rates per minute in each time bin.", png(fig))
 
 
 def _effects(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(1, 2, size=(11.0, 3.4))
+    fig, axes = new_figure(1, 2, size=(11.0, 3.4), right=LEGEND_ROOM)
     c = series.counts
     left, right = axes[0][0], axes[0][1]
-    left.plot(xs, _per_minute(c["effects"], series.width), color=colour(0), linewidth=1.4,
-              drawstyle="steps-mid", label="effects")
-    left.set_title("Side effects on the outside world", fontsize=10)
-    _finish(left, series, scale, unit, "effects per minute (1/min)")
-    for i, (key, label) in enumerate((("dup_effects", "duplicate effects (once-keys)"),
-                                      ("dup_runs", "duplicate executions (dup=1)"))):
-        right.plot(xs, _cumsum(c[key]), color=colour(i + 3), linewidth=1.6, label=label)
-    right.set_title("Duplicates, cumulative", fontsize=10)
-    _finish(right, series, scale, unit, "duplicates so far (count)")
+    if any(c["effects"]):
+        left.plot(xs, _per_minute(c["effects"], series.width), color=colour(0),
+                  linewidth=1.4, drawstyle="steps-mid")
+        left.set_title("Side effects on the outside world", fontsize=10)
+        _finish(left, series, scale, unit, "effects per minute (1/min)")
+    else:
+        nothing(left, "none: no side effect in this run")
+    keys = (("dup_effects", "duplicate effects (once-keys)"),
+            ("dup_runs", "duplicate executions (dup=1)"))
+    if any(any(c[key]) for key, _ in keys):
+        for i, (key, label) in enumerate(keys):
+            right.plot(xs, _cumsum(c[key]), color=colour(i + 3), linewidth=1.6, label=label)
+        right.set_title("Duplicates, cumulative", fontsize=10)
+        _finish(right, series, scale, unit, "duplicates so far (count)")
+    else:
+        nothing(right, "none: no duplicate effect or execution")
     return Chart("effects", "Effects and duplicates", "Left: rate of side effects. Right: "
                  "cumulative duplicate effects (a once-key seen again) and duplicate "
                  "executions.", png(fig))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobsim.history.history import History
-from jobsim.report.summary import good, sections, verdict
+from jobsim.report.summary import good, sections, story_line, verdict
 from jobsim.sim.offload import Offload
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -86,6 +86,34 @@ def run_title(metrics: dict[str, Any]) -> str:
     return scenario + (f" / {metrics['variant']}" if metrics.get("variant") else "")
 
 
+SETTINGS = (("processes", "worker processes"), ("concurrency", "threads per process"),
+            ("fetch", "fetch"), ("queues", "queues (name, weight)"), ("mode", "queue order"),
+            ("flavor", "job system"), ("death_handlers", "death handlers"),
+            ("dead_max_jobs", "dead set size limit"), ("safeguards", "safeguards"),
+            ("latency_bounds", "latency bounds (s)"), ("checks", "checks"),
+            ("horizon", "horizon (s)"))
+
+
+def settings(history: History) -> list[tuple[str, str]]:
+    """The system settings the run recorded in its config event, in words."""
+    config = next((ev[3] for ev in history.events[:5] if ev[1] == "config"), None) or {}
+    rows = []
+    for key, label in SETTINGS:
+        if key not in config:
+            continue
+        value = config[key]
+        if key == "queues":
+            value = ", ".join(" ".join(str(p) for p in q) if isinstance(q, list) else str(q)
+                              for q in value)
+        elif key == "safeguards":
+            value = "; ".join(f"{n} {o}" for n, o in value.items()) or "none"
+        elif isinstance(value, list | dict):
+            value = ", ".join(map(str, value)) if isinstance(value, list) else \
+                ", ".join(f"{k}: {v}" for k, v in value.items())
+        rows.append((label, cell(value if value != "" else "none")))
+    return rows
+
+
 def draw(history: History) -> tuple[list[Any], list[str]]:
     """The run report's charts and its fault windows, as text."""
     from jobsim.report import figures, timeseries
@@ -108,11 +136,17 @@ def write_run_report(folder: Path, metrics: dict[str, Any], history: History,
                      charts: Charts | None = None) -> Path:
     """Write ``folder/report.html`` for one run and return its path. ``charts``: a
     drawing of this history already under way (``start_charts``)."""
+    from jobsim.report import job_sets
+
     charts, faults = draw(history) if charts is None else charts.result()
+    story = metrics.get("story") or None
     return write_page(
         Path(folder) / REPORT_FILE, "run.html",
         title=run_title(metrics), m=metrics, ok=good(metrics), verdict=verdict(metrics),
-        charts=charts,
+        charts=charts, story=story, story_line=story_line([metrics]) if story else "",
+        description=" ".join((metrics.get("description") or "").split()),
+        schedule=metrics.get("faults") or [], settings=settings(history),
+        job_sets=job_sets.build(history),
         sim_seconds=cell(metrics.get("sim_seconds") or 0.0),
         wall_seconds=cell(metrics.get("wall_seconds") or 0.0),
         events=cell(metrics.get("events", len(history))), faults=faults,

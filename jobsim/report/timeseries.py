@@ -13,12 +13,18 @@ Conventions (shared with metrics.json):
   and copy; -1 on every start (dup copies too) and on a dead/discard of a job that was
   waiting in a queue. Each bin reports the PEAK depth within it, so a burst shorter
   than a bin still shows;
-- a job's wait is from the event that made it visible to its start.
+- a job's wait is from the event that made it visible to its start; waits are also
+  kept per job class (the ``cls`` of its enqueue, schedule or defer event);
+- a service's traffic comes from the world's ``traffic.NAME.*`` gauges (running totals,
+  see ``world/traffic.py``): the calls in a bin are the difference of the totals at its
+  two ends, and its mean call duration the difference of total durations over the
+  difference of calls ended.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from jobsim.history.events import STATE_OF
@@ -30,6 +36,9 @@ PERCENTILES = (50, 95, 99)
 COUNTERS = ("executions", "failures", "retries", "retried", "dead", "effects",
             "dup_effects", "dup_runs")
 _PUSH = frozenset({"enqueue", "promote", "requeue", "recover", "release"})
+_BORN = {"schedule": 4, "defer": 4}        # kind -> position of cls (enqueue: inline)
+TRAFFIC = "traffic."
+SERVICE_STATS = ("calls", "errors", "timeouts", "latency_mean_s", "latency_max_s")
 
 
 @dataclass
@@ -46,6 +55,10 @@ class RunSeries:
     counts: dict[str, list[int]]
     faults: list[tuple[float, float, str]] = field(default_factory=list)
     crashes: list[float] = field(default_factory=list)
+    # job class -> percentile -> per-bin wait (None: nothing of the class started)
+    class_latency: dict[str, dict[int, list[float | None]]] = field(default_factory=dict)
+    # service -> stat (SERVICE_STATS) -> per-bin value: counts per bin; durations in s
+    services: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
 
     @property
     def end(self) -> float:
@@ -87,6 +100,9 @@ class _Accumulator:
         self.open_faults: dict[tuple[str, str], list[float]] = {}
         self.faults: list[tuple[float, float, str]] = []
         self.crashes: list[float] = []
+        self.job_cls: dict[str, str] = {}
+        self.class_waits: dict[str, list[list[float]]] = {}
+        self.traffic: dict[str, list[tuple[float, float]]] = {}
 
     def _queue(self, name: str) -> tuple[list[int], list[list[float]]]:
         depth = self.depth_delta.get(name)
@@ -110,6 +126,7 @@ class _Accumulator:
         copies: dict[str, list[float]] = {}
         once_keys: set[Any] = set()
         queue, now, peak = self._queue, self.depth_now, self.depth_peak
+        job_cls, class_waits, bins = self.job_cls, self.class_waits, self.bins
         depth_delta, all_waits = self.depth_delta, self.waits   # _queue's dicts, read inline
         for ev in events:
             t, kind, jid = ev[0], ev[1], ev[2]
@@ -137,6 +154,11 @@ class _Accumulator:
                 seen = since.pop(jid, None)
                 if seen is not None:
                     waits[b].append(t - seen)
+                    cls = job_cls.get(jid, "(unknown)")
+                    per_class = class_waits.get(cls)
+                    if per_class is None:
+                        per_class = class_waits[cls] = [[] for _ in range(bins)]
+                    per_class[b].append(t - seen)
             elif kind == "success":
                 if ev[3]:
                     continue
@@ -151,6 +173,8 @@ class _Accumulator:
                     peak[q][b] = level
                 since[jid] = t
                 job_queue[jid] = q
+                if kind == "enqueue" and jid not in job_cls:
+                    job_cls[jid] = ev[4]
             elif kind == "effect":
                 effects[b] += 1
                 if ev[5]:
@@ -194,7 +218,10 @@ class _Accumulator:
                     job_state[jid] = target
 
     def _system_event(self, t: float, kind: str, ev: tuple[Any, ...]) -> None:
-        if kind == "fault_start":
+        if kind == "sample":
+            if ev[3].startswith(TRAFFIC):
+                self.traffic.setdefault(ev[3], []).append((t, ev[4]))
+        elif kind == "fault_start":
             self.open_faults.setdefault((ev[3], str(ev[4])), []).append(t)
         elif kind == "fault_end":
             starts = self.open_faults.get((ev[3], str(ev[4])))
@@ -204,6 +231,8 @@ class _Accumulator:
             self.crashes.append(t)
         elif kind == "config":
             self.config = ev[3] or {}
+        elif kind in _BORN and ev[2] not in self.job_cls:
+            self.job_cls[ev[2]] = ev[_BORN[kind]]
 
     def result(self) -> RunSeries:
         end = self.bins * self.width
@@ -220,6 +249,8 @@ class _Accumulator:
             states={s: _cumsum(d) for s, d in self.state_delta.items()},
             latency={q: _percentiles(self.waits[q]) for q in queues},
             counts=self.counts, faults=sorted(self.faults), crashes=self.crashes,
+            class_latency={c: _percentiles(w) for c, w in sorted(self.class_waits.items())},
+            services=_services(self.traffic, self.bins, self.width),
         )
 
 
@@ -257,4 +288,54 @@ def _percentiles(per_bin: list[list[float]]) -> dict[int, list[float | None]]:
         n = len(waits)
         for p in PERCENTILES:
             out[p].append(waits[max(1, -(-p * n // 100)) - 1])
+    return out
+
+
+def _services(traffic: dict[str, list[tuple[float, float]]], bins: int,
+              width: float) -> dict[str, dict[str, list[float | None]]]:
+    """Per-bin service figures from the running-total gauges (see the module doc)."""
+    names = sorted({n[len(TRAFFIC):].rpartition(".")[0] for n in traffic})
+    out = {}
+    for name in names:
+        def at_edges(stat: str, name: str = name) -> list[float]:
+            return _held(traffic.get(f"{TRAFFIC}{name}.{stat}", []), bins, width)
+
+        calls, errors, timeouts = at_edges("calls"), at_edges("errors"), at_edges("timeouts")
+        ended, total = at_edges("ended"), at_edges("latency_total_s")
+        longest = _bin_max(traffic.get(f"{TRAFFIC}{name}.latency_max_s", []), bins, width)
+        series: dict[str, list[float | None]] = {
+            "calls": _diff(calls), "errors": _diff(errors), "timeouts": _diff(timeouts)}
+        done, spent = _diff(ended), _diff(total)
+        series["latency_mean_s"] = [s / n if n else None for s, n in zip(spent, done,
+                                                                         strict=True)]
+        series["latency_max_s"] = [m if n else None for m, n in zip(longest, done, strict=True)]
+        out[name] = series
+    return out
+
+
+def _held(samples: list[tuple[float, float]], bins: int, width: float) -> list[float]:
+    """A held gauge's value at each bin edge (bins + 1 values; 0 before its first sample).
+    A sample at an edge's instant counts for that edge (it closes the interval before)."""
+    out, i, value = [], 0, 0.0
+    for edge in range(bins + 1):
+        limit = edge * width + 1e-9
+        while i < len(samples) and samples[i][0] <= limit:
+            value = samples[i][1]
+            i += 1
+        out.append(value)
+    if samples:
+        out[-1] = samples[-1][1]        # the final read closes the last bin
+    return out
+
+
+def _diff(edges: list[float]) -> list[float]:
+    return [max(0.0, b - a) for a, b in pairwise(edges)]
+
+
+def _bin_max(samples: list[tuple[float, float]], bins: int, width: float) -> list[float]:
+    """The largest value sampled in each bin (a sample closes the interval before it)."""
+    out = [0.0] * bins
+    for t, value in samples:
+        b = min(bins - 1, max(0, int((t - 1e-9) / width)))
+        out[b] = max(out[b], value)
     return out

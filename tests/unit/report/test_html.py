@@ -31,12 +31,30 @@ def _metrics(history: History, variant: str | None = None) -> dict:
 def test_run_report_has_every_figure_and_check(tmp_path: Path, history: History) -> None:
     path = write_run_report(tmp_path, _metrics(history), history)
     assert path == tmp_path / "report.html"
-    assert assert_self_contained(path) == 5
+    assert assert_self_contained(path) == 6
     text = path.read_text()
-    for fig in ("queue-depth", "latency", "states", "retries", "effects"):
+    for fig in ("class-latency", "queue-depth", "latency", "states", "retries", "effects"):
         assert f'id="fig-{fig}"' in text
     assert "charge:c" in text and "FAIL" in text          # the failing check and its example
     assert "latency payments: 50 s to 70 s" in text       # the fault window is named
+    assert "<h2 id=\"retries\">Retries</h2>" in text and "<code>Boom</code>: 1" in text
+    assert "none: no job was moved to the dead set." in text
+    assert "queues (name, weight)</td><td>critical 2, default 1" in text
+
+
+def test_a_service_with_traffic_gets_its_chart_with_the_fault_band(tmp_path: Path,
+                                                                   history: History) -> None:
+    """The world's running-total gauges become a per-service figure."""
+    events = list(history.events[:-1])
+    for t, calls, total in ((10.0, 5, 1.0), (50.0, 9, 1.8), (60.0, 14, 11.8), (70.0, 18, 19.8)):
+        events += [(t, "sample", None, f"traffic.payments.{k}", v) for k, v in
+                   (("calls", calls), ("ended", calls), ("errors", 0), ("timeouts", 0),
+                    ("latency_total_s", total))]
+    events.sort(key=lambda e: e[0])
+    with_traffic = History([*events, history.events[-1]])
+    path = write_run_report(tmp_path, _metrics(with_traffic), with_traffic)
+    assert 'id="fig-service-payments"' in path.read_text()
+    assert assert_self_contained(path) == 7
 
 
 def test_comparison_highlights_the_metric_that_moved_most(tmp_path: Path,

@@ -1,0 +1,78 @@
+"""The Retries and Dead tables of the run report, laid out like Sidekiq's Web UI.
+
+Sidekiq's Web UI lists the retry set (jid, class, error, retry count, next retry) and
+the dead set (jid, class, error, retry count, died at). A finished run's retry set is
+usually empty, so the Retries table lists every job that was retried: its class, the
+error of its latest failure, how many retries were scheduled, when the latest was due,
+and how the job ended. Both tables show the top entries, commonest error class first
+(then by time), under the total per error class. Built from the history alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobsim.history.events import STATE_OF, index
+from jobsim.history.history import History
+
+TOP = 10
+_CLS = {kind: index(kind, "cls") for kind in ("enqueue", "schedule", "defer")}
+_FAILURE_ERROR, _FAILURE_DUP = index("failure", "error"), index("failure", "dup")
+_RETRY_COUNT, _RETRY_DUE = index("retry", "count"), index("retry", "due")
+_DEAD_REASON = index("dead", "reason")
+
+
+@dataclass
+class JobSet:
+    """One table: the total per error class and the top entries."""
+
+    totals: dict[str, int] = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    count: int = 0
+
+
+def build(history: History, top: int = TOP) -> dict[str, JobSet]:
+    """{"retries": JobSet, "dead": JobSet} for ``history``."""
+    cls: dict[str, str] = {}
+    error: dict[str, str] = {}
+    retried: dict[str, list[Any]] = {}     # jid -> [count, due, last error]
+    died: dict[str, list[Any]] = {}        # jid -> [t, error, reason]
+    state: dict[str, str] = {}
+    for ev in history.events:
+        kind, jid = ev[1], ev[2]
+        if kind in _CLS and jid not in cls:
+            cls[jid] = ev[_CLS[kind]]
+        elif kind == "failure" and not ev[_FAILURE_DUP]:
+            error[jid] = ev[_FAILURE_ERROR]
+        elif kind == "retry":
+            retried[jid] = [ev[_RETRY_COUNT] + 1, ev[_RETRY_DUE], error.get(jid, "")]
+        elif kind == "dead":
+            died[jid] = [ev[0], error.get(jid) or str(ev[_DEAD_REASON]), ev[_DEAD_REASON]]
+        target = STATE_OF.get(kind)
+        if target is not None and not (kind in ("start", "success") and _dup(ev)):
+            state[jid] = target
+    retries = _table(
+        ["jid", "class", "error", "retries", "latest retry due (s)", "ended as"],
+        {jid: [jid, cls.get(jid, ""), err, n, round(due, 1), state.get(jid, "")]
+         for jid, (n, due, err) in retried.items()}, error_at=2, time_at=4, top=top)
+    dead = _table(
+        ["jid", "class", "error", "retries", "died at (s)", "reason"],
+        {jid: [jid, cls.get(jid, ""), err, retried.get(jid, [0])[0], round(t, 1), reason]
+         for jid, (t, err, reason) in died.items()}, error_at=2, time_at=4, top=top)
+    return {"retries": retries, "dead": dead}
+
+
+def _dup(ev: tuple[Any, ...]) -> bool:
+    return bool(ev[6] if ev[1] == "start" else ev[3])
+
+
+def _table(header: list[str], entries: dict[str, list[Any]], error_at: int, time_at: int,
+           top: int) -> JobSet:
+    totals = Counter(row[error_at] or "(no error)" for row in entries.values())
+    rank = {name: i for i, (name, _) in enumerate(totals.most_common())}
+    rows = sorted(entries.values(),
+                  key=lambda r: (rank[r[error_at] or "(no error)"], r[time_at], r[0]))
+    return JobSet(dict(totals.most_common()), header, rows[:top], len(entries))
