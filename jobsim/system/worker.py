@@ -105,6 +105,7 @@ class WorkerProcess:
         if not self.alive or self.generation != life:   # killed (and maybe restarted) meanwhile
             return
         self._requeue_unfinished()
+        self.system.flavor.on_stop(self)
         self.alive = False
         sim.record("stop", None, self.id)
 

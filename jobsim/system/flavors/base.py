@@ -56,6 +56,9 @@ class Flavor:
         if worker.fetcher.reliable:
             worker.recover_orphans()
 
+    def on_stop(self, worker: WorkerProcess) -> None:
+        """After a graceful stop's requeue: what else the process gives back."""
+
     def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
         """Extra per-process loops beyond the poller and the heartbeat."""
         return ()

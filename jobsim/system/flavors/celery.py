@@ -83,6 +83,22 @@ class CeleryFlavor(Flavor):
         """A new life starts with empty buffers: what the last one held is in ``unacked``."""
         worker.fetcher.reset()
 
+    def on_stop(self, worker: WorkerProcess) -> None:
+        """kombu's ``QoS.restore_unacked_once`` at a graceful stop: every message this
+        life reserved or held (and did not acknowledge) goes back to its queue now."""
+        system = self.system
+        holder = f"{worker.id}.{worker.generation}:"
+        try:
+            entries = system.broker.hgetall(UNACKED)
+            for tag in sorted(t for t in entries if t.startswith(holder)):
+                _at, queue, payload = entries[tag]
+                if system.broker.hdel(UNACKED, tag):
+                    system.broker.push(queue, payload)
+                    system.sim.record("copy", payload["jid"], queue, "restore_unacked")
+                    system.notify(queue, 1)
+        except BrokerError:
+            pass
+
     def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
         return (lambda: self._restore_loop(worker),)
 

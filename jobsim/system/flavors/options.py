@@ -9,7 +9,8 @@ Defaults and the files they come from (docs/flavors.md has the full table):
 * kombu 5.7.0 ``kombu/transport/redis.py``: ``visibility_timeout`` 3600 s,
   ``queue_order_strategy`` round_robin, ``unacked_restore_interval`` 10 s and
   ``unacked_restore_throttle`` 10 (a restore scan on every tenth call).
-* rq 2.12.0 ``rq/defaults.py``: job timeout 180 s, ``DEFAULT_FAILURE_TTL`` one year,
+* rq 2.12.0 ``rq/queue.py``: ``DEFAULT_TIMEOUT`` 180 s; ``rq/defaults.py``:
+  ``DEFAULT_FAILURE_TTL`` one year,
   ``DEFAULT_MAINTENANCE_TASK_INTERVAL`` 600 s, ``DEFAULT_JOB_MONITORING_INTERVAL`` 30 s;
   ``rq/scheduler.py``: the scheduler polls every second.
 """

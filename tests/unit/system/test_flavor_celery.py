@@ -225,3 +225,21 @@ def test_retries_stop_at_max_retries(build: Build, events: Events) -> None:
     sim.run(until=200)
     assert [(e[3], e[4]) for e in events(sim, "retry", jid)] == [(0, 2.0), (1, 4.0), (2, 8.0)]
     assert [e[3] for e in events(sim, "discard", jid)] == ["FAILURE"]
+
+
+def test_a_graceful_stop_gives_back_what_the_worker_reserved(
+        build: Build, events: Events) -> None:
+    """kombu restores a stopping consumer's unacknowledged messages at once (not after
+    the visibility timeout): the other worker runs them without waiting an hour."""
+    sim, system = build(processes=2, concurrency=1, flavor=celery())
+    for _ in range(12):
+        system.client.perform_async(CelerySleepJob, 20)
+    sim.run(until=1)
+    stopping = system.process("p0")
+    held = [t for t in system.broker.hgetall(UNACKED) if t.startswith("p0.1:")]
+    assert len(held) == 4                    # prefetch 4 x 1 thread
+    stopping.shutdown()
+    sim.run(until=400)
+    assert len(events(sim, "copy")) == 4
+    assert {e[4] for e in events(sim, "copy")} == {"restore_unacked"}
+    assert len(events(sim, "success")) == 12
