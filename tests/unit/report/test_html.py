@@ -128,3 +128,26 @@ def test_a_failure_in_the_drawing_child_surfaces(tmp_path: Path, history: Histor
     charts = html.start_charts(history)
     with pytest.raises(RuntimeError, match=r"(?s)helper process.*ValueError: out of ink"):
         write_run_report(tmp_path, _metrics(history), history, charts)
+
+
+def test_comparison_leads_with_the_story_and_draws_only_what_differs(
+        tmp_path: Path, history: History) -> None:
+    story = {"question": "How long do jobs wait?", "metric": "queues.default.latency_p99_s",
+             "label": "default p99 wait"}
+    base = _metrics(history)
+    base["story"] = {**story, "value": 0.5}
+    base["description"] = "A hand-made story."
+    variant = copy.deepcopy(base)
+    variant["variant"] = "slow"
+    variant["story"]["value"] = 431.0
+    variant["queues"]["default"]["latency_p99_s"] = 431.0
+    variant["queues"]["critical"]["latency_p99_s"] = None          # started nothing
+    table = compare.build([base, variant])
+    assert [row["metric"] for row in table["differing"]] == ["queues.default.latency_p99_s"]
+    assert table["winner"]["metric"] == "queues.default.latency_p99_s"  # not the empty queue
+    path = compare.write_comparison(tmp_path, [base, variant])
+    text = path.read_text()
+    assert assert_self_contained(path) == 2
+    assert text.index('id="fig-story"') < text.index('id="fig-compare"')
+    assert "default p99 wait: 0.5 s (base) -&gt; 431 s (slow)" in text
+    assert "A hand-made story." in text
