@@ -50,6 +50,12 @@ def _properties(quick: bool) -> dict[str, Any]:
     return properties.run(quick)
 
 
+def _sweep(quick: bool) -> dict[str, Any]:
+    from jobsim.bench import sweep
+
+    return sweep.run(quick)
+
+
 def _render_with(module: str) -> Renderer:
     def render(result: dict[str, Any]) -> str:
         return import_module(module).render(result)
@@ -71,6 +77,7 @@ SUITES: dict[str, tuple[Runner, Renderer]] = {
     "million": (_scenarios("million"), _render_figures("million")),
     "properties": (_properties, _render_figures("properties")),
     "fakeredis": (_scenarios("fakeredis_vs_memory"), _render_figures("fakeredis")),
+    "sweep": (_sweep, _render_with("jobsim.bench.sweep")),
 }
 
 
