@@ -335,8 +335,12 @@ def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
     from jobsim.checks.registry import NAMES, run_checks
     from jobsim.history.history import HistoryError, read_jsonl
     from jobsim.history.saved import verify_digest
+    from jobsim.scenario.errors import unknown
     from jobsim.scenario.output import METRICS_FILE
 
+    for name in names:                 # a typo fails before the history is read
+        if name not in NAMES:
+            fail_input(f"--check: {unknown('check', name, NAMES)}")
     if not history.exists():
         fail_input(f"{history}: no such file")
     try:
