@@ -44,9 +44,13 @@ def _rate_chart(summary: dict[str, Any], key: str) -> Chart:
         others = " ".join(f"{k}={v}" for k, v in g["settings"].items() if k != key)
         name = " ".join(part for part in (_label(g), others) if part)
         series.setdefault(name, []).append((g["settings"][key], g["verdict"]))
+    step = _dodge(values, numeric, len(series))
     for i, (name, points) in enumerate(series.items()):
-        xs = [v if numeric else values.index(v) for v, _ in points]
+        shift = (i - (len(series) - 1) / 2) * step       # side by side, bars apart
+        xs = [(v if numeric else values.index(v)) + shift for v, _ in points]
         _errorbar(ax, xs, [r for _, r in points], name, i, len(series))
+    if numeric:
+        ax.set_xticks(values, [str(v) for v in values])
     if not numeric:
         ax.set_xticks(range(len(values)), [str(v) for v in values])
     ax.set_xlabel(key)
@@ -87,15 +91,21 @@ def _rate_axis(ax: Any, fig: Any) -> None:
 
 
 def _spread_metric(summary: dict[str, Any]) -> str | None:
-    """The story metric, else the first metric with data."""
+    """The story metric; without one, the metric that varies most across the runs (a
+    box plot of a constant says nothing); None when every metric is constant."""
     for g in summary["groups"]:
         if g["story_metric"]:
             return str(g["story_metric"])
-    for g in summary["groups"]:
-        for path, m in g["metrics"].items():
-            if m["runs"]:
-                return str(path)
-    return None
+    best, widest = None, 0.0
+    for path in dict.fromkeys(p for g in summary["groups"] for p in g["metrics"]):
+        lows = [g["metrics"][path]["median"] for g in summary["groups"]
+                if path in g["metrics"] and g["metrics"][path]["runs"]]
+        highs = [g["metrics"][path]["max"] for g in summary["groups"]
+                 if path in g["metrics"] and g["metrics"][path]["runs"]]
+        width = (max(highs) - min(lows)) if lows else 0.0
+        if width > widest:
+            best, widest = path, width
+    return best
 
 
 def _spread_chart(summary: dict[str, Any], rows: Sequence[dict[str, Any]], metric: str
@@ -116,6 +126,14 @@ def _spread_chart(summary: dict[str, Any], rows: Sequence[dict[str, Any]], metri
     return Chart("spread", f"{metric} across seeds",
                  "Each dot is one seed; the box spans the quartiles, the line is the median "
                  "and the whiskers reach the 5th and 95th percentiles.", png(fig))
+
+
+def _dodge(values: list[Any], numeric: bool, lines: int) -> float:
+    """How far apart to draw the lines' points at one x so their bars do not overlap."""
+    if lines < 2:
+        return 0.0
+    span = (max(values) - min(values)) if numeric and len(values) > 1 else 1.0
+    return 0.06 * (span or 1.0) / lines
 
 
 def _values(groups: Sequence[dict[str, Any]], key: str) -> list[Any]:
