@@ -6,6 +6,7 @@ system:
   celery:
     worker_prefetch_multiplier: 4
     task_acks_late: false
+    task_reject_on_worker_lost: false
     broker_transport_options: {visibility_timeout: 1h, queue_order_strategy: round_robin}
     autoretry_for: [Exception]
     max_retries: 3
@@ -39,6 +40,7 @@ from jobsim.system.flavors.options import (
 FLAVOR_KEYS = ("flavor", "celery", "rq")
 CELERY_KEYS = (
     "worker_prefetch_multiplier", "worker_concurrency", "task_acks_late",
+    "task_reject_on_worker_lost",
     "broker_transport_options", "autoretry_for", "max_retries", "default_retry_delay",
     "retry_backoff", "retry_backoff_max", "retry_jitter",
 )
@@ -74,6 +76,8 @@ def read_celery(value: Any, where: Where) -> tuple[CeleryOptions, int | None]:
             data, "worker_prefetch_multiplier", where, f.integer(minimum=0),
             base.worker_prefetch_multiplier),
         task_acks_late=f.optional(data, "task_acks_late", where, f.boolean, base.task_acks_late),
+        task_reject_on_worker_lost=f.optional(data, "task_reject_on_worker_lost", where,
+                                              f.boolean, base.task_reject_on_worker_lost),
         visibility_timeout=f.optional(transport, "visibility_timeout", at,
                                       f.duration(positive=True), base.visibility_timeout),
         queue_order_strategy=f.optional(transport, "queue_order_strategy", at,

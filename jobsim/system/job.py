@@ -101,15 +101,17 @@ class Job:
         return self.sim.env.timeout(seconds)
 
     def crash_process(self) -> simpy.Event:
-        """Kill the worker process running this job, as an OOM or a segfault would.
+        """Kill the worker process running this job, as an OOM or a segfault would
+        (under Celery and RQ: the pool child or work-horse running it; the flavour says).
 
         ``yield`` the returned event: the kill arrives from outside, like a signal, because
         a simpy process cannot interrupt itself. The event never fires; the crash's
         interrupt is delivered at that yield."""
-        worker = self.client.system.process(self.worker)
+        system = self.client.system
+        worker = system.process(self.worker)
 
         def signal() -> Work:
-            worker.crash()
+            system.flavor.lose_child(worker, self)
             yield from ()
 
         self.sim.env.process(signal())

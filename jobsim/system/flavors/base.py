@@ -20,6 +20,7 @@ from jobsim.system.retry import RetryHandler
 from jobsim.system.scheduler import Poller
 
 if TYPE_CHECKING:
+    from jobsim.system.job import Job
     from jobsim.system.system import JobSystem
     from jobsim.system.worker import WorkerProcess
 
@@ -58,6 +59,11 @@ class Flavor:
 
     def on_stop(self, worker: WorkerProcess) -> None:
         """After a graceful stop's requeue: what else the process gives back."""
+
+    def lose_child(self, worker: WorkerProcess, job: Job) -> None:
+        """An OOM kill or segfault while ``job`` runs. Sidekiq runs jobs in threads of
+        the process, so the whole process dies."""
+        worker.crash()
 
     def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
         """Extra per-process loops beyond the poller and the heartbeat."""

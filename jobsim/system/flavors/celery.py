@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from jobsim.system.flavors.options import CeleryOptions
     from jobsim.system.worker import WorkerProcess
 
+WORKER_LOST = "WorkerLostError"          # billiard.exceptions.WorkerLostError
 UNACKED = "unacked"                       # kombu's hash: delivery tag -> message
 RESULTS = "celery-task-meta"              # the result backend: task id -> state
 TAG = "delivery_tag"                      # carried on a delivered payload, never stored
@@ -101,6 +102,33 @@ class CeleryFlavor(Flavor):
 
     def daemons(self, worker: WorkerProcess) -> Iterable[Daemon]:
         return (lambda: self._restore_loop(worker),)
+
+    def lose_child(self, worker: WorkerProcess, job: Job) -> None:
+        """A prefork pool child dies under its task (``celery/worker/request.py``,
+        ``Request.on_failure`` with ``WorkerLostError``): the worker lives on and starts a
+        new child. The message is requeued only with ``task_acks_late`` and
+        ``task_reject_on_worker_lost``; otherwise it is acknowledged and the task fails."""
+        system = self.system
+        found = replace_thread(worker, job)
+        if found is None:
+            return
+        payload, queue, dup = found
+        jid, tag = payload["jid"], payload.get(TAG)
+        system.sim.record("failure", jid, WORKER_LOST, job.attempt, int(dup))
+        message = {k: v for k, v in payload.items() if k != TAG}
+        if tag is not None:
+            system.broker.hdel(UNACKED, tag)
+            self.owners.pop(jid, None)
+        if self.opts.task_acks_late and self.opts.task_reject_on_worker_lost:
+            system.broker.push(queue, message)
+            if dup:
+                system.sim.record("copy", jid, queue, "reject_on_worker_lost")
+            else:
+                system.lifecycle.move("requeue", jid, queue, worker.id)
+            system.notify(queue, 1)
+        elif not dup:
+            assert isinstance(system.retry, CeleryRetry)
+            system.retry.fail(message, WorkerLostError())
 
     def at_rest(self) -> bool:
         """Held ETA messages and reserved ones are all in the unacked hash."""
@@ -244,6 +272,25 @@ class Consumer:
                 worker.system.notify(queue, 1)
 
         worker.system.sim.env.timeout(wait).callbacks.append(ready)
+
+
+class WorkerLostError(Exception):
+    """billiard's WorkerLostError: the pool child running the task died."""
+
+
+def replace_thread(worker: WorkerProcess, job: Job) -> tuple[Payload, str, bool] | None:
+    """Kill the thread running ``job`` and start a fresh one in its place; returns what
+    it was running (payload, queue, dup), or None when it is not running any more."""
+    for index, p in enumerate(worker.processors):
+        if p.current is not None and p.current[0] is job.payload:
+            current, p.current = p.current, None
+            if p.process is not None and p.process.is_alive:
+                p.process.interrupt("worker_lost")
+            fresh = type(p)(worker, p.index)
+            fresh.process = worker.system.sim.env.process(fresh.run())
+            worker.processors[index] = fresh
+            return current
+    return None
 
 
 class CeleryRetry(RetryHandler):

@@ -32,6 +32,7 @@ class CeleryOptions:
 
     worker_prefetch_multiplier: int = 4
     task_acks_late: bool = False
+    task_reject_on_worker_lost: bool = False
     visibility_timeout: float = 3600.0          # broker_transport_options
     queue_order_strategy: str = "round_robin"   # broker_transport_options
     unacked_restore_interval: float = 10.0      # broker_transport_options

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 WIP = "rq:wip"                  # hash: "owner|jid" -> [started, expiry]
 ABANDONED = "AbandonedJobError"
 TIMEOUT = "JobTimeoutException"
+HORSE_KILLED = "WorkHorseTerminated"   # jobsim's name for rq's "terminated unexpectedly"
 _ORDER = {"default": "priority", "round_robin": "rq_round_robin", "random": "random"}
 
 
@@ -91,6 +92,14 @@ class RQFlavor(Flavor):
     def at_rest(self) -> bool:
         """Jobs in a StartedJobRegistry still await the cleanup (or are running)."""
         return not self.system.broker.hgetall(WIP)
+
+    def lose_child(self, worker: WorkerProcess, job: Job) -> None:
+        """The work-horse dies, not the worker (``monitor_work_horse`` then
+        ``handle_job_failure``, rq/worker/worker_classes.py): retried or failed."""
+        for p in worker.processors:
+            if p.current is not None and p.current[0] is job.payload:
+                p.kill_horse()
+                return
 
     # ---- the horse monitor and the maintenance loop --------------------------------
     def _monitor(self, worker: WorkerProcess) -> Generator[Any, Any, None]:
@@ -191,12 +200,18 @@ class StartedRegistryFetch:
 class WorkHorse(Processor):
     """Runs each job in a horse (its own simpy process) killed after ``job_timeout``."""
 
-    __slots__ = ()
+    __slots__ = ("horse", "lost")
+
+    def __init__(self, worker: WorkerProcess, index: int) -> None:
+        super().__init__(worker, index)
+        self.horse: simpy.Process | None = None
+        self.lost = False
 
     def execute(self, payload: Payload, queue: str) -> Generator[Any, Any, None]:
         system = self.worker.system
         env = system.sim.env
-        horse = env.process(self._horse(payload, queue))
+        horse = self.horse = env.process(self._horse(payload, queue))
+        self.lost = False
         try:
             yield horse | env.timeout(system.flavor.opts.job_timeout)  # type: ignore[attr-defined]
         except simpy.Interrupt:
@@ -205,7 +220,10 @@ class WorkHorse(Processor):
             raise
         if horse.is_alive:
             horse.interrupt(TIMEOUT)
-            self._timed_out(payload)
+            self._horse_failed(payload, TIMEOUT)
+        elif self.lost:
+            self._horse_failed(payload, HORSE_KILLED)
+        self.horse = None
 
     def _horse(self, payload: Payload, queue: str) -> Generator[Any, Any, None]:
         try:
@@ -213,17 +231,23 @@ class WorkHorse(Processor):
         except simpy.Interrupt:
             return
 
-    def _timed_out(self, payload: Payload) -> None:
-        """The death penalty fired: a failure like any other, then the entry goes."""
+    def kill_horse(self) -> None:
+        """The horse died under its job (an OOM kill): the worker lives on."""
+        if self.horse is not None and self.horse.is_alive:
+            self.lost = True
+            self.horse.interrupt("killed")
+
+    def _horse_failed(self, payload: Payload, error: str) -> None:
+        """handle_job_failure: retried or failed like any failure; the entry goes."""
         system = self.worker.system
         jid = payload["jid"]
         dup = self.current[2] if self.current is not None else True
         prior = payload.get("retry_count")
         attempt = 1 if prior is None else prior + 2
-        system.sim.record("failure", jid, TIMEOUT, attempt, int(dup))
+        system.sim.record("failure", jid, error, attempt, int(dup))
         if not dup:
-            system.retry.handle(payload, _class_of(payload), Job(), _JobTimeout(),
-                                self.worker.now())
+            exc = _JobTimeout() if error == TIMEOUT else _HorseKilled()
+            system.retry.handle(payload, _class_of(payload), Job(), exc, self.worker.now())
         self.worker.fetcher.acknowledge(payload)
         self.current = None
 
@@ -233,6 +257,13 @@ class _JobTimeout(Exception):
 
 
 _JobTimeout.__name__ = TIMEOUT
+
+
+class _HorseKilled(Exception):
+    """rq's "Work-horse terminated unexpectedly" (rq/worker/worker_classes.py)."""
+
+
+_HorseKilled.__name__ = HORSE_KILLED
 
 
 def _class_of(payload: Payload) -> type[Job]:

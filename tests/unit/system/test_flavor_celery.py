@@ -20,7 +20,7 @@ Rules (kombu 5.7.0 ``kombu/transport/redis.py``, celery 5.7.0 ``celery/worker``)
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -243,3 +243,37 @@ def test_a_graceful_stop_gives_back_what_the_worker_reserved(
     assert len(events(sim, "copy")) == 4
     assert {e[4] for e in events(sim, "copy")} == {"restore_unacked"}
     assert len(events(sim, "success")) == 12
+
+
+class CeleryOomJob(Job):
+    """Its pool child is killed (an OOM) on the first run; the second run succeeds.
+    (A redelivered message is the same attempt to Celery, so the job keeps count.)"""
+
+    killed: ClassVar[set[str]] = set()       # cleared by each test that uses it
+
+    def perform(self) -> Any:
+        yield self.sleep(1)
+        if self.jid not in self.killed:
+            self.killed.add(self.jid)
+            yield self.crash_process()
+
+
+@pytest.mark.parametrize(("acks_late", "reject", "requeued"), [
+    (False, False, False), (True, False, False), (False, True, False), (True, True, True)])
+def test_a_lost_pool_child_requeues_only_with_late_ack_and_reject(
+        build: Build, events: Events, acks_late: bool, reject: bool, requeued: bool) -> None:
+    CeleryOomJob.killed.clear()
+    sim, system = build(concurrency=2, flavor=celery(
+        task_acks_late=acks_late, task_reject_on_worker_lost=reject))
+    jid = system.client.perform_async(CeleryOomJob)
+    other = system.client.perform_async(CelerySleepJob, 5)
+    sim.run(until=60)
+    assert [e[3] for e in events(sim, "failure", jid)] == ["WorkerLostError"]
+    assert not events(sim, "crash")                      # the worker process lives on
+    assert events(sim, "success", other)
+    assert len(system.process("p0").processors) == 2     # a fresh child took the slot
+    if requeued:
+        assert events(sim, "requeue", jid) and events(sim, "success", jid)
+    else:
+        assert [e[3] for e in events(sim, "discard", jid)] == ["FAILURE"]
+    assert system.broker.hgetall(UNACKED) == {}

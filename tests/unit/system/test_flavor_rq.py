@@ -150,3 +150,27 @@ def test_rq_runs_are_the_same_on_every_broker(build: Build, broker: str) -> None
         sim.run(until=900)
         digests.append(sim.history.digest())
     assert digests[0] == digests[1]
+
+
+class RQOomJob(Job):
+    """Its work-horse is killed on the first run; the second run succeeds."""
+
+    def perform(self) -> Any:
+        yield self.sleep(1)
+        if self.attempt == 1:
+            yield self.crash_process()
+
+
+@pytest.mark.parametrize("retry_max", [0, 1])
+def test_a_killed_horse_fails_the_job_not_the_worker(
+        build: Build, events: Events, retry_max: int) -> None:
+    sim, system = build(concurrency=1, flavor=rq(retry_max=retry_max, retry_interval=(2,)))
+    jid = system.client.perform_async(RQOomJob)
+    sim.run(until=60)
+    assert [e[3] for e in events(sim, "failure", jid)] == ["WorkHorseTerminated"]
+    assert not events(sim, "crash")
+    if retry_max:
+        assert events(sim, "retry", jid) and events(sim, "success", jid)
+    else:
+        assert [e[3] for e in events(sim, "dead", jid)] == ["failed"]
+    assert system.broker.hgetall(WIP) == {}

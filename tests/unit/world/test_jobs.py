@@ -23,6 +23,7 @@ class FakeClient:
         self.crashed: list[str] = []
         self.procs: dict[str, simpy.Process] = {}
         self.system = self
+        self.flavor = self      # Sidekiq's answer to a lost child: the process crashes
 
     def perform_async(self, cls: type[Job], *args: Any, **_: Any) -> str:
         self.pushed.append((cls.__name__, list(args)))
@@ -30,6 +31,9 @@ class FakeClient:
 
     def process(self, worker: str) -> Any:
         return self
+
+    def lose_child(self, worker: Any, job: Job) -> None:
+        worker.crash()
 
     def crash(self) -> None:
         for worker, proc in self.procs.items():
