@@ -23,6 +23,7 @@ from typing import Any
 
 from jobsim import backoff
 from jobsim.report.figures import Chart
+from jobsim.report.policy_words import explain
 
 DEFAULT_POLICIES = (
     "sidekiq", "sidekiq_7", "seed:j=0.15",
@@ -167,7 +168,7 @@ def delay_chart(run: PolicyRun, title: str | None = None) -> Chart:
     policy's theoretical bounds as red bars."""
     from jobsim.report.figures import colour, duration_axis, new_figure, png
 
-    fig, axes = new_figure(size=(6.4, 3.6))
+    fig, axes = new_figure(size=(6.4, 3.9), right=1.75)
     ax = axes[0][0]
     n = len(run.delays)
     boxes = [(k + 1, _quartiles(draws)) for k, draws in enumerate(run.delays) if draws]
@@ -182,19 +183,25 @@ def delay_chart(run: PolicyRun, title: str | None = None) -> Chart:
     bounds = [run.policy.bounds(c) for c in range(n)]
     left, right = [p - 0.42 for p in positions], [p + 0.42 for p in positions]
     ax.hlines([b[1] for b in bounds], left, right, colors=colour(3), linewidth=1.4,
-              label="theoretical max")
+              label="formula's largest")
     ax.hlines([max(b[0], _FLOOR) for b in bounds], left, right, colors=colour(3),
-              linewidth=1.4, linestyles="dashed", label="theoretical min")
+              linewidth=1.4, linestyles="dashed", label="formula's smallest")
     ticks = [p for p in positions if p == 1 or p % 5 == 0]
     ax.set_xticks(ticks, [str(p) for p in ticks])
     ax.set_xlim(0.4, n + 0.6)
     ax.set_xlabel("retry number (1 = first retry)")
     duration_axis(ax, "delay before the retry (log)")
-    ax.set_title(title or run.spec, fontsize=10)
-    ax.legend(loc="best", fontsize=7, framealpha=0.9)
-    return Chart(_slug("delays-" + run.spec), run.spec,
-                 "Line: min to max of the measured delays; box: quartiles; tick: median "
-                 "(below 1 ms drawn at 1 ms); red bars: Policy.bounds.", png(fig))
+    low, high = ax.get_ylim()
+    ax.set_ylim(low / 1.6, high * 1.6)     # bars at the extremes stay inside the frame
+    words = explain(run.spec)
+    ax.set_title(title or f"{words.name} ({run.spec})", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    return Chart(_slug("delays-" + run.spec), f"{words.name} ({run.spec})",
+                 f"Delay before each retry: {words.formula}. Legend: blue line, the "
+                 "smallest to largest measured delay; light box, the middle half (25th to "
+                 "75th percentile) with the median as a tick; red bars, the smallest "
+                 "(dashed) and largest (solid) delay the formula allows. Below 1 ms drawn "
+                 "at 1 ms.", png(fig))
 
 
 _FLOOR = 1e-3
@@ -211,7 +218,7 @@ def _quartiles(draws: list[float]) -> tuple[float, float, float, float, float]:
 def cumulative_chart(runs: list[PolicyRun], metrics: list[dict[str, Any]]) -> Chart:
     from jobsim.report.figures import colour, duration_axis, new_figure, png
 
-    fig, axes = new_figure(size=(11.0, 4.6))
+    fig, axes = new_figure(size=(11.0, 4.6), right=3.3)
     ax = axes[0][0]
     for i, (run, m) in enumerate(zip(runs, metrics, strict=True)):
         ks = list(range(1, len(run.cumulative) + 1))
@@ -227,10 +234,12 @@ def cumulative_chart(runs: list[PolicyRun], metrics: list[dict[str, Any]]) -> Ch
     ax.set_xlabel("retry number k")
     duration_axis(ax, "time from first failure to retry k (log)")
     ax.set_title("Cumulative time to the k-th retry (service never recovers)")
-    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return Chart("cumulative", "Cumulative time to the k-th retry",
-                 "Solid: measured mean over the jobs, band: 5th to 95th percentile; dotted: "
-                 "sum of Policy.mean. Delays only (execution time not included).", png(fig))
+                 "One colour per policy, named in the legend. Solid line: the measured mean "
+                 "time from the first failure to retry k over the jobs; band: 5th to 95th "
+                 "percentile; dotted: the sum of the formula's expected delays. Delays "
+                 "only (execution time not included).", png(fig))
 
 
 def load_chart(runs: list[PolicyRun], recover_s: float) -> Chart:
@@ -246,7 +255,7 @@ def load_chart(runs: list[PolicyRun], recover_s: float) -> Chart:
     bins = int(span / width) + 1
     scale, unit = time_unit(span)
     fig, axes = new_figure(len(runs), 1, size=(11.0, 1.0 + 0.95 * len(runs)), sharex=True,
-                           sharey=True)
+                           sharey=True, right=3.3)
     fig.subplots_adjust(hspace=0.08)
     xs = [i * width / scale for i in range(bins + 1)]
     top = 1.0
@@ -261,8 +270,8 @@ def load_chart(runs: list[PolicyRun], recover_s: float) -> Chart:
         ax.fill_between(xs[:-1], [max(r, 0.5) for r in rates], 0.5, step="post",
                         color=colour(i), linewidth=0)
         ax.axvline(recover_s / scale, color="#000000", linestyle="--", linewidth=1)
-        ax.text(0.995, 0.9, run.spec, transform=ax.transAxes, ha="right", va="top",
-                fontsize=8, bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+        ax.text(1.01, 0.5, run.spec, transform=ax.transAxes, ha="left", va="center",
+                fontsize=8, color=colour(i))
         ax.set_yscale("log")
         ax.yaxis.set_minor_locator(NullLocator())
     axes[0][0].set_ylim(0.5, top * 2)
@@ -273,8 +282,8 @@ def load_chart(runs: list[PolicyRun], recover_s: float) -> Chart:
     fig.supylabel("retries reaching the service (per s, log)", fontsize=10)
     return Chart("load", "Retry load on the recovering service",
                  f"Retries per second ({width:g} s bins) until each job succeeds, one panel "
-                 "per policy on shared axes; the initial failure of every job at t=0 is not "
-                 "drawn.", png(fig))
+                 "per policy (named to its right) on shared axes; dashed line: the service "
+                 "recovers; the initial failure of every job at t=0 is not drawn.", png(fig))
 
 
 def _slug(text: str) -> str:
@@ -304,8 +313,23 @@ def write_report(out: Path, specs: list[str], jobs: int, recover_s: float, seed:
     (out / "summary.md").write_text(_markdown(document, header, rows) + "\n")
     write_page(out / "report.html", "retries.html", w=document["workload"], header=header,
                rows=rows, charts=charts, delay_charts=delay_charts, measured_charts=extra,
-               recover=_duration(recover_s), source=source)
+               recover=_duration(recover_s), source=source, headline=headline(per_policy),
+               policies=[explain(spec) for spec in specs])
     return document
+
+
+def headline(metrics: list[dict[str, Any]]) -> str:
+    """The answer to the report's question, from the peak load after recovery."""
+    if not metrics:
+        return "no policy compared"
+    ranked = sorted(metrics, key=lambda m: (m["peak_after_recovery_per_s"], m["policy"]))
+    best, worst = ranked[0], ranked[-1]
+    text = (f"gentlest: {best['policy']} ({best['peak_after_recovery_per_s']:,} retries/s at "
+            f"most after recovery)")
+    if worst is not best:
+        text += (f"; harshest: {worst['policy']} ({worst['peak_after_recovery_per_s']:,} "
+                 "retries/s)")
+    return text
 
 
 def _markdown(document: dict[str, Any], header: list[str], rows: list[list[str]]) -> str:
