@@ -366,6 +366,16 @@ def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
     sys.exit(0 if all(r.ok for r in results.values()) else 1)
 
 
+# ---- schema -----------------------------------------------------------------------
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors; see docs/scenarios.md)."""
+    from jobsim.scenario.json_schema import text
+    from jobsim.scenario.runner import known_registries, scenarios_dir
+
+    click.echo(text(known_registries(), sorted(scenarios_dir().glob("*.yaml"))), nl=False)
+
+
 # ---- bench ------------------------------------------------------------------------
 @main.command()
 @click.argument("suites", nargs=-1)

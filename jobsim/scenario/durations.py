@@ -15,9 +15,11 @@ DURATION_UNITS: dict[str, float] = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1
 RATE_UNITS: dict[str, float] = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 _NUMBER = r"\d+(?:\.\d+)?"
-_DURATION = re.compile(rf"(?:{_NUMBER}(?:ms|s|m|h|d))+")
+DURATION_PATTERN = rf"(?:{_NUMBER}(?:ms|s|m|h|d))+"
+RATE_PATTERN = rf"{_NUMBER}/(s|min|m|h|d)"
+_DURATION = re.compile(DURATION_PATTERN)
 _DURATION_PART = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
-_RATE = re.compile(rf"({_NUMBER})/(s|min|m|h|d)")
+_RATE = re.compile(rf"({_NUMBER})/(s|min|m|h|d)")  # RATE_PATTERN, with groups
 
 DURATION_HINT = "expected a duration like '30s', '10m' or '1h30m'"
 RATE_HINT = "expected '<number>/s'"

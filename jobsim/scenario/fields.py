@@ -13,12 +13,24 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from jobsim.scenario.durations import parse_duration, parse_rate
+from jobsim.scenario import shapes
+from jobsim.scenario.durations import DURATION_PATTERN, RATE_PATTERN, parse_duration, parse_rate
 from jobsim.scenario.errors import ScenarioError, Where, show, unknown
 from jobsim.scenario.problems import attempt, fail, report
 
 T = TypeVar("T")
 Reader = Callable[[Any, Where], T]
+R = TypeVar("R")
+
+
+def described(fragment: dict[str, Any]) -> Callable[[R], R]:
+    """Attach the JSON Schema FRAGMENT a reader accepts (read by ``jobsim schema``)."""
+
+    def attach(reader: R) -> R:
+        reader.json_schema = fragment  # type: ignore[attr-defined]
+        return reader
+
+    return attach
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 MAX_NAME = 1024  # characters in a name (queues, services, variants, ...)
@@ -29,6 +41,7 @@ def mapping(value: Any, where: Where, allowed: Collection[str] | None = None) ->
     """A mapping with string keys; with ``allowed``, every key must be one of them."""
     if not isinstance(value, dict):
         raise where.error(f"expected a mapping, got {show(value)}")
+    shapes.saw_mapping(where.parts, allowed)
     bad = [key for key in value if not isinstance(key, str)]
     for key in bad:  # the path names the mapping; the position, the key itself
         error = where.error(f"keys must be strings, got {show(key)}")
@@ -45,6 +58,7 @@ def mapping(value: Any, where: Where, allowed: Collection[str] | None = None) ->
 def sequence(value: Any, where: Where, *, nonempty: bool = False) -> list[Any]:
     if not isinstance(value, list):
         raise where.error(f"expected a list, got {show(value)}")
+    shapes.saw_sequence(where.parts)
     if nonempty and not value:
         raise where.error("must not be empty")
     return value
@@ -63,6 +77,7 @@ def items(value: Any, where: Where, item: Reader[T], *, nonempty: bool = False) 
 
 def required(data: dict[str, Any], key: str, where: Where, reader: Reader[T]) -> T:
     """DATA[KEY] read by READER; a missing or bad value abandons the enclosing piece."""
+    shapes.saw_key(where.parts, key, reader, required=True)
     if key not in data:
         raise fail(where.error(f"missing required key {key!r}"))
     try:
@@ -73,6 +88,7 @@ def required(data: dict[str, Any], key: str, where: Where, reader: Reader[T]) ->
 
 def optional(data: dict[str, Any], key: str, where: Where, reader: Reader[T], default: Any) -> Any:
     """DATA[KEY] read by READER, DEFAULT when absent or null (or, collecting, when bad)."""
+    shapes.saw_key(where.parts, key, reader, required=False)
     value = data.get(key)
     if value is None:
         return default
@@ -93,7 +109,10 @@ def integer(minimum: int | None = None) -> Reader[int]:
             raise where.error(f"{rule}, got {value}")
         return value
 
-    return read
+    fragment: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        fragment["minimum"] = minimum
+    return described(fragment)(read)
 
 
 def number(
@@ -114,9 +133,12 @@ def number(
             raise where.error(f"must be less than {below:g}, got {value:g}")
         return float(value)
 
-    return read
+    bounds = {"minimum": minimum, "maximum": maximum, "exclusiveMaximum": below}
+    return described({"type": "number", **{k: v for k, v in bounds.items() if v is not None}}
+                     )(read)
 
 
+@described({"type": "string", "minLength": 1, "maxLength": MAX_STRING})
 def string(value: Any, where: Where) -> str:
     if not isinstance(value, str):
         raise where.error(f"expected a string, got {show(value)}")
@@ -127,6 +149,7 @@ def string(value: Any, where: Where) -> str:
     return value
 
 
+@described({"type": "string", "pattern": f"^{NAME.pattern}$", "maxLength": MAX_NAME})
 def name(value: Any, where: Where) -> str:
     """An identifier-like name (queues, services, variants): no spaces, no slashes."""
     text = string(value, where)
@@ -139,6 +162,7 @@ def name(value: Any, where: Where) -> str:
     return text
 
 
+@described({"type": "boolean"})
 def boolean(value: Any, where: Where) -> bool:
     if not isinstance(value, bool):
         raise where.error(f"expected true or false, got {show(value)}")
@@ -152,7 +176,7 @@ def choice(options: Collection[str]) -> Reader[str]:
             raise where.error(f"expected one of {listed}, got {show(value)}")
         return value
 
-    return read
+    return described({"enum": list(options)})(read)
 
 
 def member(kind: str, known: Collection[str]) -> Reader[str]:
@@ -164,7 +188,7 @@ def member(kind: str, known: Collection[str]) -> Reader[str]:
             raise where.error(unknown(kind, text, known))
         return text
 
-    return read
+    return described({"type": "string", "description": f"a {kind} name"})(read)
 
 
 def duration(*, positive: bool = False) -> Reader[float]:
@@ -174,9 +198,18 @@ def duration(*, positive: bool = False) -> Reader[float]:
             raise where.error(f"must be positive, got {show(value)}")
         return seconds
 
-    return read
+    return described(DURATION_SCHEMA)(read)
 
 
+DURATION_SCHEMA: dict[str, Any] = {
+    "description": "seconds, or a duration like '500ms', '30s', '10m', '1h30m', '7d'",
+    "oneOf": [{"type": "number", "minimum": 0},
+              {"type": "string", "pattern": f"^{DURATION_PATTERN}$"}],
+}
+
+
+@described({"type": "string", "pattern": f"^{RATE_PATTERN}$",
+            "description": "events per unit: '5/s', '300/m', '100/h', '2/d'"})
 def rate(value: Any, where: Where) -> float:
     return parse_rate(value, where)
 
@@ -194,7 +227,8 @@ def unique_list(item: Reader[str], what: str) -> Reader[tuple[str, ...]]:
                 seen.append(text)
         return tuple(seen)
 
-    return read
+    fragment = getattr(item, "json_schema", {})
+    return described({"type": "array", "items": fragment, "uniqueItems": True})(read)
 
 
 def json_value(value: Any, where: Where, _active: tuple[int, ...] = ()) -> Any:

@@ -84,11 +84,17 @@ def scenarios_dir() -> Path:
     return Path(str(resources.files("jobsim") / "scenarios"))
 
 
+def known_registries() -> dict[str, Any]:
+    """The loader's keyword arguments for what exists in this code: jobs, faults, checks,
+    and the reference resolver."""
+    return {"known_jobs": REGISTRY, "known_faults": build.FAULT_NAMES,
+            "known_checks": CHECK_NAMES, "references": check_references}
+
+
 def load(source: str | Path, variant: str | None = None,
          search_dir: Path | None = None) -> Scenario:
     """A scenario by name or path, validated against everything that exists here."""
-    scenario = load_scenario(source, known_jobs=REGISTRY, known_faults=build.FAULT_NAMES,
-                             known_checks=CHECK_NAMES, references=check_references,
+    scenario = load_scenario(source, **known_registries(),
                              search_dir=search_dir or scenarios_dir())
     return scenario.with_variant(variant)
 
