@@ -50,7 +50,10 @@ PROPERTIES: dict[str, Property] = {
 
 def get(name: str) -> Property:
     if name not in PROPERTIES:
-        from jobsim.scenario.errors import unknown
+        import difflib
 
-        raise ValueError(unknown("property", name, PROPERTIES))
+        close = difflib.get_close_matches(name, sorted(PROPERTIES), n=2, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"unknown property {name!r}{hint}; valid properties: "
+                         f"{', '.join(sorted(PROPERTIES))}")
     return PROPERTIES[name]
