@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, Protocol
 
 from jobsim.guard import InputError
@@ -62,6 +63,21 @@ class Dask:
             future.release()
 
 
+@cache
+def code_fingerprint() -> str:
+    """A digest of jobsim's own source files, read once per process (about when it
+    loads them): a run is a function of the code, so a worker running other code than
+    the client gives other digests."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def machine_workers() -> int:
     """One single-threaded worker process per CPU: runs are CPU-bound pure Python."""
     return os.cpu_count() or 1
@@ -91,6 +107,7 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             raise EngineError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         try:
             _wait_for_workers(client, scheduler)
+            _same_code(client, scheduler)
             yield client
         finally:
             client.close()
@@ -103,6 +120,17 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             yield client
     finally:
         cluster.close()
+
+
+def _same_code(client: Any, scheduler: str) -> None:
+    """Refuse a cluster whose workers run other jobsim code than this client."""
+    mine = code_fingerprint()
+    theirs = client.run(code_fingerprint)
+    stale = sorted(address for address, fingerprint in theirs.items() if fingerprint != mine)
+    if stale:
+        raise EngineError(f"--scheduler {scheduler}: {len(stale)} worker(s) run other jobsim "
+                          f"code than this client (e.g. {stale[0]}); restart them on this "
+                          "version, or their results would not match")
 
 
 def _wait_for_workers(client: Any, scheduler: str) -> None:

@@ -123,9 +123,14 @@ def _spread_chart(summary: dict[str, Any], rows: Sequence[dict[str, Any]], metri
         ax.scatter([i] * len(values), values, s=8, alpha=0.5, color=colour(0), zorder=3)
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     ax.set_ylabel(metric)
-    return Chart("spread", f"{metric} across seeds",
-                 "Each dot is one seed; the box spans the quartiles, the line is the median "
-                 "and the whiskers reach the 5th and 95th percentiles.", png(fig))
+    caption = ("Each dot is one seed; the box spans the quartiles, the line is the median "
+               "and the whiskers reach the 5th and 95th percentiles.")
+    seen = {v for values in data for v in values if v == v}        # NaN: no data
+    if len(seen) == 1:
+        caption += f" Every run gave {seen.pop():g}: this metric does not vary here."
+    elif not seen:
+        caption += " No run had a value for this metric."
+    return Chart("spread", f"{metric} across seeds", caption, png(fig))
 
 
 def _dodge(values: list[Any], numeric: bool, lines: int) -> float:

@@ -105,3 +105,17 @@ def test_sweep_command_writes_table_summary_and_page(tiny: Path, tmp_path: Path,
     page = (out / "sweep.html").read_text()
     assert page.count("<img") == 2 and "Pass rate against system.concurrency" in page
     assert len((out / "rows.csv").read_text().splitlines()) == 1 + 24
+
+
+def test_workers_on_other_code_are_refused(cluster: object, monkeypatch) -> None:
+    """A remote worker that loaded other jobsim code would give other digests."""
+    from jobsim.sweep import engine as engine_module
+    from jobsim.sweep.engine import EngineError
+
+    with open_engine(cluster.scheduler_address):
+        pass                                              # same code: accepted
+    # each process its own "code": the client's differs from every worker's
+    monkeypatch.setattr(engine_module, "code_fingerprint", lambda: str(os.getpid()))
+    with pytest.raises(EngineError, match="other jobsim code"), \
+            open_engine(cluster.scheduler_address):
+        pass
