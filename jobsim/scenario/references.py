@@ -41,6 +41,10 @@ def check_references(scenario: Scenario, where: Where) -> None:
     for i, fault in enumerate(scenario.faults):
         attempt(lambda i=i, fault=fault: _fault(scenario, fault, where.key("faults").index(i)),
                 None)
+    story = getattr(scenario, "story", None)
+    if story is not None:
+        attempt(lambda: _metric_path(scenario, story.metric, where.key("story").key("metric")),
+                None)
     for i, rule in enumerate(scenario.expect):
         attempt(lambda i=i, rule=rule: _metric(scenario, rule, where.key("expect").index(i)),
                 None)
@@ -159,6 +163,15 @@ def service_names(scenario: Scenario) -> list[str]:
 
 
 def _metric(scenario: Scenario, rule: Expectation, where: Where) -> None:
+    kind = _metric_path(scenario, rule.metric, where.key("metric"))
+    if kind == BOOLEAN and rule.equals is None:
+        raise where.error(f"{rule.metric!r} is true or false: use equals, not min or max")
+    if kind == NUMBER and isinstance(rule.equals, str | bool):
+        raise where.key("equals").error(f"{rule.metric!r} is a number, got {rule.equals!r}")
+
+
+def _metric_path(scenario: Scenario, metric: str, where: Where) -> str:
+    """The kind of METRIC in metrics.json's schema, or an error naming the path."""
     vocabularies = {
         "queue": scenario.system.queue_names,
         "check": scenario.checks,
@@ -167,10 +180,6 @@ def _metric(scenario: Scenario, rule: Expectation, where: Where) -> None:
         "job": sorted({*REGISTRY, *scenario.jobs}),
     }
     try:
-        kind = leaf(rule.metric, vocabularies)
+        return leaf(metric, vocabularies)
     except MetricPathError as exc:
-        raise where.key("metric").error(str(exc)) from None
-    if kind == BOOLEAN and rule.equals is None:
-        raise where.error(f"{rule.metric!r} is true or false: use equals, not min or max")
-    if kind == NUMBER and isinstance(rule.equals, str | bool):
-        raise where.key("equals").error(f"{rule.metric!r} is a number, got {rule.equals!r}")
+        raise where.error(str(exc)) from None

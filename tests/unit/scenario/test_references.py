@@ -220,3 +220,10 @@ def test_every_built_in_file_resolves(path: Path) -> None:
     """Each shipped scenario and example, base and variants, passes the reference checks."""
     scenario = load(path)
     assert scenario.variants is not None
+
+
+def test_the_story_metric_is_resolved_too(tmp_path: Path) -> None:
+    extra = "story: {question: 'How long did it wait?', metric: queues.critcal.latency_p99_s}\n"
+    assert problems(tmp_path, extra) == [
+        "6: story.metric: queues: no queue 'critcal' in this scenario; valid: default"
+    ]
