@@ -35,7 +35,7 @@ simulate: $(STAMP)
 	$(BIN)/jobsim simulate $(SCENARIO) $(SIM_ARGS)
 
 report: $(STAMP)
-	$(BIN)/jobsim report retries
+	$(BIN)/jobsim report retries --force
 
 validate: $(STAMP)
 	$(BIN)/jobsim validate

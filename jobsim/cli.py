@@ -4,6 +4,7 @@ the file, the field and the reason, never a traceback; 3 a bug in jobsim; 130 Ct
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import math
@@ -311,7 +312,8 @@ def _compare(root: Path, results: list[dict[str, Any]]) -> None:
 # ---- list and check ---------------------------------------------------------------
 @main.command(name="list")
 @click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False))
-def list_(folder: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the scenarios as JSON.")
+def list_(folder: Path | None, as_json: bool) -> None:
     """The built-in scenarios (or FOLDER's): each one's story, jobs and variants."""
     from jobsim.scenario.listing import entries
     from jobsim.scenario.runner import load, scenarios_dir
@@ -321,6 +323,9 @@ def list_(folder: Path | None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # sidekiq.yml notes are for simulate
         listed = entries(folder or scenarios_dir(), load)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(e) for e in listed], indent=2))
+        return
     for entry in listed:
         click.echo(entry.render())
 

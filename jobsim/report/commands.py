@@ -7,6 +7,7 @@ the CLI does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -71,14 +72,18 @@ def report() -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/retries"),
               show_default=True)
+@click.option("--force", is_flag=True, help="Replace a report already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics document as JSON.")
 def retries(policies: tuple[str, ...], scenario: str | None, history_path: Path | None,
-            jobs: int, recover: str, retries: int, seed: int, out: Path) -> None:
+            jobs: int, recover: str, retries: int, seed: int, out: Path, force: bool,
+            as_json: bool) -> None:
     """Compare retry policies on N jobs that fail together against a recovering service."""
     from jobsim import backoff
     from jobsim.report import retries as model
 
     if jobs < 1 or retries < 1:
         fail("--jobs and --retries must be >= 1")
+    refuse_overwrite(out, force)
     recover_s = duration(recover, "--recover")
     specs, source, measured = list(policies), "", None
     if scenario is not None:
@@ -94,9 +99,20 @@ def retries(policies: tuple[str, ...], scenario: str | None, history_path: Path 
     if too_big:
         fail(too_big)
     doc = model.write_report(out, specs, jobs, recover_s, seed, retries, measured, source)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
     header, rows = model.table(doc["policies"])
     _print_table("Retry policies side by side", header, rows)
     click.echo(f"report: {out / 'report.html'}")
+
+
+def refuse_overwrite(out: Path, force: bool) -> None:
+    """A report already in ``out`` is replaced only when asked (``--force``)."""
+    existing = out / "report.html"
+    if existing.exists() and not force:
+        fail(f"--out {out}: already holds a report ({existing}); pass --force to replace "
+             "it or choose another --out")
 
 
 def _from_scenario(name: str, history_path: Path | None) -> tuple[list[str], str, Any]:
@@ -151,13 +167,20 @@ def _scenario_file(name: str) -> Path:
 @click.option("--seed", type=int, default=2015, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/contention"),
               show_default=True)
-def backoff_contention(clients: str, reps: int, seed: int, out: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace a report already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics document as JSON.")
+def backoff_contention(clients: str, reps: int, seed: int, out: Path, force: bool,
+                       as_json: bool) -> None:
     """The AWS 2015 contention experiment; exit 0 when the published ordering holds."""
     from jobsim.report import contention
 
     if reps < 1:
         fail("--reps must be >= 1")
+    refuse_overwrite(out, force)
     doc = contention.write_report(out, client_counts(clients), reps, seed)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        sys.exit(0 if doc["reproduced"] else 1)
     rows = contention.table(doc)[1]
     half = 1 + len(contention.PUBLISHED_ORDER)
     _print_table("Mean calls to the row", ["N", *contention.PUBLISHED_ORDER],
@@ -176,7 +199,6 @@ def backoff_contention(clients: str, reps: int, seed: int, out: Path) -> None:
 @click.argument("folder", type=click.Path(path_type=Path))
 def run(folder: Path) -> None:
     """(Re)write FOLDER/report.html from a saved run's metrics.json and history."""
-    import json
 
     from jobsim.history.history import History, HistoryError
     from jobsim.report.html import write_run_report
@@ -190,15 +212,6 @@ def run(folder: Path) -> None:
 
 
 def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from jobsim.report.text_table import render
 
-    table = Table(title=title, title_justify="left")
-    for i, column in enumerate(header):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)      # piped or logged: never truncate the cells
-    console.print(table)
+    click.echo(render(title, header, rows))

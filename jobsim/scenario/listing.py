@@ -27,11 +27,13 @@ class Entry:
     jobs: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     problem: str | None = None        # why the file does not load
+    question: str | None = None       # the story's question
 
     def render(self, width: int = WIDTH) -> str:
         head = textwrap.wrap(f"{self.name:<{NAME_COLUMN - 1}} {self.summary}", width,
                              subsequent_indent=" " * NAME_COLUMN, break_on_hyphens=False)
-        rows = [("jobs", self.jobs), ("variants", self.variants)]
+        rows = [("asks", (self.question,) if self.question else ()), ("jobs", self.jobs),
+                ("variants", self.variants)]
         if self.problem:
             rows = [("invalid", (self.problem,))]
         for label, items in rows:
@@ -53,7 +55,9 @@ def entries(folder: Path, load: Callable[[Path], Scenario]) -> list[Entry]:
         except ScenarioError as err:
             out.append(Entry(name, summary, problem=err.reason))
             continue
-        out.append(Entry(name, summary, jobs_of(scenario), tuple(scenario.variants)))
+        question = scenario.story.question if scenario.story else None
+        out.append(Entry(name, summary, jobs_of(scenario), tuple(scenario.variants),
+                         question=question))
     return out
 
 

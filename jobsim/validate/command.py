@@ -6,6 +6,7 @@ simulator. Exit 0 when every row passes, 1 when one fails, 2 for bad input.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -29,8 +30,11 @@ DOC = Path("docs/validation.md")
               help="Replications with independent seeds; 0 is the published table.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Run the replications on this Dask cluster (docs/sweeps.md).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the rows as JSON (case, theory, simulated, error, criterion, "
+                   "verdict) instead of the table.")
 def validate(cases: tuple[str, ...], quick: bool, workers: int | None, doc: Path,
-             no_doc: bool, seed_set: int, scheduler: str | None) -> None:
+             no_doc: bool, seed_set: int, scheduler: str | None, as_json: bool) -> None:
     """Run every validation case (or the named CASES) and print one table.
 
     A full run (all cases, not --quick, seed set 0) also writes the table to --doc.
@@ -60,9 +64,15 @@ def validate(cases: tuple[str, ...], quick: bool, workers: int | None, doc: Path
     outcomes, cpu = run_cases(chosen, quick=quick, workers=workers, progress=_progress(),
                                seed_set=seed_set, scheduler=scheduler)
     wall = time.perf_counter() - started
-    click.echo(table.text(outcomes))
     rows = table.rows_of(outcomes)
     failed = sum(not r.ok for r in rows)
+    if as_json:
+        click.echo(json.dumps([{"case": r.case, "theory": r.theory, "simulated": r.simulated,
+                                "error": r.error, "criterion": r.criterion,
+                                "verdict": "PASS" if r.ok else "FAIL"} for r in rows],
+                              indent=2))
+        sys.exit(1 if failed else 0)
+    click.echo(table.text(outcomes))
     click.echo(f"\n{len(rows) - failed}/{len(rows)} rows pass; {wall:.0f} s wall, "
                f"{cpu:.0f} s CPU in replications, "
                f"{scheduler or f'{workers} local worker process(es)'}")

@@ -76,3 +76,14 @@ def test_contention_exit_code_states_the_verdict(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "metrics.json").read_text())
     assert result.exit_code == (0 if doc["reproduced"] else 1)
     assert ("REPRODUCED" in result.output)
+
+
+def test_retries_never_overwrites_a_report_silently(tmp_path: Path) -> None:
+    args = ["retries", "--policy", "sidekiq", "--jobs", "20", "--out", str(tmp_path)]
+    first = CliRunner().invoke(commands.report, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(commands.report, args)
+    assert again.exit_code == 2 and "already holds a report" in again.output
+    forced = CliRunner().invoke(commands.report, [*args, "--force", "--json"])
+    assert forced.exit_code == 0
+    assert json.loads(forced.stdout)["policies"][0]["policy"] == "sidekiq"
