@@ -112,6 +112,9 @@ def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
 @click.option("--all-variants", is_flag=True, help="Run the base story and every variant.")
 @click.option("--broker", default="memory", show_default=True,
               help="memory, fakeredis, or redis://HOST:PORT/DB")
+@click.option("--flush", is_flag=True,
+              help="Empty the --broker Redis database first (FLUSHDB). Without it a run "
+                   "touches only its own keys.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (default reports/<scenario>/).")
 @click.option("--quiet", is_flag=True, help="Print only the one-line verdict.")
@@ -121,10 +124,10 @@ def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
 @click.option("--allow-large", is_flag=True,
               help="Run even when the estimated jobs, steps or memory exceed the caps.")
 def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
-             all_variants: bool, broker: str, out: Path | None, quiet: bool,
+             all_variants: bool, broker: str, flush: bool, out: Path | None, quiet: bool,
              as_json: bool, allow_large: bool) -> None:
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
-    from jobsim.broker import BrokerError
+    from jobsim.broker import BrokerError, url
     from jobsim.report.compare import COMPARE_FILE
     from jobsim.scenario import ScenarioError
     from jobsim.scenario.budget import check_budget
@@ -136,9 +139,12 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         fail_input("--variant and --all-variants are exclusive")
     if not math.isfinite(scale) or scale <= 0:
         fail_input(f"--scale: must be a finite number greater than 0, got {scale}")
-    if broker not in ("memory", "fakeredis") and not broker.startswith(("redis://", "rediss://",
-                                                                         "unix://")):
-        fail_input(f"--broker: expected memory, fakeredis or a redis:// URL, got {broker!r}")
+    try:
+        url.parse(broker)
+    except BrokerError as exc:
+        fail_input(f"--broker: {exc}")
+    if flush and url.parse(broker) is None:
+        fail_input("--flush: only for a Redis --broker URL")
     try:
         base = _load_warning(load, scenario)
         names = [None, *base.variants] if all_variants else [variant]
@@ -150,14 +156,15 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         target = root if variant is None else run_folder(root, variant)
         with Staging(target, lock_root=root, whole_set=all_variants) as staging:
             results = _run_all(base, names, staging.folder, variant, seed=seed,
-                               broker=broker, scale=scale, quiet=quiet or as_json)
+                               broker=broker, flush=flush, scale=scale,
+                               quiet=quiet or as_json)
             if all_variants:
                 _compare(staging.folder, results)
             staging.commit()
     except ScenarioError as exc:
         fail_scenario(exc)
     except BrokerError as exc:
-        fail_input(f"--broker {broker}: {exc}")
+        fail_input(f"--broker: {exc}")
     written = [_published(target, metrics, root) for metrics in results]
     _report(results, written, root / COMPARE_FILE if all_variants else None,
             quiet=quiet, as_json=as_json)

@@ -12,10 +12,12 @@ never pass for a failed check.
 from __future__ import annotations
 
 import errno
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -24,8 +26,14 @@ T = TypeVar("T")
 EXIT_INPUT = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143        # 128 + SIGTERM, as a shell reports it
 REPORT_HINT = ("jobsim: internal error (a bug in jobsim, not in your input); please report it "
                "with the command line and the traceback above")
+
+
+class Terminated(BaseException):
+    """SIGTERM (``timeout``, a CI runner, ``kill``): unwinds like Ctrl-C, so staged
+    folders, locks and Redis keys are cleaned up on the way out."""
 
 
 class InputError(Exception):
@@ -40,6 +48,7 @@ def fail(message: str) -> NoReturn:
 
 def guarded(command: Callable[[], T]) -> T:
     """Run ``command``, turning every exception into the exit code its cause deserves."""
+    previous = _catch_sigterm()
     try:
         return command()
     except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -47,6 +56,9 @@ def guarded(command: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         click.echo("jobsim: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        click.echo("jobsim: terminated", err=True)
+        sys.exit(EXIT_TERMINATED)
     except RecursionError:
         fail("input nested too deeply to process (recursion limit reached)")
     except MemoryError:
@@ -61,6 +73,21 @@ def guarded(command: Callable[[], T]) -> T:
         traceback.print_exc()
         click.echo(REPORT_HINT, err=True)
         sys.exit(EXIT_BUG)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _catch_sigterm() -> Any:
+    """Make SIGTERM raise ``Terminated``; returns the handler to restore (None when not
+    on the main thread, where Python cannot install one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, terminate)
 
 
 def describe_os_error(exc: OSError) -> str:

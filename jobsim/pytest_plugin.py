@@ -71,13 +71,11 @@ def jobsim_broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
     from jobsim.broker import make_broker
 
     spec = str(getattr(request, "param", None) or request.config.getoption("jobsim_broker"))
-    broker = make_broker(spec)
-    flush = getattr(broker, "flush", None)
-    if flush is not None and spec.startswith("redis"):
-        flush()                        # a real server may hold a previous test's keys
+    broker = make_broker(spec)      # a real server: a fresh prefix of this test's own
     yield broker
-    if flush is not None and spec.startswith("redis"):
-        flush()
+    close = getattr(broker, "close", None)
+    if close is not None:
+        close()                        # deletes only that prefix's keys and its lock
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ from jobsim.broker.memory import MemoryBroker
 __all__ = ["Broker", "BrokerError", "MemoryBroker", "Payload", "canonical", "make_broker"]
 
 
-def make_broker(spec: str = "memory") -> Broker:
-    """``memory``, ``fakeredis``, or a ``redis://host:port/db`` URL."""
+def make_broker(spec: str = "memory", flush: bool = False) -> Broker:
+    """``memory``, ``fakeredis``, or a Redis URL (``jobsim.broker.url``). A real server
+    gets a fresh key prefix and a run lock (``RedisBroker.connect``); ``flush`` empties
+    its database first. Raises BrokerError (one line, password redacted)."""
     if spec == "memory":
         return MemoryBroker()
-    from jobsim.broker.redis import RedisBroker
+    from jobsim.broker import url
+    from jobsim.broker.redis import RedisBroker, connect
 
-    if spec == "fakeredis":
+    target = url.parse(spec)
+    if target is None:
         return RedisBroker()
-    if spec.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBroker(url=spec)
-    raise ValueError(f"broker: expected 'memory', 'fakeredis' or a redis:// URL, got {spec!r}")
+    return connect(target, flush=flush)

@@ -15,6 +15,12 @@ Key layout (every key carries ``prefix``):
   ``hash:KEY`` hash of JSON-encoded values: three namespaces, as MemoryBroker keeps three
   dicts, so one name may be a lock, a counter and a hash at once.
 
+On a real server (``connect``) every run gets its own prefix, ``jobsim:TOKEN:``, with
+TOKEN random, claimed by ``SET jobsim:TOKEN.lock ... NX EX``: two runs on one database
+never share a key, and ``close`` deletes only the run's own keys and its lock, so
+whatever else the database holds is left alone. The prefix never reaches the history
+(queue names are stored without it), so digests match the memory broker's.
+
 Every job is stored as its canonical JSON, so LREM/ZREM match any equal-spelled payload.
 Expiry is a timestamp compared with the caller's ``now``: never a Redis TTL, never a
 blocking command, so a run gives the same history on every broker. Needs Redis >= 6.2
@@ -25,6 +31,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,10 +47,14 @@ from jobsim.broker.base import (
     Payload,
     canonical,
 )
+from jobsim.broker.url import RedisURL
 
 _QUEUES = "queues"
 _PRIVATES = "privates"
 _BULK_CHUNK = 1000
+NAMESPACE = "jobsim:"
+LOCK_TTL_S = 24 * 3600       # a killed run's lock frees its prefix after a day
+_CLAIM_TRIES = 5
 _F = TypeVar("_F", bound=Callable[..., Any])
 _KeyDump = tuple[str, str, Any]
 
@@ -70,23 +83,71 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+def connect(target: RedisURL, flush: bool = False) -> RedisBroker:
+    """A broker on a real server, under a prefix of its own that a ``SET NX`` lock
+    claims. ``flush``: empty the database first (FLUSHDB), refused while another
+    jobsim run holds a lock there. Errors are BrokerError naming the redacted URL."""
+    client = redis.Redis.from_url(target.url, decode_responses=True,
+                                  socket_connect_timeout=5, socket_timeout=60)
+    try:
+        client.ping()
+        if flush:
+            _flush_database(client, target)
+        token = _claim(client, target)
+    except redis.exceptions.RedisError as exc:
+        client.close()
+        raise BrokerError(f"{target.redacted}: {_reason(exc)}") from None
+    broker = RedisBroker(client=client, prefix=f"{NAMESPACE}{token}:")
+    broker.lock_key = _lock_key(token)
+    return broker
+
+
+def _lock_key(token: str) -> str:
+    return f"{NAMESPACE}{token}.lock"
+
+
+def _claim(client: Any, target: RedisURL) -> str:
+    """A token no other run holds, claimed with SET NX (with an expiry, for runs killed
+    before they could release it)."""
+    owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
+    for _ in range(_CLAIM_TRIES):
+        token = secrets.token_hex(8)
+        if client.set(_lock_key(token), owner, nx=True, ex=LOCK_TTL_S):
+            return token
+    raise BrokerError(f"{target.redacted}: could not claim a run prefix after "
+                      f"{_CLAIM_TRIES} tries")
+
+
+def _flush_database(client: Any, target: RedisURL) -> None:
+    held = next(iter(client.scan_iter(match=_glob_escape(NAMESPACE) + "*.lock", count=1000)),
+                None)
+    if held is not None:
+        raise BrokerError(f"{target.redacted}: --flush refused: another jobsim run holds "
+                          f"this database ({held})")
+    client.flushdb()
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 @_guarded
 class RedisBroker:
     """Broker over redis-py; see ``base.Broker`` for the contract and the module doc."""
 
-    def __init__(self, url: str | None = None, client: Any = None, prefix: str = "") -> None:
+    def __init__(self, client: Any = None, prefix: str = "") -> None:
+        """``client``: a redis-py client (decode_responses=True); by default a private
+        embedded fakeredis server. For a real server use ``connect``."""
         if client is None:
-            if url is None:
-                import fakeredis
+            import fakeredis
 
-                client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-            else:
-                client = redis.Redis.from_url(url, decode_responses=True)
+            client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
         if not client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisBroker needs a client made with decode_responses=True")
         self.client = client
         self.name = "fakeredis" if type(client).__module__.startswith("fakeredis") else "redis"
         self.prefix = prefix
+        self.lock_key: str | None = None     # set by ``connect``: released by ``close``
         # Names already SADDed into ``queues``/``privates`` since the keyspace was last
         # replaced: saves one command on every push and fetch.
         self._known: set[str] = set()
@@ -349,6 +410,16 @@ class RedisBroker:
                 pipe.hset(key, mapping=value)
         pipe.execute()
         self._known.clear()
+
+    def close(self) -> None:
+        """End the run: delete its keys and its lock, disconnect. Nothing else is
+        touched; an embedded server is simply dropped."""
+        if self.lock_key is None:
+            return
+        self.flush()
+        self.client.delete(self.lock_key)
+        self.lock_key = None
+        self.client.close()
 
     def flush(self) -> None:
         """Delete every key under the prefix (tests on a shared real server)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from jobsim.broker import make_broker
 from jobsim.broker.base import RETRY, SCHEDULE, Broker
+from jobsim.broker.url import describe
 from jobsim.chaos.faults import ChaosContext
 from jobsim.chaos.nemesis import Nemesis, faulty_connections
 from jobsim.chaos.storage import StorageFaults
@@ -102,8 +103,9 @@ def load(source: str | Path, variant: str | None = None,
 def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
                  variant: str | None = None, broker: str = "memory", scale: float = 1.0,
                  progress: Progress | None = None, history_path: Path | None = None,
-                 phase: Phase | None = None) -> Result:
-    """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL.
+                 phase: Phase | None = None, flush: bool = False) -> Result:
+    """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL
+    (``flush``: empty that database first; otherwise its other keys are left alone).
     ``history_path``: save the history there, digesting it in the same pass.
     ``phase``: told the name of each step after the simulation ("checking", ...)."""
     if not isinstance(scenario, Scenario):
@@ -117,7 +119,8 @@ def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
         require_references(scenario)                     # bad input fails before a run
     faults = build.faults(scenario)
     with _gc_frozen(), declared_jobs(scenario):
-        return _judged_run(scenario, seed, broker, faults, progress, history_path, phase)
+        return _judged_run(scenario, seed, broker, faults, progress, history_path, phase,
+                           flush)
 
 
 @contextmanager
@@ -151,10 +154,13 @@ def _gc_frozen() -> Iterator[None]:
 
 def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
                 progress: Progress | None, history_path: Path | None,
-                phase: Phase | None) -> Result:
+                phase: Phase | None, flush: bool = False) -> Result:
     started = time.perf_counter()
-    run = _Run(scenario, seed, broker, faults)
-    run.simulate(progress)
+    run = _Run(scenario, seed, make_broker(broker, flush=flush), faults)
+    try:
+        run.simulate(progress)
+    finally:
+        _close(run.store)            # a real server keeps none of the run's keys
     wall = time.perf_counter() - started
     history = run.sim.history
     charts = None
@@ -176,7 +182,7 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
         raise
     meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
             "history_digest": digest,
-            "broker": broker if not broker.startswith("redis") else "redis",
+            "broker": describe(broker),
             "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
             "scale": scenario.scale, "description": scenario.description,
             "reproduces": scenario.reproduces,
@@ -210,14 +216,21 @@ def _check_options(scenario: Scenario) -> dict[str, dict[str, Any]]:
 class _Run:
     """The assembled machinery of one run."""
 
-    def __init__(self, scenario: Scenario, seed: int, broker: str, faults: list[Any]) -> None:
+    def __init__(self, scenario: Scenario, seed: int, store: Broker, faults: list[Any]) -> None:
         self.scenario = scenario
+        self.store = store
+        try:
+            self._assemble(scenario, seed, faults)
+        except BaseException:
+            _close(store)
+            raise
+
+    def _assemble(self, scenario: Scenario, seed: int, faults: list[Any]) -> None:
         self.sim = sim = Simulation(seed)
         world_cfg, error_rates = build.world_config(scenario)
         self.world = World(sim, world_cfg)
         for name, rate in error_rates.items():
             self.world.service(name).set_error_rate(rate)
-        self.store = _fresh_store(broker)
         self.storage = storage = StorageFaults()
         workers, client = faulty_connections(
             self.store, storage, sim.streams["chaos.storage"], sim.record,
@@ -275,9 +288,8 @@ class _Run:
         return deps is None or deps.settled()
 
 
-def _fresh_store(spec: str) -> Broker:
-    store = make_broker(spec)
-    flush = getattr(store, "flush", None)
-    if flush is not None and spec.startswith("redis"):
-        flush()                      # a real server may hold a previous run's keys
-    return store
+def _close(store: Broker) -> None:
+    """Release a real server's run prefix: its keys and its lock (``RedisBroker.close``)."""
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()

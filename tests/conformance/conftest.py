@@ -25,13 +25,20 @@ def in_ci() -> bool:
 
 
 @pytest.fixture(scope="session")
-def real_redis() -> Iterator[RedisBroker]:
-    """A RedisBroker on the real server, its keys (under PREFIX) flushed before and after."""
+def redis_url() -> str:
+    """$JOBSIM_REDIS_URL: skipped with the reason when unset, a failure in CI."""
     url = os.environ.get("JOBSIM_REDIS_URL", "").strip()
     if not url:
         if in_ci():
             pytest.fail(f"CI is set but {SKIP_REASON}")
         pytest.skip(SKIP_REASON)
+    return url
+
+
+@pytest.fixture(scope="session")
+def real_redis(redis_url: str) -> Iterator[RedisBroker]:
+    """A RedisBroker on the real server, its keys (under PREFIX) flushed before and after."""
+    url = redis_url
     client = redis.Redis.from_url(
         url, decode_responses=True, socket_connect_timeout=2, socket_timeout=10
     )
