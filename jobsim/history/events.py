@@ -24,15 +24,19 @@ KINDS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     "held": (("where",), "storage still held this job at the horizon (queue:X, retry, ...)"),
     # ---- client ------------------------------------------------------------------
     "enqueue": (
-        ("queue", "cls", "retry", "ack"),
-        "pushed to a queue; ack=False: the client saw an error and never learned the outcome",
+        ("queue", "cls", "retry", "ack", "args"),
+        "pushed to a queue with its args; ack=False: the client saw an error and never"
+        " learned the outcome",
     ),
     "schedule": (
-        ("queue", "cls", "retry", "ack", "at"),
-        "pushed to the schedule set, due at 'at' (perform_in / perform_at)",
+        ("queue", "cls", "retry", "ack", "at", "args"),
+        "pushed to the schedule set with its args, due at 'at' (perform_in / perform_at)",
     ),
     "enqueue_failed": (("queue", "cls", "error"), "push refused; the client knows it failed"),
-    "defer": (("queue", "cls", "retry", "deps"), "held until every jid in deps succeeded"),
+    "defer": (
+        ("queue", "cls", "retry", "deps", "args"),
+        "held with its args until every jid in deps succeeded",
+    ),
     "release": (("queue",), "every dependency succeeded: pushed to its queue"),
     "cancel": (("reason", "dep"), "a dependency died or was discarded; will never run"),
     "unique_conflict": (("key", "strategy", "holder"), "a uniqueness lock was held by holder"),
@@ -73,6 +77,16 @@ KINDS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
 }
 
 FIELDS: Final[dict[str, tuple[str, ...]]] = {k: v[0] for k, v in KINDS.items()}
+
+# Fields added after histories were first saved: (kind, field) -> the value an event
+# written without it stands for. They are always the last fields of their kind, so an
+# older file (or a caller that omits them) still reads. A job's ``args`` let checkers
+# relate its executions to the effect keys it owes (ordering rules, exactly-once).
+LATE_FIELDS: Final[dict[tuple[str, str], object]] = {
+    ("enqueue", "args"): None,
+    ("schedule", "args"): None,
+    ("defer", "args"): None,
+}
 
 # Which lifecycle state an event moves its job into (dup executions move nothing).
 STATE_OF: Final[dict[str, str]] = {

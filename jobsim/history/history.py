@@ -24,11 +24,16 @@ from typing import IO, Any
 
 import msgspec
 
-from jobsim.history.events import FIELDS
+from jobsim.history.events import FIELDS, LATE_FIELDS
 from jobsim.history.strict import Incomplete, verify
 
 Event = tuple[Any, ...]
 ARITY = {kind: len(fields) for kind, fields in FIELDS.items()}
+# kind -> the defaults of its late fields, in field order (see events.LATE_FIELDS)
+_LATE: dict[str, tuple[Any, ...]] = {
+    kind: tuple(LATE_FIELDS[kind, f] for f in fields if (kind, f) in LATE_FIELDS)
+    for kind, fields in FIELDS.items()
+}
 # msgspec rather than the json module: about 9x faster, and the digest of a large run is
 # one encode per event. It sorts keys at every depth, which is what "canonical" needs.
 _ENCODER = msgspec.json.Encoder(order="sorted")
@@ -56,6 +61,16 @@ class HistoryError(ValueError):
     """A malformed event: unknown kind, wrong field count, or a bad JSONL line."""
 
 
+def complete(kind: str, fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``fields`` of a ``kind`` event that left out some late fields, with their defaults;
+    HistoryError when the count is wrong otherwise."""
+    arity, late = ARITY[kind], _LATE[kind]
+    missing = arity - len(fields)
+    if 0 < missing <= len(late):
+        return (*fields, *late[len(late) - missing:])
+    raise HistoryError(f"event {kind!r} takes {arity} fields {FIELDS[kind]}, got {len(fields)}")
+
+
 class History:
     """An ordered list of events with JSONL round trip and a canonical digest."""
 
@@ -72,9 +87,7 @@ class History:
         if arity is None:
             raise HistoryError(f"unknown event kind {kind!r}")
         if len(fields) != arity:
-            raise HistoryError(
-                f"event {kind!r} takes {arity} fields {FIELDS[kind]}, got {len(fields)}"
-            )
+            fields = complete(kind, fields)
         self.events.append((t, kind, jid, *fields))
 
     def __len__(self) -> int:
@@ -197,7 +210,8 @@ def _parse(line: bytes | str, path: str | Path, lineno: int) -> Event:
         kind = obj.pop("kind")
         names = FIELDS[kind]
         t, jid = obj.pop("t"), obj.pop("jid")
-        values = [obj.pop(name) for name in names]
+        values = [obj.pop(name) if name in obj or (kind, name) not in LATE_FIELDS
+                  else LATE_FIELDS[kind, name] for name in names]
     except (msgspec.DecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise HistoryError(f"{path}:{lineno}: not a history event ({exc})") from None
     if obj:

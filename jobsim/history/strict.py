@@ -66,6 +66,11 @@ def _strs(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
+def _opt_list(v: Any) -> bool:
+    """A job's args: a list, or None in a history saved before args were recorded."""
+    return v is None or isinstance(v, list)
+
+
 def _value(v: Any) -> bool:
     return v is None or _num(v) or isinstance(v, bool | str)
 
@@ -79,10 +84,11 @@ TYPES: Final[dict[str, dict[str, Check]]] = {
     "config": {"config": _dict},
     "horizon": {},
     "held": {"where": _str},
-    "enqueue": {"queue": _str, "cls": _str, "retry": _retry, "ack": _bool},
-    "schedule": {"queue": _str, "cls": _str, "retry": _retry, "ack": _bool, "at": _num},
+    "enqueue": {"queue": _str, "cls": _str, "retry": _retry, "ack": _bool, "args": _opt_list},
+    "schedule": {"queue": _str, "cls": _str, "retry": _retry, "ack": _bool, "at": _num,
+                 "args": _opt_list},
     "enqueue_failed": {"queue": _str, "cls": _str, "error": _str},
-    "defer": {"queue": _str, "cls": _str, "retry": _retry, "deps": _strs},
+    "defer": {"queue": _str, "cls": _str, "retry": _retry, "deps": _strs, "args": _opt_list},
     "release": {"queue": _str},
     "cancel": {"reason": _str, "dep": _opt_str},
     "unique_conflict": {"key": _str, "strategy": _str, "holder": _opt_str},

@@ -12,7 +12,7 @@ from typing import Any
 import simpy
 
 from jobsim.history.events import FIELDS
-from jobsim.history.history import ARITY, History, HistoryError
+from jobsim.history.history import ARITY, History, HistoryError, complete
 from jobsim.sim.streams import Streams
 
 
@@ -32,8 +32,10 @@ class Simulation:
         def record(kind: str, jid: str | None, *fields: Any) -> None:
             # History.append inlined: this runs for every event of every job.
             if arity.get(kind) != len(fields):
-                raise HistoryError(f"event {kind!r}: expected fields {FIELDS.get(kind)}, "
-                                   f"got {len(fields)}")
+                if kind not in arity:
+                    raise HistoryError(f"event {kind!r}: expected fields {FIELDS.get(kind)}, "
+                                       f"got {len(fields)}")
+                fields = complete(kind, fields)   # an older caller left out late fields
             events.append((env.now, kind, jid, *fields))
 
         self.record = record

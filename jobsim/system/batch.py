@@ -214,7 +214,7 @@ class BatchManager:
         queue = payload["queue"]
         broker.push(queue, payload)
         system.lifecycle.move("enqueue", payload["jid"], queue, payload["class"],
-                              payload["retry"], True)
+                              payload["retry"], True, payload["args"])
         system.notify(queue, 1)
 
     # ---- recovery -------------------------------------------------------------------

@@ -142,7 +142,7 @@ class Client:
             raise self._push_exception(payloads[0], exc) from exc
         move = self.system.lifecycle.move
         for p in payloads:
-            move("enqueue", p["jid"], queue, p["class"], p["retry"], True)
+            move("enqueue", p["jid"], queue, p["class"], p["retry"], True, p["args"])
         self.system.notify(queue, len(payloads))
         return [p["jid"] for p in payloads]
 
@@ -187,10 +187,11 @@ class Client:
         if system.lifecycle.state.get(jid) is not None:
             system.sim.record("copy", jid, queue, "repush")
         elif at is None:
-            system.lifecycle.move("enqueue", jid, queue, payload["class"], payload["retry"], True)
+            system.lifecycle.move("enqueue", jid, queue, payload["class"], payload["retry"], True,
+                                  payload["args"])
         else:
-            system.lifecycle.move(
-                "schedule", jid, queue, payload["class"], payload["retry"], True, at)
+            system.lifecycle.move("schedule", jid, queue, payload["class"], payload["retry"],
+                                  True, at, payload["args"])
         if at is None:
             system.notify(queue, 1)
 
@@ -208,8 +209,8 @@ class Client:
         elif system.lifecycle.get(jid) is None:
             at = payload.get("at")
             if at is None:
-                system.lifecycle.move(
-                    "enqueue", jid, queue, payload["class"], payload["retry"], False)
+                system.lifecycle.move("enqueue", jid, queue, payload["class"],
+                                      payload["retry"], False, payload["args"])
             else:
-                system.lifecycle.move(
-                    "schedule", jid, queue, payload["class"], payload["retry"], False, at)
+                system.lifecycle.move("schedule", jid, queue, payload["class"],
+                                      payload["retry"], False, at, payload["args"])

@@ -124,7 +124,7 @@ class JobDependencyManager:
         except BrokerError as exc:
             system.sim.record("enqueue_failed", jid, queue, cls, type(exc).__name__)
             raise PushError(f"defer of {jid} failed: {exc}") from exc
-        system.lifecycle.move("defer", jid, queue, cls, payload["retry"], deps)
+        system.lifecycle.move("defer", jid, queue, cls, payload["retry"], deps, payload["args"])
         if failed is not None:
             system.lifecycle.move("cancel", jid, f"dependency_{outcomes[failed]}", failed)
         elif not waiting:

@@ -162,3 +162,16 @@ def test_offload_returns_the_childs_value_and_surfaces_its_errors(tmp_path: Path
     calls: list[int] = []
     inline = Offload(lambda: calls.append(os.getpid()) or "x", "inline", fork=False)
     assert calls == [] and inline.result() == "x" and calls == [os.getpid()]  # lazily, here
+
+
+def test_late_fields_default_for_older_callers_and_files(tmp_path) -> None:
+    """An enqueue written without its args (an older file or caller) reads with args None;
+    a count short by more than the late fields is still an error."""
+    h = History([(1.0, "enqueue", "j1", "default", "Job", True, True)])
+    assert h.events[0] == (1.0, "enqueue", "j1", "default", "Job", True, True, None)
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"ack":true,"cls":"Job","jid":"j1","kind":"enqueue","queue":"q",'
+                   '"retry":true,"t":1.0}\n')
+    assert History.from_jsonl(old).events[0][-1] is None
+    with pytest.raises(HistoryError):
+        History([(1.0, "enqueue", "j1", "default", "Job", True)])

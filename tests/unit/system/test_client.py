@@ -34,7 +34,9 @@ def test_perform_async_payload_and_event(build: Build, events: Events) -> None:
         "jid": jid, "class": "ClientEmailJob", "args": [1, "two", [3.5], {"k": None}],
         "queue": "mailers", "retry": 7, "created_at": 12.5, "enqueued_at": 12.5,
     }
-    assert events(sim, "enqueue") == [(12.5, "enqueue", jid, "mailers", "ClientEmailJob", 7, True)]
+    assert events(sim, "enqueue") == [
+        (12.5, "enqueue", jid, "mailers", "ClientEmailJob", 7, True,
+         [1, "two", [3.5], {"k": None}])]
     assert system.lifecycle.get(jid) == "enqueued"
 
 
@@ -69,7 +71,7 @@ def test_scheduled_push_goes_to_schedule_set(build: Build, events: Events, how: 
     assert score == 35 and payload["at"] == 35 and payload["created_at"] == 5
     assert "enqueued_at" not in payload
     assert events(sim, "schedule") == [
-        (5, "schedule", jid, "mailers", "ClientEmailJob", 7, True, 35)]
+        (5, "schedule", jid, "mailers", "ClientEmailJob", 7, True, 35, [1])]
     assert events(sim, "enqueue") == []
     assert system.lifecycle.get(jid) == "scheduled"
 
@@ -150,7 +152,7 @@ def test_repush_of_a_known_jid_is_a_copy(build: Build, events: Events) -> None:
     jid = system.client.perform_async(ClientEmailJob, 1)
     assert system.client.perform_async(ClientEmailJob, 1, jid=jid) == jid
     assert [e[1:] for e in sim.history if e[2] == jid] == [
-        ("enqueue", jid, "mailers", "ClientEmailJob", 7, True),
+        ("enqueue", jid, "mailers", "ClientEmailJob", 7, True, [1]),
         ("copy", jid, "mailers", "repush"),
     ]
     assert [p["jid"] for p in system.broker.queue_items("mailers")] == [jid, jid]
@@ -178,7 +180,8 @@ def test_push_timeout_is_recorded_unacknowledged(events: Events) -> None:
     with pytest.raises(PushTimeout) as caught:
         system.client.perform_async(ClientEmailJob, 1)
     jid = caught.value.jid
-    assert events(sim, "enqueue") == [(0, "enqueue", jid, "mailers", "ClientEmailJob", 7, False)]
+    assert events(sim, "enqueue") == [
+        (0, "enqueue", jid, "mailers", "ClientEmailJob", 7, False, [1])]
     assert system.broker.queue_size("mailers") == 1
 
 
