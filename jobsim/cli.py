@@ -340,19 +340,27 @@ def list_(folder: Path | None, as_json: bool) -> None:
 @main.command()
 @click.argument("history", type=click.Path(path_type=Path))
 @click.option("--check", "names", multiple=True,
-              help="Checks to run (default: those the run was configured with).")
+              help="A check to run, with options as NAME:KEY=VALUE,KEY=VALUE (default: the "
+                   "checks the run was configured with).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
     """Re-run the checkers on a saved history.jsonl(.gz)."""
-    from jobsim.checks.registry import NAMES, run_checks
+    from jobsim.checks.options import OptionError
+    from jobsim.checks.registry import NAMES, config_of, run_checks, validate_options
     from jobsim.history.history import HistoryError, read_jsonl
     from jobsim.history.saved import verify_digest
     from jobsim.scenario.errors import unknown
     from jobsim.scenario.output import METRICS_FILE
 
-    for name in names:                 # a typo fails before the history is read
-        if name not in NAMES:
-            fail_input(f"--check: {unknown('check', name, NAMES)}")
+    try:                               # a typo fails before the history is read
+        chosen, options = _check_specs(names)
+        for name in chosen:
+            if name not in NAMES:
+                fail_input(f"--check: {unknown('check', name, NAMES)}")
+        for name, opts in options.items():
+            validate_options(name, opts)
+    except OptionError as exc:
+        fail_input(f"--check: {exc}")
     if not history.exists():
         fail_input(f"{history}: no such file")
     try:
@@ -360,12 +368,11 @@ def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
         verify_digest(history, digest, history.parent / METRICS_FILE)
     except HistoryError as exc:
         fail_input(str(exc))
-    config = next((e[3] for e in saved.events if e[1] == "config"), {}) or {}
-    chosen = list(names) or config.get("checks") or list(NAMES)
-    options = {"priority": {"latency_bounds": config.get("latency_bounds", {})}}
+    config = config_of(saved)
     try:
-        results = run_checks(saved, chosen, {k: v for k, v in options.items() if k in chosen})
-    except ValueError as exc:
+        chosen = chosen or config.get("checks") or list(NAMES)
+        results = run_checks(saved, chosen, options, config)
+    except OptionError as exc:
         fail_input(f"--check: {exc}")
     if as_json:
         click.echo(json.dumps({n: r.to_dict() for n, r in results.items()}, indent=2))
@@ -376,6 +383,28 @@ def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
             for example in result.examples[:3]:
                 console.print(f"    {example}", highlight=False, markup=False)
     sys.exit(0 if all(r.ok for r in results.values()) else 1)
+
+
+def _check_specs(specs: tuple[str, ...]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """``priority:alpha=0.01,latency_bounds.critical=5`` -> names and options per name."""
+    from jobsim.checks.options import OptionError, parse_value
+
+    names: list[str] = []
+    options: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        names.append(name)
+        for pair in filter(None, rest.split(",")):
+            key, eq, value = pair.partition("=")
+            if not eq or not key:
+                raise OptionError(f"{spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE], got {pair!r}")
+            head, _, sub = key.partition(".")
+            opts = options.setdefault(name, {})
+            if sub:
+                opts.setdefault(head, {})[sub] = parse_value(value)
+            else:
+                opts[key] = parse_value(value)
+    return names, options
 
 
 # ---- schema -----------------------------------------------------------------------

@@ -185,8 +185,6 @@ def _verdicts(result: Result, checks: Sequence[str] | None,
     names = list(result.scenario.checks if checks is None else checks)
     again = [n for n in names if n not in result.checks or n in check_options]
     options: dict[str, dict[str, Any]] = {n: dict(check_options.get(n, {})) for n in again}
-    if "priority" in options:
-        options["priority"].setdefault("latency_bounds", dict(result.scenario.latency_bounds))
     extra = run_checks(result.history, again, options) if again else {}
     return {n: extra[n] if n in extra else result.checks[n] for n in names}
 

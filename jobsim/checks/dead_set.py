@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class _Replay:
     early_age_trims: int = 0
     survived_timeout: int = 0
     horizon: bool = False
+    horizon_t: float | None = None
     held: set[Any] = field(default_factory=set)
     examples: list[dict[str, Any]] = field(default_factory=list)
     violations: int = 0
@@ -63,7 +65,7 @@ class _Replay:
             self.examples.append(example)
 
 
-def check(history: History) -> CheckResult:
+def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
     """Four properties, one pass over the history.
 
     (a) Each handled death owes one ``death_handler`` event per handler named in the
@@ -93,12 +95,12 @@ def check(history: History) -> CheckResult:
         _STEP.get(event[1], _ignore)(r, event)
     _survivors(r)  # the last add's age rule, horizon or not (its trims follow it at once)
     if r.horizon:
-        _rest(r, r.size, "horizon", None)
+        _rest(r, r.size, r.horizon_t, None)
         for jid, copies in r.members.items():
             if copies and jid not in r.held:
-                r.flag({"problem": "dropped", "jid": jid, "t": r.died_at.get(jid)})
+                r.flag({"what": "dropped", "jid": jid, "t": r.died_at.get(jid)})
         for jid in sorted(r.held - {j for j, c in r.members.items() if c}, key=str):
-            r.flag({"problem": "held_not_dead", "jid": jid, "t": None})
+            r.flag({"what": "held_not_dead", "jid": jid, "t": None})
     if r.configured:
         _settle_handlers(r)
     return verdict(NAME, r.examples, r.violations, deaths=r.deaths,
@@ -155,7 +157,7 @@ def _trim(r: _Replay, event: tuple[Any, ...]) -> None:
     t, _, jid, reason = event
     copies = r.members.get(jid)
     if not copies:
-        r.flag({"problem": "trim_not_dead", "jid": jid, "t": t, "reason": reason})
+        r.flag({"what": "trim_not_dead", "jid": jid, "t": t, "reason": reason})
         return
     died, add = copies.popleft()
     r.gone.add(add)
@@ -168,6 +170,7 @@ def _trim(r: _Replay, event: tuple[Any, ...]) -> None:
 
 def _horizon(r: _Replay, event: tuple[Any, ...]) -> None:
     r.horizon = True
+    r.horizon_t = event[0]
 
 
 def _held(r: _Replay, event: tuple[Any, ...]) -> None:
@@ -187,7 +190,7 @@ def _rest(r: _Replay, size: int, t: Any, jid: Any) -> None:
     if size > r.max_rest:
         r.max_rest = size
     if r.max_jobs is not None and size > r.max_jobs - 1:
-        r.flag({"problem": "over_bound", "jid": jid, "t": t, "size": size,
+        r.flag({"what": "over_bound", "jid": jid, "t": t, "size": size,
                 "bound": r.max_jobs - 1})
     if r.by_age and r.by_age[0][0] <= r.bound:
         _survivors(r)
@@ -209,7 +212,7 @@ def _survivors(r: _Replay) -> None:
 def _aged(r: _Replay, problem: str, jid: Any, t: Any, died: float) -> dict[str, Any]:
     """An age-rule example: the add at ``t``, the copy's death time and age then."""
     age = None if r.last_add is None else r.last_add - died
-    return {"problem": problem, "jid": jid, "t": t, "died": died, "age": age,
+    return {"what": problem, "jid": jid, "t": t, "died": died, "age": age,
             "timeout": r.timeout}
 
 
@@ -221,9 +224,9 @@ def _settle_handlers(r: _Replay) -> None:
             calls = r.calls.get((jid, handler), 0)
             if calls != owed:
                 problem = "missing" if calls < owed else "duplicate"
-                r.flag({"problem": problem, "jid": jid, "t": r.died_at.get(jid),
+                r.flag({"what": problem, "jid": jid, "t": r.died_at.get(jid),
                         "handler": handler, "calls": calls, "expected": owed})
     for (jid, handler), calls in r.calls.items():
         if r.owed.get(jid, 0) == 0 or handler not in configured:
-            r.flag({"problem": "unexpected", "jid": jid, "t": r.died_at.get(jid),
+            r.flag({"what": "unexpected", "jid": jid, "t": r.died_at.get(jid),
                     "handler": handler, "calls": calls, "expected": 0})

@@ -10,6 +10,7 @@ counted but may repeat freely.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from itertools import islice
 from typing import Any
 
@@ -22,8 +23,8 @@ _SERVICE = index("effect", "service")
 _ONCE = index("effect", "once")
 
 
-def check(history: History, **options: Any) -> CheckResult:
-    """Count extra occurrences of once-only effect keys; ``options`` are ignored."""
+def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
+    """Count extra occurrences of once-only effect keys (no options)."""
     first: dict[Any, tuple[str | None, float]] = {}  # key -> (jid, t) of its first effect
     repeats: dict[Any, list[tuple[str | None, float]]] = {}  # key -> later (jid, t), capped
     by_service: Counter[str] = Counter()

@@ -8,6 +8,7 @@ not final; the lost, duplicated and resurrected-job bugs all show up here first.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from jobsim.checks.result import CheckResult, verdict
@@ -21,7 +22,7 @@ _DUP_AT = {"start": index("start", "dup"), "success": index("success", "dup")}
 _MOVES = {kind: (target, _DUP_AT.get(kind, 0)) for kind, target in STATE_OF.items()}
 
 
-def check(history: History) -> CheckResult:
+def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
     """Replay each job's state-moving events (``events.STATE_OF``) in history order.
 
     Duplicate executions (start/success with dup=1) are skipped: they change no state by
@@ -50,7 +51,8 @@ def check(history: History) -> CheckResult:
         if target not in legal.get(current, ()):
             violations += 1
             if len(examples) < 5:
-                examples.append({"jid": jid, "t": event[0], "event": kind,
+                examples.append({"jid": jid, "t": event[0], "what": "illegal transition",
+                                 "event": kind,
                                  "from": current, "to": target,
                                  "terminal": current in TERMINAL})
         state[jid] = target

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
+from jobsim.checks.options import Option
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
 from jobsim.history.events import index
 from jobsim.history.history import History
@@ -293,11 +295,20 @@ def _keep(examples: list[dict[str, Any]], example: dict[str, Any]) -> None:
         examples.append(example)
 
 
-def check(history: History, latency_bounds: dict[str, float] | None = None,
-          alpha: float = 0.001, **options: Any) -> CheckResult:
+OPTIONS = {
+    "latency_bounds": Option("bounds", "per-queue bound on a job's wait, seconds (default: "
+                             "the run's latency_bounds)"),
+    "alpha": Option("fraction", "significance level of the weighted-shares chi-square test"),
+}
+
+
+def check(history: History, config: Mapping[str, Any] | None = None,
+          latency_bounds: Mapping[str, float] | None = None, alpha: float = 0.001
+          ) -> CheckResult:
     """Verdict on strict order, weighted shares and per-queue latency bounds."""
-    cfg = _config(history)
-    bounds = latency_bounds if latency_bounds is not None else cfg.get("latency_bounds") or {}
+    cfg = _config(history) if config is None else config
+    bounds = dict(latency_bounds if latency_bounds is not None
+                  else cfg.get("latency_bounds") or {})
     judge = _Judge(cfg, bounds)
     tracker = QueueTracker()
     t_end = 0.0

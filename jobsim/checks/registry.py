@@ -1,15 +1,22 @@
-"""Checker names -> check functions, and running a scenario's list of checks.
+"""Checker names -> check functions, their declared options, and running a list of checks.
 
-Modules are imported on first use, so a name whose module is missing fails when it is
-run, not when the registry is imported (and importing one checker never pulls in all).
+One API for every checker: ``check(history, config=None, **options)``. ``config`` is the
+run's configuration (the history's ``config`` event; read from the history when None) and
+carries everything a run declares (latency bounds, ordering rules, expected effects), so
+no caller special-cases a checker. Each module declares ``OPTIONS`` (name -> Option),
+validated here before any check runs. A checker that raises gives the verdict
+``unknown`` with the error: never a crash of the run, never a pass.
+
+Modules are imported on first use, so importing the registry never pulls in all checkers.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from jobsim.checks.options import Option, OptionError, validate
 from jobsim.checks.result import CheckResult
 from jobsim.history.history import History
 
@@ -18,37 +25,81 @@ Check = Callable[..., CheckResult]
 NAMES: tuple[str, ...] = (
     "no_loss", "idempotency", "retry_spread", "priority",
     "dependencies", "lifecycle", "resources", "dead_set",
+    "exactly_once", "uniqueness", "due",
 )
 
 
-def get(name: str) -> Check:
-    """The ``check`` function of ``jobsim.checks.<name>``; ValueError for an unknown name."""
+def _module(name: str) -> Any:
     if name not in NAMES:
-        raise ValueError(f"unknown check {name!r}; valid checks: {', '.join(NAMES)}")
-    return importlib.import_module(f"jobsim.checks.{name}").check
+        raise OptionError(f"unknown check {name!r}; valid checks: {', '.join(NAMES)}")
+    return importlib.import_module(f"jobsim.checks.{name}")
+
+
+def get(name: str) -> Check:
+    """The ``check`` function of ``jobsim.checks.<name>``; OptionError for an unknown name."""
+    return _module(name).check
+
+
+def options_of(name: str) -> Mapping[str, Option]:
+    """The options check ``name`` declares (empty when it takes none)."""
+    return getattr(_module(name), "OPTIONS", {})
+
+
+def validate_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` for check ``name``, checked; OptionError names the check and the key."""
+    return validate(name, options_of(name), options)
+
+
+def config_of(history: History) -> dict[str, Any]:
+    """The run's configuration: the first ``config`` event's mapping ({} when absent)."""
+    for event in history.events:
+        if event[1] == "config":
+            return event[3] or {}
+    return {}
+
+
+def run_check(name: str, history: History, config: Mapping[str, Any] | None = None,
+              options: Mapping[str, Any] | None = None) -> CheckResult:
+    """One verdict. Options are validated (OptionError); a raising checker is ``unknown``."""
+    check = get(name)
+    opts = validate_options(name, options or {})
+    cfg = config_of(history) if config is None else config
+    try:
+        return check(history, cfg, **opts)
+    except Exception as exc:  # a broken checker must not pass, nor crash the run
+        return CheckResult(name, False, 0, [], {}, error=f"{type(exc).__name__}: {exc}")
+
+
+CHECKS: dict[str, Check] = {}
 
 
 def _lazy(name: str) -> Check:
-    def run(history: History, **options: Any) -> CheckResult:
-        return get(name)(history, **options)
+    def run(history: History, config: Mapping[str, Any] | None = None,
+            **options: Any) -> CheckResult:
+        return run_check(name, history, config, options)
 
     run.__name__ = run.__qualname__ = f"check_{name}"
     run.__doc__ = f"Run jobsim.checks.{name}.check (imported on first call)."
     return run
 
 
-CHECKS: dict[str, Check] = {name: _lazy(name) for name in NAMES}
+CHECKS.update({name: _lazy(name) for name in NAMES})
 
 
 def run_checks(history: History, names: list[str] | tuple[str, ...],
-               options: dict[str, dict[str, Any]] | None = None) -> dict[str, CheckResult]:
+               options: Mapping[str, Mapping[str, Any]] | None = None,
+               config: Mapping[str, Any] | None = None) -> dict[str, CheckResult]:
     """Run the named checks in order; ``options[name]`` are keyword options for one check.
 
-    Every name is validated before any check runs, so a typo never costs a long run.
+    Every name and option is validated before any check runs, so a typo never costs a
+    long run.
     """
-    unknown = [n for n in [*names, *(options or {})] if n not in NAMES]
-    if unknown:
-        raise ValueError(f"unknown check(s) {', '.join(map(repr, unknown))}; "
-                         f"valid checks: {', '.join(NAMES)}")
     options = options or {}
-    return {name: get(name)(history, **options.get(name, {})) for name in names}
+    unknown = [n for n in [*names, *options] if n not in NAMES]
+    if unknown:
+        raise OptionError(f"unknown check(s) {', '.join(map(repr, unknown))}; "
+                          f"valid checks: {', '.join(NAMES)}")
+    for name, opts in options.items():
+        validate_options(name, opts)
+    cfg = config_of(history) if config is None else config
+    return {name: run_check(name, history, cfg, options.get(name)) for name in names}

@@ -24,10 +24,12 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from statistics import median
 from typing import Any
 
 from jobsim.checks.no_loss import InFlight
+from jobsim.checks.options import Option
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
 from jobsim.history.events import index
 from jobsim.history.history import History
@@ -142,8 +144,15 @@ def _must_be_zero(name: str) -> bool:
     return name == "tempfiles.count" or (name.startswith("pool.") and name.endswith(".in_use"))
 
 
-def check(history: History, growth_tolerance: float = 1.5,
-          growth_min_bytes: float = 1024 * 1024, **options: Any) -> CheckResult:
+OPTIONS = {
+    "growth_tolerance": Option("positive", "a life's peak memory may reach this multiple of "
+                               "its early peak before it counts as growth"),
+    "growth_min_bytes": Option("number", "growth below this many bytes is never a leak"),
+}
+
+
+def check(history: History, config: Mapping[str, Any] | None = None,
+          growth_tolerance: float = 1.5, growth_min_bytes: float = 1024 * 1024) -> CheckResult:
     """Verdict on pool and temp-file release at the horizon, and on memory growth."""
     samples = _Samples()
     samples.run(history)

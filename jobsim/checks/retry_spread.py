@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from jobsim.backoff import parse
+from jobsim.checks.options import Option
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
 from jobsim.history.events import index
 from jobsim.history.history import History
@@ -31,8 +32,16 @@ _FAIL_ATTEMPT, _FAIL_DUP = index("failure", "attempt"), index("failure", "dup")
 _IGNORED = frozenset({"success", "effect"})  # the commonest kinds this check skips
 
 
-def check(history: History, window_s: float = 60.0, require_spread: bool = True,
-          min_group: int = 10, alpha: float = 1e-6) -> CheckResult:
+OPTIONS = {
+    "window_s": Option("positive", "the width of the window a herd falls due in, seconds"),
+    "require_spread": Option("bool", "a synchronised group is a violation (else only stats)"),
+    "min_group": Option("count", "groups smaller than this are not judged for spread"),
+    "alpha": Option("fraction", "the chance below which a synchronised group is no accident"),
+}
+
+
+def check(history: History, config: Mapping[str, Any] | None = None, window_s: float = 60.0,
+          require_spread: bool = True, min_group: int = 10, alpha: float = 1e-6) -> CheckResult:
     """(a) Bounds: every ``retry`` delay lies in ``parse(policy).bounds(count)`` (policy
     "custom" is skipped: a retry_in hook chose it) and ``due == t + delay`` (1e-6 s).
 
@@ -77,7 +86,7 @@ def check(history: History, window_s: float = 60.0, require_spread: bool = True,
             if max_retries is not None:
                 budgets[jid] = max_retries
             if max_retries is not None and count >= max_retries and jid not in over:
-                over[jid] = {"problem": "over_budget", "jid": jid, "t": t, "count": count,
+                over[jid] = {"what": "over_budget", "jid": jid, "t": t, "count": count,
                              "max_retries": max_retries}
             problem = _bounds_problem(t, count, delay, due, spec)
             if problem is not None:
@@ -107,7 +116,7 @@ def check(history: History, window_s: float = 60.0, require_spread: bool = True,
     for jid, (attempt, t) in attempts.items():
         budget = budgets.get(jid, declared.get(jid))
         if budget is not None and attempt > budget + 1 and jid not in over:
-            over[jid] = {"problem": "over_budget", "jid": jid, "t": t, "attempts": attempt,
+            over[jid] = {"what": "over_budget", "jid": jid, "t": t, "attempts": attempt,
                          "max_retries": budget}
     spread = _spread(groups, window_s, min_group, alpha, require_spread)
     examples = _mix(examples, list(over.values())[:MAX_EXAMPLES], spread.pop("herds"))
@@ -154,17 +163,17 @@ def _limits(spec: str, count: int) -> tuple[float, float] | None:
 def _bounds_problem(t: float, count: int, delay: float, due: float,
                     spec: str) -> dict[str, Any] | None:
     if abs(due - (t + delay)) > 1e-6:
-        return {"problem": "due_mismatch", "expected_due": t + delay}
+        return {"what": "due_mismatch", "expected_due": t + delay}
     if spec == "custom":
         return None
     limits = _limits(spec, count)
     if limits is None:
-        return {"problem": "bad_policy"}
+        return {"what": "bad_policy"}
     lo, hi = limits
     slack = 1e-6 + 1e-9 * abs(hi)
     if lo - slack <= delay <= hi + slack:
         return None
-    return {"problem": "delay_out_of_bounds", "bounds": [lo, hi]}
+    return {"what": "delay_out_of_bounds", "bounds": [lo, hi]}
 
 
 def peak_in_window(times: Sequence[float], window_s: float) -> int:
@@ -212,7 +221,7 @@ def _spread(groups: dict[tuple[str, int, int], list[Any]], window_s: float, min_
         if require_spread and herd:
             herd_count += 1
             if len(herds) < MAX_EXAMPLES:
-                herds.append({"problem": "herd", "jid": jid, "t": t_first, "count": count,
+                herds.append({"what": "herd", "jid": jid, "t": t_first, "count": count,
                               "policy": spec, "jobs": k, "due_from": min(dues),
                               "due_to": max(dues), "width": width})
     return {"groups": len(groups), "synchronised_groups": synchronised,

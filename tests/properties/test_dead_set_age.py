@@ -61,5 +61,5 @@ def test_dead_set_catches_a_store_that_never_ages_entries_out(
     assert result.stats["survived_timeout"] == result.violations >= 1, result.examples
     assert result.stats["trimmed"].get("age", 0) == 0
     example = result.examples[0]
-    assert example["problem"] == "survived_timeout"
+    assert example["what"] == "survived_timeout"
     assert example["age"] >= example["timeout"] == 5.0

@@ -78,7 +78,7 @@ def test_retry_spread_breaks_with_synchronised_retries() -> None:
     doc = search(docs, _violates("retry_spread"), 40)
     result = simulate(doc).checks["retry_spread"]
     assert result.stats["herd_groups"] >= 1, result.stats
-    assert result.examples[0]["problem"] == "herd"
+    assert result.examples[0]["what"] == "herd"
     witness("retry_spread", doc)
 
 
@@ -181,5 +181,5 @@ def test_dead_set_flags_a_handler_called_twice() -> None:
     result = get("dead_set")(history)
     assert result.violations == 1
     assert result.examples[0] | {"t": None} == {
-        "problem": "duplicate", "jid": jid, "t": None, "handler": "notify_ops",
+        "what": "duplicate", "jid": jid, "t": None, "handler": "notify_ops",
         "calls": 2, "expected": 1}

@@ -70,6 +70,17 @@ def test_simulate_writes_the_run_and_check_reproduces_its_verdicts(tmp_path: Pat
     assert set(rechecked) == set(metrics["checks"])
     for name, verdict in rechecked.items():
         assert verdict["violations"] == metrics["checks"][name]["violations"]
+    saved = str(tmp_path / "history.jsonl.gz")
+    for spec, needle in [("priority:alpah=0.1", "no option 'alpah' (did you mean 'alpha'?)"),
+                         ("retry_spread:window_s=fast", "'window_s' must be a positive number"),
+                         ("priority:alpha", "expected NAME:KEY=VALUE"),
+                         ("no_such_check", "unknown check 'no_such_check'")]:
+        code, _, err = invoke("check", saved, "--check", spec)
+        assert code == 2 and needle in err and err.count("\n") == 1, err
+    code, out, _ = invoke("check", saved, "--check",
+                          "priority:latency_bounds.default=0,alpha=0.5", "--json")
+    assert code in (0, 1)
+    assert json.loads(out)["priority"]["stats"]["latency_bounds"] == {"default": 0}
 
 
 def test_a_failing_expectation_exits_1(tmp_path: Path) -> None:

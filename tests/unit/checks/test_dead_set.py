@@ -55,7 +55,7 @@ def test_negative_control_handler_called_twice() -> None:
     result = check(History(events))
     assert result.violations == 1
     example = result.examples[0]
-    assert (example["problem"], example["jid"], example["handler"]) == ("duplicate", "a", "refund")
+    assert (example["what"], example["jid"], example["handler"]) == ("duplicate", "a", "refund")
     assert (example["calls"], example["expected"]) == (2, 1)
 
 
@@ -64,7 +64,7 @@ def test_missing_and_unexpected_handler_calls() -> None:
     events.append((7, "death_handler", "r", "notify", True, None))   # replaced: owed nothing
     events.append((7, "death_handler", "c", "audit", True, None))    # not configured
     result = check(History(events))
-    found = sorted((e["problem"], e["jid"], e["handler"]) for e in result.examples)
+    found = sorted((e["what"], e["jid"], e["handler"]) for e in result.examples)
     assert found == [("missing", "b", "notify"), ("unexpected", "c", "audit"),
                      ("unexpected", "r", "notify")]
     assert result.violations == 3
@@ -77,7 +77,7 @@ def test_discards_that_owe_handlers(reason: str, owed: bool) -> None:
     job with dead: false; a replaced unique job owes none."""
     silent = check(History([config(), (1, "discard", "f", reason)]))
     assert silent.violations == (len(HANDLERS) if owed else 0)
-    assert {e["problem"] for e in silent.examples} <= {"missing"}
+    assert {e["what"] for e in silent.examples} <= {"missing"}
     called = check(History([config(), (1, "discard", "f", reason),
                             *[(1, "death_handler", "f", h, True, None) for h in HANDLERS]]))
     assert called.violations == (0 if owed else len(HANDLERS))
@@ -101,7 +101,7 @@ def test_trim_of_unknown_job_and_silent_drop() -> None:
     events = [e for e in events if e != (9, "held", "c", "dead")]   # c vanished
     events.append((9, "held", "r", "dead"))                          # r never died
     result = check(History(events))
-    found = sorted((e["problem"], e["jid"]) for e in result.examples)
+    found = sorted((e["what"], e["jid"]) for e in result.examples)
     assert found == [("dropped", "c"), ("held_not_dead", "r"), ("trim_not_dead", "nobody")]
     assert result.violations == 3
 
@@ -112,7 +112,7 @@ def test_edge_no_horizon_and_no_config() -> None:
     no_horizon = [e for e in healthy() if e[1] not in ("horizon", "held")]
     assert check(History(no_horizon)).ok
     bare = check(History([*died(1, "a"), *died(2, "b"), (3, "trim", "zz", "age")]))
-    assert bare.violations == 1 and bare.examples[0]["problem"] == "trim_not_dead"
+    assert bare.violations == 1 and bare.examples[0]["what"] == "trim_not_dead"
     assert bare.stats["dead_max_jobs"] is None
 
 
@@ -152,7 +152,7 @@ def test_negative_control_age_trim_too_early() -> None:
     events.remove((200, "held", "b", "dead"))
     result = check(History(events))
     assert result.violations == 1 and result.stats["early_age_trims"] == 1
-    assert result.examples == [{"problem": "early_age_trim", "jid": "b", "t": 120,
+    assert result.examples == [{"what": "early_age_trim", "jid": "b", "t": 120,
                                 "died": 50, "age": 70, "timeout": TIMEOUT}]
 
 
@@ -163,7 +163,7 @@ def test_negative_control_entry_outlives_its_timeout() -> None:
     events.append((200, "held", "a", "dead"))
     result = check(History(events))
     assert result.violations == 1 and result.stats["survived_timeout"] == 1
-    assert result.examples == [{"problem": "survived_timeout", "jid": "a", "t": 100,
+    assert result.examples == [{"what": "survived_timeout", "jid": "a", "t": 100,
                                 "died": 0, "age": 100, "timeout": TIMEOUT}]
 
 

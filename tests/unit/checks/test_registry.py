@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from jobsim.checks import idempotency, priority, registry
-from jobsim.checks.registry import CHECKS, get, run_checks
+from jobsim.checks.options import OptionError
+from jobsim.checks.registry import CHECKS, get, options_of, run_check, run_checks
 from jobsim.history.history import History
 
 ALL = {"no_loss", "idempotency", "retry_spread", "priority", "dependencies", "lifecycle",
-       "resources", "dead_set"}
+       "resources", "dead_set", "exactly_once", "uniqueness", "due"}
 
 
 def history() -> History:
@@ -56,3 +57,40 @@ def test_unknown_names_fail_before_any_check_runs(monkeypatch: pytest.MonkeyPatc
     assert ran == []
     with pytest.raises(ValueError, match="unknown check 'nope'"):
         get("nope")
+
+
+def test_latency_bounds_come_from_the_config_event_without_options() -> None:
+    h = history()
+    h.events[0] = (0, "config", None, {**h.events[0][3], "latency_bounds": {"critical": 1.0}})
+    assert run_checks(h, ["priority"])["priority"].violations == 1
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"alpah": 0.1}, "no option 'alpah' \\(did you mean 'alpha'\\?\\)"),
+    ({"alpha": "high"}, "option 'alpha' must be a number between 0 and 1"),
+    ({"alpha": True}, "option 'alpha' must be"),
+    ({"latency_bounds": {"critical": -1}}, "option 'latency_bounds' must be a mapping"),
+])
+def test_unknown_or_ill_typed_options_are_refused_before_running(options, message) -> None:
+    with pytest.raises(OptionError, match=message):
+        run_checks(history(), ["no_loss", "priority"], {"priority": options})
+
+
+def test_every_check_declares_only_options_its_function_takes() -> None:
+    import inspect
+    for name in ALL:
+        params = inspect.signature(get(name)).parameters
+        assert list(params)[:2] == ["history", "config"], name
+        assert set(options_of(name)) == set(list(params)[2:]), name
+
+
+def test_a_check_that_raises_is_unknown_never_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(history, config=None):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(idempotency, "check", broken)
+    result = run_check("idempotency", history())
+    assert not result.ok and result.verdict == "unknown"
+    assert result.error == "KeyError: 'boom'"
+    assert result.to_dict()["verdict"] == "unknown"
+    assert "UNKNOWN" in result.summary()

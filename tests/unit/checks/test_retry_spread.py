@@ -65,7 +65,7 @@ def test_delay_out_of_bounds_and_due_mismatch() -> None:
     ])
     result = check(history)
     assert result.violations == 3
-    problems = {e["jid"]: e["problem"] for e in result.examples}
+    problems = {e["jid"]: e["what"] for e in result.examples}
     assert problems == {"a": "delay_out_of_bounds", "d": "due_mismatch", "f": "bad_policy"}
     assert result.examples[0]["bounds"] == [15, 24]
 
@@ -89,7 +89,7 @@ def test_attempts_beyond_budget() -> None:
         (1, "start", "nil", "default", "p0", 26, 0),
     ])
     result = check(history)
-    over = sorted(e["jid"] for e in result.examples if e["problem"] == "over_budget")
+    over = sorted(e["jid"] for e in result.examples if e["what"] == "over_budget")
     assert over == ["count", "over", "twice"]
     assert result.violations == 3 and result.stats["over_budget"] == 3
 
@@ -98,7 +98,7 @@ def test_no_jitter_herd_is_a_violation_jittered_herd_is_not() -> None:
     synced = check(herd(NO_JITTER))
     spread = check(herd(FULL))
     assert not synced.ok and synced.violations == 1
-    assert synced.examples[0]["problem"] == "herd" and synced.examples[0]["jobs"] == 50
+    assert synced.examples[0]["what"] == "herd" and synced.examples[0]["jobs"] == 50
     assert synced.stats["synchronised_groups"] == 1 and synced.stats["herd_groups"] == 1
     assert spread.ok, spread.examples
     assert spread.stats["synchronised_groups"] == 0
@@ -118,7 +118,7 @@ def test_policy_that_promises_spread_but_gives_none() -> None:
     """All 50 draws equal though full jitter promised U(0, 512): a herd, and the
     measured peak is far above the policy's expected peak (50 * 60 / 512)."""
     result = check(herd(FULL, delay=300.0))
-    assert result.violations == 1 and result.examples[0]["problem"] == "herd"
+    assert result.violations == 1 and result.examples[0]["what"] == "herd"
     assert result.stats["peak_ratio"] == pytest.approx(50 / (50 * 60 / 512))
     assert result.stats["peak_ratio"] > 5
 
