@@ -18,14 +18,21 @@ From ``defer(queue, cls, retry, deps)`` events:
     other than deferred) yet a dependent is still deferred although all its dependencies
     are terminal. A dependent already counted in (b) is not counted again.
 
+(d) ``order``: the run's declared happens-before rules (``config["order"]``), judged on
+    effects, starts and successes whether or not a dependency manager ran: see
+    ``ordering.py``. Each key whose ``after`` event came before its ``before`` event is one
+    violation.
+
 States are replayed with ``STATE_OF``, dup executions excluded, first terminal sticky.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
+from jobsim.checks.ordering import Ordering, rules_of
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
 from jobsim.history.events import STATE_OF, index
 from jobsim.history.history import History
@@ -103,20 +110,30 @@ class _Deps:
         return not_canceled, stuck, n_stuck
 
 
-def check(history: History, **options: Any) -> CheckResult:
-    """Verdict on dependency order, cancel propagation and stuck dependents."""
+def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
+    """Verdict on dependency order, cancel propagation, stuck dependents and the run's
+    declared ordering rules."""
     deps = _Deps()
     deps.run(history)
+    order = Ordering(rules_of(_config(history) if config is None else config))
+    order.run(history)
     not_canceled, stuck, n_stuck = deps.final()
     early = deps.started_early | deps.released_early
     twice = sum(1 for n in deps.releases.values() if n > 1)
     examples = [*deps.started_early.values(), *deps.released_early.values()][:MAX_EXAMPLES]
     examples += deps.twice + not_canceled[:MAX_EXAMPLES] + stuck[:MAX_EXAMPLES]
+    examples = order.examples + examples
     canceled = sum(1 for jid in deps.deps if deps.state.get(jid) == "canceled")
     return verdict(
-        "dependencies", examples, len(early) + twice + len(not_canceled) + len(stuck),
+        "dependencies", examples,
+        len(early) + twice + len(not_canceled) + len(stuck) + order.violations,
         dependents=len(deps.deps), released=len(deps.releases), canceled=canceled,
         stuck=n_stuck, started_early=len(deps.started_early),
         released_early=len(deps.released_early), released_twice=twice,
         not_canceled=len(not_canceled), drained=deps.drained(),
+        order_violations=order.violations, order_rules=order.stats(),
     )
+
+
+def _config(history: History) -> dict[str, Any]:
+    return next((ev[3] for ev in history.events if ev[1] == "config"), None) or {}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from jobsim.scenario import declared
+from jobsim.scenario import declared, parse_checks
 from jobsim.scenario import fields as f
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import Where, show
@@ -46,6 +46,7 @@ TOP_KEYS = (
     "checks",
     "expect",
     "latency_bounds",
+    "order",
     "route_all_to",
     "story",
     "reproduces",
@@ -63,6 +64,7 @@ ENTRY_KEYS = (
     "retry",
     "backoff",
     "jitter",
+    "effect",
 )
 FAULT_KEYS = ("type", "start", "duration", "target")  # any other key is a fault parameter
 EXPECT_KEYS = ("metric", "min", "max", "equals")
@@ -103,6 +105,9 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
     workload = attempt(lambda: f.required(data, "workload", where, ctx.workload), ())
     faults = f.optional(data, "faults", where, ctx.faults, ())
     attempt(lambda: declared.check_args(jobs, workload, faults, where), None)
+    checks, check_options = attempt(
+        lambda: f.optional(data, "checks", where, parse_checks.checks(known.checks), ((), {})),
+        ((), {}))
     return Scenario(
         name=f.optional(data, "name", where, f.name, stem),
         description=attempt(lambda: f.required(data, "description", where, f.string), "").strip(),
@@ -113,7 +118,9 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         world=world,
         workload=workload,
         faults=faults,
-        checks=f.optional(data, "checks", where, _checks(known), ()),
+        checks=checks,
+        check_options=check_options,
+        order=attempt(lambda: f.optional(data, "order", where, parse_checks.order, ()), ()),
         expect=f.optional(data, "expect", where, _expectations, ()),
         latency_bounds=f.optional(data, "latency_bounds", where, ctx.latency_bounds, {}),
         route_all_to=route,
@@ -158,10 +165,6 @@ def _jobs(known: Known, system: SystemConfig, world: WorldConfig, route: str | N
     return read
 
 
-def _checks(known: Known) -> f.Reader[tuple[str, ...]]:
-    return f.unique_list(f.member("check", known.checks), "check")
-
-
 def _queue_in(queues: tuple[str, ...]) -> f.Reader[str]:
     def read(value: Any, where: Where) -> str:
         queue = f.name(value, where)
@@ -199,6 +202,7 @@ class _Context:
             retry=f.optional(data, "retry", where, _retry, None),
             backoff=f.optional(data, "backoff", where, f.string, None),
             jitter=f.optional(data, "jitter", where, f.number(minimum=0, below=1), None),
+            effect=f.optional(data, "effect", where, parse_checks.effect, None),
         )
 
     def timing(self, data: dict[str, Any], where: Where, kind: str) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     if phase is not None:
         phase("checking")
     try:
-        checks = run_checks(history, scenario.checks, _check_options(scenario))
+        checks = run_checks(history, scenario.checks, scenario.check_options)
         digest = saving.result()
     except BaseException:            # Ctrl-C included: no helper outlives the run
         saving.cancel()
@@ -206,11 +206,12 @@ def _save(history: History, path: Path | None) -> Offload[str]:
     return Offload(work, "saving the history", fork=len(history) >= OFFLOAD_EVENTS)
 
 
-def _check_options(scenario: Scenario) -> dict[str, dict[str, Any]]:
-    options: dict[str, dict[str, Any]] = {}
-    if "priority" in scenario.checks:
-        options["priority"] = {"latency_bounds": dict(scenario.latency_bounds)}
-    return options
+def run_config(scenario: Scenario, seed: int) -> dict[str, Any]:
+    """The run-level half of the config event: the scenario's, plus the ordering rules the
+    registered jobs declare with ``after`` (``Job.ordering_rules``)."""
+    cfg = scenario.config(seed)
+    cfg["order"] = [*cfg["order"], *(r for cls in REGISTRY.values() for r in cls.ordering_rules())]
+    return cfg
 
 
 class _Run:
@@ -252,7 +253,7 @@ class _Run:
         no cyclic garbage, yet every full collection walked all of it, 11 times on
         black_friday for 1.4 s of its 12. The caller unfreezes (``_gc_frozen``)."""
         scenario, sim = self.scenario, self.sim
-        self.system.start(record_config=scenario.config(self.sim.streams.seed))
+        self.system.start(record_config=run_config(scenario, self.sim.streams.seed))
         self.nemesis.start()
         self.workload.start()
         horizon = scenario.duration

@@ -158,6 +158,7 @@ class WorkloadEntry:
     retry: bool | int | None = None  # None = the job's own option
     backoff: str | None = None  # a jobsim.backoff policy spec, checked by the runner
     jitter: float | None = None
+    effect: str | None = None  # the effect key each job owes exactly once ({0}: its first arg)
 
     def scaled(self, factor: float) -> WorkloadEntry:
         if self.rate is not None:
@@ -223,6 +224,8 @@ class Scenario:
     world: WorldConfig = WorldConfig()
     faults: tuple[Fault, ...] = ()
     checks: tuple[str, ...] = ()
+    check_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    order: tuple[Mapping[str, str], ...] = ()  # happens-before rules: {before, after} patterns
     expect: tuple[Expectation, ...] = ()
     latency_bounds: Mapping[str, float] = field(default_factory=dict)
     story: Story | None = None
@@ -257,6 +260,12 @@ class Scenario:
             scale=self.scale * factor,
         )
 
+    def expected_effects(self) -> list[dict[str, str]]:
+        """Each workload entry's ``effect`` template with its job class, once each: what
+        the ``exactly_once`` check expects every accepted job of that class to do."""
+        pairs = dict.fromkeys((e.job, e.effect) for e in self.workload if e.effect)
+        return [{"job": job, "key": key} for job, key in pairs]
+
     def config(self, seed: int | None = None) -> dict[str, Any]:
         """The run-level half of the first history event ("config", None, cfg); the job
         system adds its own half (queues, fetch, processes, ...) from SystemConfig."""
@@ -267,6 +276,8 @@ class Scenario:
             "variant": self.variant,
             "seed": self.seed if seed is None else seed,
             "checks": list(self.checks),
+            "order": [dict(r) for r in self.order],
+            "effects": self.expected_effects(),
             "safeguards": {n: {k: list(v) if isinstance(v, tuple) else v for k, v in o.items()}
                            for n, o in self.system.safeguards.items()},
         }

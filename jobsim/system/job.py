@@ -18,6 +18,7 @@ registered by class name, which is how scenario files and payloads refer to it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -59,6 +60,9 @@ class Job:
     # make_args's index: a running number per class ("class": ids never collide across
     # workload entries) or the arrival's index within its entry ("entry": ``{n}``).
     arrival_index: ClassVar[str] = "class"
+    # Events that must happen before this job starts, as checker patterns over its own
+    # arguments ({0} is the first): ("effect payment:{0}",). Judged by ``dependencies``.
+    after: ClassVar[tuple[str, ...]] = ()
 
     # Set by the processor before perform runs.
     jid: str
@@ -76,6 +80,16 @@ class Job:
             cls.abstract = False
         if not cls.abstract:
             REGISTRY[cls.__name__] = cls
+
+    @classmethod
+    def ordering_rules(cls) -> list[dict[str, str]]:
+        """``after`` as happens-before rules: each pattern before this job's start."""
+        rules = []
+        for before in cls.after:
+            used = [int(n) for n in re.findall(r"\{(\d+)\}", before)]
+            args = f"({', '.join(f'{{{i}}}' for i in range(max(used) + 1))})" if used else ""
+            rules.append({"before": before, "after": f"start {cls.__name__}{args}"})
+        return rules
 
     def perform(self, *args: Any) -> Work:
         """The job's work: yield simulated time (``self.sleep``) and world calls."""

@@ -202,6 +202,8 @@ def test_config_event_payload(full: Scenario) -> None:
         "seed": 7,
         "checks": ["no_loss", "priority", "idempotency", "retry_spread", "lifecycle"],
         "safeguards": full.config()["safeguards"],
+        "order": [],
+        "effects": [],
     }
     assert full.config()["safeguards"]["idempotency"] == {"guard": "constraint",
                                                           "payment_keys": False}
@@ -327,7 +329,7 @@ BAD_FILES = [
         "unknown_top_key.yaml",
         "workloads: unknown key 'workloads' (did you mean 'workload' or 'world'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, name, "
-        "reproduces, route_all_to, seed, story, system, variants, workload, world",
+        "order, reproduces, route_all_to, seed, story, system, variants, workload, world",
     ),
     (
         "unknown_system_key.yaml",
@@ -339,7 +341,8 @@ BAD_FILES = [
     (
         "unknown_entry_key.yaml",
         "workload[0].qeue: unknown key 'qeue' (did you mean 'queue'?); valid keys: args, at, "
-        "backoff, burst, count, end, fanout, jitter, job, queue, rate, retry, spread, start",
+        "backoff, burst, count, effect, end, fanout, jitter, job, queue, rate, retry, spread, "
+        "start",
     ),
     (
         "unknown_service_key.yaml",
@@ -447,13 +450,13 @@ BAD_FILES = [
         "variant_unknown_key.yaml",
         "variants.single_fifo.sytem: unknown key 'sytem' (did you mean 'system'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, "
-        "reproduces, route_all_to, seed, story, system, workload, world",
+        "order, reproduces, route_all_to, seed, story, system, workload, world",
     ),
     (
         "variant_renames.yaml",
         "variants.other.name: unknown key 'name'; valid keys: checks, description, drain, "
-        "duration, expect, faults, jobs, latency_bounds, reproduces, route_all_to, seed, "
-        "story, system, workload, world",
+        "duration, expect, faults, jobs, latency_bounds, order, reproduces, route_all_to, "
+        "seed, story, system, workload, world",
     ),
     ("variant_bad_value.yaml", "variants.slow.system.concurrency: must be at least 1, got 0"),
     (
