@@ -21,6 +21,16 @@ the "maybe" ones (ack False) that the system demonstrably accepted (any later ev
 them): once the system ran or moved a job it owes it like any other. A maybe job never
 seen again is not lost: the client was told the outcome is unknown.
 
+Stranded jobs are lost too: a job held at the horizon only in the private list
+(``private:W``) of a process W that is alive then, is not running it, and restarted
+after the job was fetched into that list. A process reclaims its own list when it
+starts; one that skipped it leaves its previous life's jobs where nobody will run them.
+A job fetched by W's current life and left there (its failure could not be written
+during a storage outage, so it was never acknowledged) is counted as ``abandoned``
+instead: Sidekiq leaves it on purpose, to be recovered at W's next start, so it is
+reported but not a violation. The private list of a process that is down at the
+horizon is not judged: the others recover it once its heartbeat is old enough.
+
 A start or success for a jid never enqueued, scheduled, deferred or released is
 ``unexpected`` (a phantom job). Executing a job more than once is allowed (at-least-once
 delivery) but reported as ``duplicated``: a start with dup=1, or a start while another
@@ -29,6 +39,7 @@ copy of the same jid was still running.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
@@ -44,6 +55,9 @@ _FAILURE_DUP = index("failure", "dup")
 _CRASH_WORKER = index("crash", "worker")
 _STOP_WORKER = index("stop", "worker")
 _REQUEUE_WORKER = index("requeue", "worker")
+_RESTART_WORKER = index("restart", "worker")
+_HELD_WHERE = index("held", "where")
+PRIVATE = "private:"
 
 
 class InFlight:
@@ -147,6 +161,10 @@ class _Replay:
         self.jobs: dict[str, _Job] = {}
         self.flight = InFlight()
         self.stopped_at: dict[str, int] = {}  # worker -> index of its last crash/stop
+        self.down: set[str] = set()           # workers crashed or stopped, not restarted
+        self.restarted_at: dict[str, int] = {}  # worker -> index of its last restart
+        self.recovered = 0                    # jobs taken back from a private list
+        self.held_at: dict[str, list[str]] = {}  # jid -> where the final inventory found it
         self.horizon = False
         self.unexpected: dict[str, dict[str, Any]] = {}
         self.duplicated: set[str] = set()
@@ -158,7 +176,7 @@ class _Replay:
             "start": self._start, "success": self._success, "failure": self._failure,
             "enqueue": self._entry, "schedule": self._entry, "defer": self._entry,
             "held": self._held, "crash": self._stop, "stop": self._stop,
-            "horizon": self._horizon,
+            "restart": self._restart, "horizon": self._horizon,
         }
         for kind in STATE_OF:
             handlers.setdefault(kind, self._state)
@@ -195,12 +213,19 @@ class _Replay:
     def _held(self, i: int, ev: tuple[Any, ...]) -> None:
         job = self._job(ev[2])
         job.held = job.seen = True
+        self.held_at.setdefault(ev[2], []).append(ev[_HELD_WHERE])
+
+    def _restart(self, i: int, ev: tuple[Any, ...]) -> None:
+        self.down.discard(ev[_RESTART_WORKER])
+        self.restarted_at[ev[_RESTART_WORKER]] = i
 
     def _state(self, i: int, ev: tuple[Any, ...]) -> None:
         kind, jid = ev[1], ev[2]
         job = self._job(jid)
         if kind == "requeue":
             self.flight.requeue(jid, ev[_REQUEUE_WORKER])
+        elif kind == "recover":
+            self.recovered += 1
         elif kind == "release":
             job.known = True
         job.seen = True
@@ -209,6 +234,7 @@ class _Replay:
     def _stop(self, i: int, ev: tuple[Any, ...]) -> None:
         worker = ev[_CRASH_WORKER if ev[1] == "crash" else _STOP_WORKER]
         self.stopped_at[worker] = i
+        self.down.add(worker)
         self.flight.stop_worker(worker)
 
     def _horizon(self, i: int, ev: tuple[Any, ...]) -> None:
@@ -258,6 +284,20 @@ class _Replay:
             return
         job.state, job.t = state, t
 
+    def stranded(self, jid: str, job: _Job) -> tuple[str, bool] | None:
+        """(worker, previous life) when only the private list of a live process that is
+        not running it holds this unfinished job; None otherwise."""
+        if job.state in TERMINAL:
+            return None
+        places = self.held_at.get(jid, ())
+        workers = {w[len(PRIVATE):] for w in places if w.startswith(PRIVATE)}
+        if not workers or len(workers) != len(places):
+            return None
+        for worker in sorted(workers):
+            if worker not in self.down and not self.flight.by_worker.get(worker, {}).get(jid):
+                return worker, self.restarted_at.get(worker, -1) > job.start_idx
+        return None
+
     def lost(self, job: _Job) -> bool:
         if job.state in TERMINAL or not (job.acked or job.seen):
             return False
@@ -268,13 +308,15 @@ class _Replay:
         return not job.held and (job.state != "processing" or crashed)
 
 
-def check(history: History, **options: Any) -> CheckResult:
-    """Verdict on no loss; ``options`` are accepted and ignored (uniform checker API)."""
+def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
+    """Verdict on no loss (no options)."""
     replay = _Replay()
     replay.run(history)
     terminal = dict.fromkeys(sorted(TERMINAL), 0)
     lost: list[dict[str, Any]] = []
-    n_lost = in_flight = enqueued = acked = maybe = recovered_maybe = 0
+    n_lost = in_flight = enqueued = acked = maybe = recovered_maybe = n_stranded = 0
+    abandoned = 0
+    stranded: list[dict[str, Any]] = []
     for jid, job in replay.jobs.items():
         enqueued += job.entered
         acked += job.entered and job.acked
@@ -288,14 +330,24 @@ def check(history: History, **options: Any) -> CheckResult:
             if len(lost) < MAX_EXAMPLES:
                 lost.append({"jid": jid, "t": job.t, "what": "lost", "state": job.state,
                              "worker": job.worker})
+        elif (where := replay.stranded(jid, job)) is not None and where[1]:
+            n_stranded += 1
+            if len(stranded) < MAX_EXAMPLES:
+                stranded.append({"jid": jid, "t": job.t, "what": "stranded in a private list",
+                                 "state": job.state, "worker": where[0]})
+        elif where is not None:
+            abandoned += 1
+            in_flight += 1
         elif job.state is not None and (job.acked or job.seen):
             in_flight += 1
     unexpected = list(replay.unexpected.values())
-    examples = lost + unexpected[:MAX_EXAMPLES] + replay.conflicts
+    examples = lost + stranded + unexpected[:MAX_EXAMPLES] + replay.conflicts
     return verdict(
-        "no_loss", examples, n_lost + len(unexpected) + replay.conflicting,
+        "no_loss", examples, n_lost + n_stranded + len(unexpected) + replay.conflicting,
         enqueued=enqueued, acknowledged=acked, maybe=maybe, recovered_maybe=recovered_maybe,
-        terminal=terminal, in_flight=in_flight, lost=n_lost, unexpected=len(unexpected),
+        terminal=terminal, in_flight=in_flight, lost=n_lost, stranded=n_stranded,
+        abandoned=abandoned, recovered=replay.recovered,
+        unexpected=len(unexpected),
         duplicated=len(replay.duplicated), conflicting_terminal=replay.conflicting,
         horizon=replay.horizon,
     )

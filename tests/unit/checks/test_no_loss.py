@@ -148,3 +148,36 @@ def test_dup_success_does_not_finish_the_owning_copy() -> None:
     result = check(history)
     assert result.stats["lost"] == 1
     assert result.examples[0]["state"] == "enqueued"
+
+
+def _private(worker_events: list[tuple], held_where: str = "private:p0") -> History:
+    return History([
+        enq(0, "a"), (1, "start", "a", "default", "p0", 1, 0),
+        *worker_events,
+        (9, "horizon", None), (9, "held", "a", held_where),
+    ])
+
+
+def test_a_restarted_process_that_kept_its_previous_lifes_job_strands_it() -> None:
+    """The negative control of self-reclaim: p0 crashed and restarted, but the job it
+    held in its private list before the crash is still there, and nobody runs it."""
+    result = check(_private([(2, "crash", None, "p0"), (3, "restart", None, "p0")]))
+    assert not result.ok and result.stats["stranded"] == 1 and result.stats["lost"] == 0
+    assert result.examples[0]["what"] == "stranded in a private list"
+    assert result.examples[0]["worker"] == "p0"
+
+
+def test_private_lists_that_are_not_stranded() -> None:
+    down = check(_private([(2, "crash", None, "p0")]))       # others recover it later
+    assert down.ok and down.stats["stranded"] == 0
+    running = check(_private([]))                             # p0 is still running it
+    assert running.ok and running.stats["abandoned"] == 0
+    settled = History([
+        enq(0, "a"), (1, "start", "a", "default", "p0", 1, 0),
+        (2, "failure", "a", "BrokerError", 1, 0),             # the retry could not be written
+        (9, "horizon", None), (9, "held", "a", "private:p0")])
+    left = check(settled)                                     # current life: Sidekiq's choice
+    assert left.ok and left.stats["abandoned"] == 1 and left.stats["stranded"] == 0
+    queued = check(_private([(2, "crash", None, "p0"), (3, "restart", None, "p0"),
+                             (4, "recover", "a", "default", "p0", 1)], "queue:default"))
+    assert queued.ok and queued.stats["stranded"] == 0
