@@ -67,7 +67,13 @@ def test_racing_steps_ship_before_capture(runs: dict[str, Result]) -> None:
     assert not any(ev[1] == "defer" for ev in result.history.events)
     assert result.metrics["orders"]["fulfilled_before_capture"] > 0
     assert order_errors(result) > 0
-    assert result.ok
+    # the dependencies check judges the outcome: the declared order broke, manager or not
+    deps = result.checks["dependencies"]
+    assert not deps.ok and deps.stats["order_violations"] > 0
+    assert deps.stats["dependents"] == 0
+    assert deps.examples[0]["what"] == "ran before its prerequisite"
+    assert not result.ok
+    assert all(e["ok"] for e in result.metrics["expectations"])
 
 
 def test_order_errors_fall_at_least_as_much_as_in_the_seed(runs: dict[str, Result]) -> None:
