@@ -55,7 +55,8 @@ SCHEMA: dict[str, Any] = {
     "services": {"<service>": {"<service_stat>": NUMBER}},
     "failures": {"<error>": NUMBER},
     "orders": dict.fromkeys(ORDER_COUNTS, NUMBER),
-    "checks": {"<check>": {"ok": BOOLEAN, "violations": NUMBER, "stats": ANY}},
+    "checks": {"<check>": {"ok": BOOLEAN, "verdict": STRING, "error": STRING,
+                           "violations": NUMBER, "stats": ANY}},
 }
 # Vocabularies whose members are not known before a run: any name is accepted.
 OPEN_VOCABULARIES = ("error", "reason")

@@ -25,4 +25,4 @@ def test_a_stray_example_makes_the_verdict_unknown(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(idempotency, "_example", lambda key, hits: {"problem": "repeated"})
     h = History([(0, "effect", "a", "k", "email", True), (1, "effect", "b", "k", "email", True)])
     result = run_check("idempotency", h)
-    assert result.verdict == "unknown" and "lacks 'jid'" in (result.error or "")
+    assert result.verdict == "UNKNOWN" and "lacks 'jid'" in (result.error or "")

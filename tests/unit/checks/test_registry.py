@@ -90,7 +90,7 @@ def test_a_check_that_raises_is_unknown_never_a_pass(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(idempotency, "check", broken)
     result = run_check("idempotency", history())
-    assert not result.ok and result.verdict == "unknown"
+    assert not result.ok and result.verdict == "UNKNOWN"
     assert result.error == "KeyError: 'boom'"
-    assert result.to_dict()["verdict"] == "unknown"
+    assert result.to_dict()["verdict"] == "UNKNOWN"
     assert "UNKNOWN" in result.summary()
