@@ -31,8 +31,13 @@ if TYPE_CHECKING:
     from jobsim.system.system import JobSystem
     from jobsim.world.world import World
 
-FAILING_DIR = "reports/failing"
+FAILING_DIR = "reports/failing"       # outside pytest (run_scenario_and_assert alone)
+CACHE_DIR = "jobsim-failing"          # under pytest's cache dir, for the plugin's runs
 MAX_SHOWN = 3
+MARKER = ("jobsim(seed=None, broker=None, scale=None): options of this test's jobsim "
+          "runs and fixtures (seed, broker, scale); they override --jobsim-seed and "
+          "--jobsim-broker")
+_current: dict[str, pytest.Item] = {}   # the test being run, for the session fixture
 
 
 class ScenarioCheckFailed(AssertionError):
@@ -44,16 +49,61 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--jobsim-broker", default=os.environ.get("JOBSIM_BROKER", "memory"),
                     help="broker for jobsim fixtures and runs: memory (default), fakeredis "
                          "or a redis:// URL (env JOBSIM_BROKER)")
-    group.addoption("--jobsim-failing-dir", default=os.environ.get("JOBSIM_FAILING_DIR",
-                                                                   FAILING_DIR),
-                    help=f"where failing generated scenarios are saved (default {FAILING_DIR})")
+    group.addoption("--jobsim-failing-dir", default=os.environ.get("JOBSIM_FAILING_DIR"),
+                    help="where failing generated scenarios are saved (default: "
+                         f"{CACHE_DIR} under pytest's cache dir; env JOBSIM_FAILING_DIR)")
+    group.addoption("--jobsim-seed", type=int, default=None,
+                    help="seed of every jobsim run and of jobsim_sim (default: each "
+                         "scenario's own seed; jobsim_sim: 0)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _current["item"] = item
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A Hypothesis test that uses ``jobsim_run`` gets ``deadline=None``: one example is
+    a whole simulation (tens of milliseconds to seconds), far over Hypothesis's 200 ms
+    default, and a deadline miss would be reported as the property failing. A deadline
+    the test's own ``@settings`` sets (different from the profile's) is kept."""
+    for item in items:
+        if "jobsim_run" not in getattr(item, "fixturenames", ()):
+            continue
+        test = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        if current is None or getattr(test, "hypothesis", None) is None:
+            continue
+        from hypothesis import settings
+
+        if current.deadline == settings.default.deadline and current.deadline is not None:
+            test._hypothesis_internal_use_settings = settings(current, deadline=None)
+
+
+def _options(config: pytest.Config) -> dict[str, Any]:
+    """The running test's jobsim options: its ``jobsim`` marker, then the command line."""
+    item = _current.get("item")
+    marker = item.get_closest_marker("jobsim") if item is not None else None
+    found = dict(marker.kwargs) if marker is not None else {}
+    if found.get("seed") is None and config.getoption("jobsim_seed") is not None:
+        found["seed"] = config.getoption("jobsim_seed")
+    found.setdefault("broker", config.getoption("jobsim_broker"))
+    return {k: v for k, v in found.items() if v is not None}
 
 
 # ---- fixtures ----------------------------------------------------------------------
 @pytest.fixture
-def jobsim_seed() -> int:
-    """The seed of ``jobsim_sim``; override this fixture to change it."""
-    return 0
+def jobsim_seed(request: pytest.FixtureRequest) -> int:
+    """The seed of ``jobsim_sim``: the test's ``jobsim(seed=...)`` marker, else
+    ``--jobsim-seed``, else 0; or override this fixture."""
+    marker = request.node.get_closest_marker("jobsim")
+    if marker is not None and marker.kwargs.get("seed") is not None:
+        return int(marker.kwargs["seed"])
+    seed = request.config.getoption("jobsim_seed")
+    return 0 if seed is None else int(seed)
 
 
 @pytest.fixture
@@ -70,7 +120,10 @@ def jobsim_broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
     ``@pytest.mark.parametrize("jobsim_broker", ["memory", "fakeredis"], indirect=True)``."""
     from jobsim.broker import make_broker
 
-    spec = str(getattr(request, "param", None) or request.config.getoption("jobsim_broker"))
+    marker = request.node.get_closest_marker("jobsim")
+    spec = str(getattr(request, "param", None)
+               or (marker.kwargs.get("broker") if marker is not None else None)
+               or request.config.getoption("jobsim_broker"))
     broker = make_broker(spec)      # a real server: a fresh prefix of this test's own
     yield broker
     close = getattr(broker, "close", None)
@@ -99,15 +152,21 @@ def jobsim_system(jobsim_sim: Simulation, jobsim_broker: Broker,
 
 @pytest.fixture(scope="session")
 def jobsim_run(pytestconfig: pytest.Config) -> Callable[..., Result]:
-    """``run_scenario_and_assert`` with the session's --jobsim-broker and failing folder.
+    """``run_scenario_and_assert`` with the running test's options (its ``jobsim``
+    marker, ``--jobsim-seed``, ``--jobsim-broker``); failing scenarios are saved under
+    pytest's cache dir (``.pytest_cache/d/jobsim-failing``) unless --jobsim-failing-dir
+    says otherwise, named after the test.
 
-    Session-scoped so that it can be used in ``@given`` tests; the failing file is named
-    after the test that is running when a run fails."""
-    broker = pytestconfig.getoption("jobsim_broker")
+    Session-scoped so that it can be used in ``@given`` tests."""
     folder = pytestconfig.getoption("jobsim_failing_dir")
+    if not folder:
+        cache = getattr(pytestconfig, "cache", None)
+        folder = str(cache.mkdir(CACHE_DIR)) if cache is not None else FAILING_DIR
 
     def run(scenario: Any, checks: Sequence[str] | None = None, **kw: Any) -> Result:
-        kw.setdefault("broker", broker)
+        __tracebackhide__ = True
+        for key, value in _options(pytestconfig).items():
+            kw.setdefault(key, value)
         kw.setdefault("failing_dir", folder)
         return run_scenario_and_assert(scenario, checks, **kw)
 
@@ -134,10 +193,18 @@ def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
     and the message ends with the command that replays it: ``jobsim simulate FILE --seed
     N``. Returns the Result when every assertion holds.
     """
+    __tracebackhide__ = True
     from jobsim.scenario.runner import run_scenario
 
     doc = dict(scenario) if isinstance(scenario, Mapping) else None
-    loaded = _load(scenario, doc)
+    if doc is not None and not doc.get("name"):
+        doc["name"] = _safe(name or _test_name())      # the run is named after the test
+    from jobsim.scenario.errors import ScenarioError
+
+    try:
+        loaded = _load(scenario, doc)
+    except ScenarioError as exc:     # bad input: the reason, not the loader's frames
+        raise ScenarioCheckFailed(f"jobsim: the scenario does not load: {exc}") from None
     run_seed = loaded.seed if seed is None else seed
     try:
         result = run_scenario(loaded, seed=run_seed, variant=variant, broker=broker,
