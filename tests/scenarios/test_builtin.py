@@ -56,7 +56,8 @@ def test_same_scenario_and_seed_give_the_same_digest() -> None:
     assert other.metrics["history_digest"] != first.metrics["history_digest"]
 
 
-@pytest.mark.parametrize("name", ["black_friday", "deploy_storm", "redis_failover"])
+@pytest.mark.parametrize("name", ["black_friday", "deploy_storm", "redis_failover",
+                                  "celery_visibility_timeout", "rq_abandoned"])
 def test_fakeredis_gives_the_memory_brokers_digest(name: str) -> None:
     scale = 0.05 if name == "black_friday" else 0.02
     memory = run_scenario(name, scale=scale, broker="memory")

@@ -310,6 +310,10 @@ class CeleryRetry(RetryHandler):
         if not names.intersection(opts.autoretry_for) or retries >= opts.max_retries:
             self.fail(payload, exc)
             return
+        if self.budget is not None and not self.budget.allow_retry(
+                getattr(job, "worker", None), exc):
+            self.fail(payload, exc)            # the retry budget safeguard said no
+            return
         countdown = self.countdown.delay(retries, self.rng)
         eta = now + countdown
         jid, queue = payload["jid"], payload["queue"]

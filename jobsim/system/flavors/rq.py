@@ -285,6 +285,11 @@ class RQRetry(RetryHandler):
     def handle(self, payload: Payload, cls: type[Job], job: Job, exc: Exception,
                now: float) -> None:
         failed = {**payload, "error_class": type(exc).__name__}
+        left = failed.get("retries_left", self.opts.retry_max)
+        if left > 0 and self.budget is not None and not self.budget.allow_retry(
+                getattr(job, "worker", None), exc):
+            self.system.dead.kill(failed, "retry_budget", exc)   # the safeguard said no
+            return
         self.settle(failed, exc, now, "failed")
 
     def settle(self, failed: Payload, exc: BaseException | None, now: float,

@@ -277,3 +277,22 @@ def test_a_lost_pool_child_requeues_only_with_late_ack_and_reject(
     else:
         assert [e[3] for e in events(sim, "discard", jid)] == ["FAILURE"]
     assert system.broker.hgetall(UNACKED) == {}
+
+
+def test_the_retry_budget_safeguard_applies_to_celery_retries(
+        build: Build, events: Events) -> None:
+    from jobsim.system import safeguards
+
+    def run(budget: bool) -> tuple[int, int]:
+        sim, system = build(concurrency=5, flavor=celery(
+            autoretry_for=("Exception",), default_retry_delay=5))
+        if budget:
+            safeguards.install(system, {"retry_budget": {
+                "tokens": 10, "cost": 5, "timeout_cost": 10, "refund": 0, "ratio": None}})
+        for _ in range(10):
+            system.client.perform_async(CeleryFlakyJob)
+        sim.run(until=120)
+        return len(events(sim, "retry")), len(events(sim, "discard"))
+
+    assert run(budget=False) == (10, 0)
+    assert run(budget=True) == (2, 8)            # two retries paid for, eight refused
