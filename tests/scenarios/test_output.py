@@ -88,7 +88,12 @@ def test_a_failed_run_leaves_the_previous_folder_untouched(tmp_path: Path,
     assert leftovers(tmp_path) == []
 
 
-def test_ctrl_c_mid_run_exits_130_and_leaves_no_partial_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code", "said"), [
+    (signal.SIGINT, 130, "jobsim: interrupted"),
+    (signal.SIGTERM, 143, "jobsim: terminated"),
+], ids=["ctrl_c", "sigterm"])
+def test_a_signal_mid_run_exits_cleanly_and_leaves_no_partial_files(
+        tmp_path: Path, signum: int, code: int, said: str) -> None:
     out = tmp_path / "bf"
     before = previous_run(out)
     jobsim = [sys.executable, "-c", "from jobsim.cli import main; main()"]
@@ -101,10 +106,10 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_no_partial_files(tmp_path: Path) ->
         time.sleep(0.05)
     time.sleep(1.0)                                  # well inside the simulation
     assert proc.poll() is None, "the run ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and err.strip() == "jobsim: interrupted"
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and err.strip() == said
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert leftovers(tmp_path) == []
 
