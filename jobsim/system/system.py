@@ -40,7 +40,7 @@ class JobSystem:
         self._by_id = {w.id: w for w in self.workers}
         self._idle: deque[simpy.Event] = deque()
         self._idle_cap = 2 * self.config.processes * self.config.concurrency
-        self.inventory_sources: list[Any] = [self.flavor.inventory]   # extra holders
+        self.inventory_sources: list[Any] = []   # extra holders (e.g. deferred jobs)
 
     @property
     def has_hooks(self) -> bool:
@@ -107,6 +107,9 @@ class JobSystem:
             for payload in broker.private_items(worker):
                 record("held", payload["jid"], f"private:{worker}")
                 held += 1
+        for jid, where in self.flavor.inventory(broker):
+            record("held", jid, where)
+            held += 1
         for source in self.inventory_sources:
             for jid, where in source():
                 record("held", jid, where)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
+from jobsim.broker.base import Broker
 from jobsim.system.fetch import Fetcher, QueueSelector
 from jobsim.system.processor import Processor
 from jobsim.system.retry import RetryHandler
@@ -74,6 +75,7 @@ class Flavor:
         schedule and retry sets and running jobs are checked there)."""
         return True
 
-    def inventory(self) -> Iterable[tuple[str, str]]:
-        """(jid, where) for jobs the flavour keeps outside queues, sets and private lists."""
+    def inventory(self, store: Broker) -> Iterable[tuple[str, str]]:
+        """(jid, where) for jobs the flavour keeps outside queues, sets and private lists,
+        read from ``store`` (the observer's direct read at the horizon)."""
         return ()

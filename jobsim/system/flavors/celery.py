@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from jobsim import backoff
-from jobsim.broker.base import BrokerError, Payload
+from jobsim.broker.base import Broker, BrokerError, Payload
 from jobsim.system.flavors.base import Daemon, Flavor
 from jobsim.system.flavors.selectors import OrderedSelector
 from jobsim.system.job import Job
@@ -132,10 +132,13 @@ class CeleryFlavor(Flavor):
 
     def at_rest(self) -> bool:
         """Held ETA messages and reserved ones are all in the unacked hash."""
-        return not self.system.broker.hgetall(UNACKED)
+        try:
+            return not self.system.broker.hgetall(UNACKED)
+        except BrokerError:
+            return False
 
-    def inventory(self) -> Iterable[tuple[str, str]]:
-        for _tag, (_at, _queue, payload) in sorted(self.system.broker.hgetall(UNACKED).items()):
+    def inventory(self, store: Broker) -> Iterable[tuple[str, str]]:
+        for _tag, (_at, _queue, payload) in sorted(store.hgetall(UNACKED).items()):
             yield payload["jid"], UNACKED
 
     # ---- visibility timeout ---------------------------------------------------------

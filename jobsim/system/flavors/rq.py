@@ -91,7 +91,10 @@ class RQFlavor(Flavor):
 
     def at_rest(self) -> bool:
         """Jobs in a StartedJobRegistry still await the cleanup (or are running)."""
-        return not self.system.broker.hgetall(WIP)
+        try:
+            return not self.system.broker.hgetall(WIP)
+        except BrokerError:
+            return False
 
     def lose_child(self, worker: WorkerProcess, job: Job) -> None:
         """The work-horse dies, not the worker (``monitor_work_horse`` then
