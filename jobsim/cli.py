@@ -382,6 +382,9 @@ def check(history: Path, names: tuple[str, ...], as_json: bool) -> None:
             console.print(f"[{style}]{result.summary()}[/{style}]", highlight=False)
             for example in result.examples[:3]:
                 console.print(f"    {example}", highlight=False, markup=False)
+        held = all(r.ok for r in results.values())
+        console.print(f"{history}: {'PASS' if held else 'FAIL'}", highlight=False,
+                      markup=False)
     sys.exit(0 if all(r.ok for r in results.values()) else 1)
 
 
