@@ -167,18 +167,10 @@ def read_jsonl(path: str | Path, strict: bool = False,
     /dev/zero or a gzip bomb ends at once with a HistoryError."""
     _regular(path)
     history, h = History(), hashlib.sha256()
-    events, total = history.events, 0
+    events = history.events
     try:
         with _open(path, "rb") as fh:
-            for lineno, line in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""),
-                                          1):
-                total += len(line)
-                if total > max_bytes:
-                    raise HistoryError(f"{path}: larger than {max_bytes:,} bytes; refused")
-                if len(line) > MAX_LINE_BYTES:
-                    raise HistoryError(f"{path}:{lineno}: line longer than "
-                                       f"{MAX_LINE_BYTES:,} bytes")
-                h.update(line)
+            for lineno, line in enumerate(_lines(fh, h, path, max_bytes), 1):
                 if line.strip():
                     events.append(_parse(line, path, lineno))
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -189,6 +181,24 @@ def read_jsonl(path: str | Path, strict: bool = False,
         except Incomplete as exc:
             raise HistoryError(f"{path}: not a complete history: {exc}") from None
     return history, "sha256:" + h.hexdigest()
+
+
+def _lines(fh: IO[bytes], h: Any, path: str | Path, max_bytes: int) -> Iterator[bytes]:
+    """The file's lines (without their newlines), read 1 MiB at a time and hashed as
+    read; at most ``max_bytes`` in all and ``MAX_LINE_BYTES`` a line."""
+    rest, total = b"", 0
+    while chunk := fh.read(1 << 20):
+        total += len(chunk)
+        if total > max_bytes:
+            raise HistoryError(f"{path}: larger than {max_bytes:,} bytes; refused")
+        h.update(chunk)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        if len(rest) > MAX_LINE_BYTES:
+            raise HistoryError(f"{path}: a line longer than {MAX_LINE_BYTES:,} bytes")
+        yield from lines
+    if rest:
+        yield rest
 
 
 def _regular(path: str | Path) -> None:

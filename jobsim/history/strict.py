@@ -117,6 +117,10 @@ TYPES: Final[dict[str, dict[str, Check]]] = {
 }
 
 
+_CHECKS = {kind: tuple((name, TYPES[kind][name]) for name in names)
+           for kind, names in FIELDS.items()}
+
+
 class Incomplete(ValueError):
     """Not a complete history: the reason, and the 1-based event (line) it is about."""
 
@@ -134,8 +138,8 @@ def problem(event: Event) -> str | None:
             return f"{kind}: 'jid' must be null, got {_show(jid)}"
     elif not isinstance(jid, str):
         return f"{kind}: 'jid' must be a string, got {_show(jid)}"
-    for name, value in zip(FIELDS[kind], values, strict=True):
-        if not TYPES[kind][name](value):
+    for (name, check), value in zip(_CHECKS[kind], values, strict=True):
+        if not check(value):
             return f"{kind}: field {name!r} has the wrong type: {_show(value)}"
     return None
 
