@@ -10,7 +10,7 @@ VARIANT  ?=
 BROKER   ?= memory
 SIM_ARGS := $(if $(SEED),--seed $(SEED)) $(if $(VARIANT),--variant $(VARIANT)) --broker $(BROKER)
 
-.PHONY: install test lint bench simulate report validate property-nightly clean
+.PHONY: install test lint bench simulate report validate property-nightly mutants clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ validate: $(STAMP)
 
 property-nightly: $(STAMP)
 	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest -q tests/properties
+
+# Nightly, not part of make test: plants each bug of tests/mutants/*.patch in a copy of
+# the tree and reports which scenario check or property test catches it.
+mutants: $(STAMP)
+	$(BIN)/python tests/mutants/run.py
 
 clean:
 	rm -rf $(VENV) .hypothesis reports/*/
