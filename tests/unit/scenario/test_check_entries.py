@@ -55,3 +55,17 @@ def test_bad_entries_name_the_path_and_reason(extra: dict[str, Any], message: st
     with pytest.raises(ScenarioError) as caught:
         load(**extra)
     assert message in str(caught.value)
+
+
+def test_a_jobs_after_declaration_becomes_an_ordering_rule_in_the_config() -> None:
+    from jobsim.scenario.runner import run_config
+    from jobsim.system.job import REGISTRY, Job
+
+    class ShipAfterPayment(Job):
+        after = ("effect paid:{0}",)
+
+    try:
+        rules = run_config(load(), 0)["order"]
+        assert {"before": "effect paid:{0}", "after": "start ShipAfterPayment({0})"} in rules
+    finally:
+        REGISTRY.pop("ShipAfterPayment", None)
