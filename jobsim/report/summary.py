@@ -72,7 +72,9 @@ def sections(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
                 [[name, fmt(c["executions"]), fmt(c["retries"]), fmt(c["dead"]),
                   fmt(c["discarded"]), _top_cause(c)]
                  for name, c in classes.items() if c["retries"] or c["dead"] or c["discarded"]]))
-    checks = [[name, word(c["ok"]), fmt(c["violations"]), _example(c["examples"])]
+    # a checker that raised reads UNKNOWN with its error, never a plain FAIL
+    checks = [[name, c.get("verdict") or word(c["ok"]), fmt(c["violations"]),
+               c.get("error") or _example(c["examples"])]
               for name, c in m["checks"].items()]
     out.append(("Checks", ["check", "verdict", "violations", "first example"], checks))
     expectations = [[e["metric"], f"{e['op']} {fmt(e['value'])}", fmt(e["actual"]),
