@@ -191,7 +191,7 @@ def check_args(jobs: Mapping[str, type[DeclaredJob]], workload: tuple[WorkloadEn
     pushers += [(where.key("faults").index(i), f.params.get("job"), f.params.get("args", {}))
                 for i, f in enumerate(faults)]
     for at, job, args in pushers:
-        if job in jobs and isinstance(args, Mapping):
+        if isinstance(job, str) and job in jobs and isinstance(args, Mapping):
             templates.check(dict(args), {"n"}, at.key("args"), f"{at.path} (only {{n}})")
             given[job].append((at.path, frozenset(args)))
     for parent, cls in jobs.items():

@@ -88,3 +88,14 @@ def test_check_suggests_a_close_check_name(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("jobsim: --check: unknown check 'no_los' (did you mean "
                                     "'no_loss'?); valid checks: ")
+
+
+def test_a_fault_job_that_is_not_a_name_is_one_line(tmp_path: Path) -> None:
+    """Found by the fuzz test: a load_burst ``job: []`` crashed the declared-args check."""
+    path = tmp_path / "case.yaml"
+    path.write_text(OK + JOB + "faults: [{type: load_burst, start: 1s, job: [], count: 5}]\n")
+    result = CliRunner().invoke(main, ["simulate", str(path), "--quiet",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "faults[0].job: expected a string" in line
