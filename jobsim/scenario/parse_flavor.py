@@ -44,7 +44,8 @@ CELERY_KEYS = (
     "broker_transport_options", "autoretry_for", "max_retries", "default_retry_delay",
     "retry_backoff", "retry_backoff_max", "retry_jitter",
 )
-TRANSPORT_KEYS = ("visibility_timeout", "queue_order_strategy", "unacked_restore_interval")
+TRANSPORT_KEYS = ("visibility_timeout", "queue_order_strategy", "unacked_restore_interval",
+                  "priority_steps")
 RQ_KEYS = ("retry", "job_timeout", "failure_ttl", "dequeue_strategy", "maintenance_interval",
            "job_monitoring_interval")
 RETRY_KEYS = ("max", "interval")
@@ -85,6 +86,8 @@ def read_celery(value: Any, where: Where) -> tuple[CeleryOptions, int | None]:
         unacked_restore_interval=f.optional(transport, "unacked_restore_interval", at,
                                             f.duration(positive=True),
                                             base.unacked_restore_interval),
+        priority_steps=f.optional(transport, "priority_steps", at, _priority_steps,
+                                  base.priority_steps),
         autoretry_for=f.optional(data, "autoretry_for", where,
                                  f.unique_list(f.name, "exception class"), ()),
         max_retries=f.optional(data, "max_retries", where, f.integer(minimum=0),
@@ -98,6 +101,16 @@ def read_celery(value: Any, where: Where) -> tuple[CeleryOptions, int | None]:
     )
     concurrency = f.optional(data, "worker_concurrency", where, f.integer(minimum=1), None)
     return opts, concurrency
+
+
+def _priority_steps(value: Any, where: Where) -> tuple[int, ...]:
+    """kombu's ``priority_steps``: ascending distinct priorities 0..9, starting at 0."""
+    items = f.sequence(value, where, nonempty=True)
+    steps = tuple(f.integer(minimum=0)(v, where.index(i)) for i, v in enumerate(items))
+    if steps[0] != 0 or list(steps) != sorted(set(steps)) or steps[-1] > 9:
+        raise where.error(f"expected ascending distinct steps from 0 to at most 9, such as "
+                          f"[0, 3, 6, 9], got {list(steps)}")
+    return steps
 
 
 def _backoff_factor(value: Any, where: Where) -> int:

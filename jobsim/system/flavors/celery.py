@@ -28,6 +28,7 @@ What each piece reproduces, and from which file:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,40 @@ def countdown_policy(opts: CeleryOptions) -> backoff.Policy:
                           retry_jitter=opts.retry_jitter)
 
 
+def priority_step(priority: Any, steps: tuple[int, ...]) -> int:
+    """kombu's ``Channel.priority``: the message priority clamped to 0..9
+    (``_get_message_priority``), then rounded down to a step."""
+    try:
+        value = max(min(int(priority), 9), 0)
+    except (TypeError, ValueError):
+        value = 0
+    return steps[max(bisect_right(steps, value) - 1, 0)]
+
+
+def priority_list(queue: str, step: int) -> str:
+    """The list a step's messages live in: the queue itself for step 0. kombu joins the
+    names with its separator ``\\x06\\x16``; jobsim writes ``queue:pSTEP`` so reports
+    stay readable."""
+    return f"{queue}:p{step}" if step else queue
+
+
+class PriorityRouting:
+    """Client middleware: a message with a priority goes to its step's list (kombu's
+    ``Channel._put`` with ``_q_for_pri``)."""
+
+    def __init__(self, steps: tuple[int, ...]) -> None:
+        self.steps = steps
+
+    def before_push(self, payload: Payload) -> Payload:
+        priority = payload.get("priority")
+        if priority is None:
+            return payload
+        step = priority_step(priority, self.steps)
+        if not step:
+            return payload
+        return {**payload, "queue": priority_list(payload["queue"], step)}
+
+
 class CeleryFlavor(Flavor):
     name = "celery"
 
@@ -68,6 +103,12 @@ class CeleryFlavor(Flavor):
         super().__init__(system)
         self.opts: CeleryOptions = system.config.flavor.celery
         self.owners: dict[str, str] = {}   # acks_late: jid -> tag of the owning execution
+        self.priorities = len(self.opts.priority_steps) > 1
+        if self.priorities:
+            system.client.middleware.append(PriorityRouting(self.opts.priority_steps))
+
+    def lists(self, queue: str) -> tuple[str, ...]:
+        return tuple(priority_list(queue, step) for step in self.opts.priority_steps)
 
     def retry_handler(self) -> RetryHandler:
         return CeleryRetry(self.system, self.opts)
@@ -75,7 +116,8 @@ class CeleryFlavor(Flavor):
     def selector(self, worker: WorkerProcess) -> OrderedSelector:
         names = [name for name, _ in self.system.config.queue_spec]
         return OrderedSelector(names, self.opts.queue_order_strategy,
-                               self.system.sim.streams[f"fetch.{worker.id}"])
+                               self.system.sim.streams[f"fetch.{worker.id}"],
+                               self.lists if self.priorities else None)
 
     def fetcher(self, worker: WorkerProcess) -> Consumer:
         return Consumer(worker, self.selector(worker), self.opts)

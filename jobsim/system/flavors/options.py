@@ -37,6 +37,7 @@ class CeleryOptions:
     queue_order_strategy: str = "round_robin"   # broker_transport_options
     unacked_restore_interval: float = 10.0      # broker_transport_options
     unacked_restore_throttle: int = 10
+    priority_steps: tuple[int, ...] = (0, 3, 6, 9)   # broker_transport_options
     autoretry_for: tuple[str, ...] = ()         # exception class names; () = no autoretry
     max_retries: int = 3
     default_retry_delay: float = 180.0
@@ -47,6 +48,7 @@ class CeleryOptions:
     def describe(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["autoretry_for"] = list(self.autoretry_for)
+        out["priority_steps"] = list(self.priority_steps)
         return out
 
 

@@ -16,6 +16,7 @@ every message; they differ in how:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from jobsim.broker.base import Broker
 
@@ -23,19 +24,31 @@ from jobsim.broker.base import Broker
 class OrderedSelector:
     """First non-empty queue in a per-consumer order, reordered after each pick."""
 
-    __slots__ = ("order", "rng", "strategy")
+    __slots__ = ("lists", "order", "rng", "strategy")
 
-    def __init__(self, names: list[str], strategy: str, rng: random.Random) -> None:
+    def __init__(self, names: list[str], strategy: str, rng: random.Random,
+                 lists: Callable[[str], tuple[str, ...]] | None = None) -> None:
         self.order = sorted(names) if strategy == "sorted" else list(names)
         self.strategy = strategy
         self.rng = rng
+        self.lists = lists      # queue -> its storage lists, most urgent first (priorities)
 
     def choose(self, broker: Broker) -> str | None:
+        """The storage list to pop next; its queue moves in the order."""
         size = broker.queue_size
-        for name in self.order:
-            if size(name):
-                self.used(name)
-                return name
+        if self.lists is None:
+            for name in self.order:
+                if size(name):
+                    self.used(name)
+                    return name
+            return None
+        # kombu's BRPOP keys: every queue's list of one priority step, then the next step
+        per_queue = [self.lists(name) for name in self.order]
+        for step in range(len(per_queue[0]) if per_queue else 0):
+            for name, lists in zip(self.order, per_queue, strict=True):
+                if size(lists[step]):
+                    self.used(name)
+                    return lists[step]
         return None
 
     def used(self, name: str) -> None:

@@ -296,3 +296,25 @@ def test_the_retry_budget_safeguard_applies_to_celery_retries(
 
     assert run(budget=False) == (10, 0)
     assert run(budget=True) == (2, 8)            # two retries paid for, eight refused
+
+
+def test_priority_steps_as_kombu_rounds_them() -> None:
+    from jobsim.system.flavors.celery import priority_step
+
+    steps = (0, 3, 6, 9)
+    assert [priority_step(p, steps) for p in range(10)] == [0, 0, 0, 3, 3, 3, 6, 6, 6, 9]
+    assert priority_step(42, steps) == 9 and priority_step(-1, steps) == 0
+    assert priority_step(5, (0, 5)) == 5 and priority_step(4, (0, 5)) == 0
+
+
+def test_lower_priority_steps_wait_for_higher_ones(build: Build, events: Events) -> None:
+    """Redis: step 0 (no priority) first, then 3, 6, 9, across queues (one BRPOP)."""
+    sim, system = build(concurrency=1, queues=["a", "b"], flavor=celery(
+        worker_prefetch_multiplier=1))
+    order = [("b", 9), ("a", 6), ("b", None), ("a", 3), ("a", None)]
+    jids = {system.client.perform_async(CelerySleepJob, 1, queue=q, priority=p): (q, p)
+            for q, p in order}
+    sim.run(until=60)
+    ran = [jids[e[2]] for e in events(sim, "start")]
+    assert ran == [("a", None), ("b", None), ("a", 3), ("a", 6), ("b", 9)]   # a first: round robin
+    assert {e[3] for e in events(sim, "start")} == {"a", "b", "a:p3", "a:p6", "b:p9"}
