@@ -197,9 +197,10 @@ def backoff_contention(clients: str, reps: int, seed: int, out: Path, force: boo
 # ---- run -------------------------------------------------------------------------------
 @report.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-def run(folder: Path) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run's metrics document and the report's path as JSON.")
+def run(folder: Path, as_json: bool) -> None:
     """(Re)write FOLDER/report.html from a saved run's metrics.json and history."""
-
     from jobsim.history.history import History, HistoryError
     from jobsim.report.html import write_run_report
 
@@ -208,7 +209,11 @@ def run(folder: Path) -> None:
         history = History.from_jsonl(folder / "history.jsonl.gz")
     except (OSError, ValueError, HistoryError, EOFError) as exc:
         fail(f"{folder}: {exc}")
-    click.echo(f"report: {write_run_report(folder, metrics, history)}")
+    path = write_run_report(folder, metrics, history)
+    if as_json:
+        click.echo(json.dumps({"report": str(path), "metrics": metrics}, indent=2))
+        return
+    click.echo(f"report: {path}")
 
 
 def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:

@@ -87,3 +87,16 @@ def test_retries_never_overwrites_a_report_silently(tmp_path: Path) -> None:
     forced = CliRunner().invoke(commands.report, [*args, "--force", "--json"])
     assert forced.exit_code == 0
     assert json.loads(forced.stdout)["policies"][0]["policy"] == "sidekiq"
+
+
+def test_report_run_json_is_the_metrics_and_the_page(tmp_path: Path) -> None:
+    from jobsim.scenario.output import write_run
+    from jobsim.scenario.runner import run_scenario
+
+    result = run_scenario("black_friday", scale=0.005)
+    write_run(tmp_path, result.metrics, result.history, result.charts)
+    done = CliRunner().invoke(commands.report, ["run", str(tmp_path), "--json"])
+    assert done.exit_code == 0, done.output
+    document = json.loads(done.stdout)
+    assert document["report"] == str(tmp_path / "report.html")
+    assert document["metrics"]["history_digest"] == result.metrics["history_digest"]
