@@ -239,7 +239,7 @@ def read_distribution(value: Any, where: Where) -> Distribution:
     params = {name: f.required(data, name, where, f.duration()) for name in names}
     if dist == "uniform" and params["min"] > params["max"]:
         raise where.key("max").error(f"must not be less than min, got {data['max']!r}")
-    if dist == "exponential" and params["mean"] == 0:
+    if dist in ("exponential", "lognormal") and params["mean"] == 0:
         raise where.key("mean").error(f"must be positive, got {data['mean']!r}")
     return Distribution(dist, params)
 

@@ -41,6 +41,7 @@ def check_references(scenario: Scenario, where: Where) -> None:
     for i, fault in enumerate(scenario.faults):
         attempt(lambda i=i, fault=fault: _fault(scenario, fault, where.key("faults").index(i)),
                 None)
+    attempt(lambda: _world(scenario, where.key("world")), None)
     story = getattr(scenario, "story", None)
     if story is not None:
         attempt(lambda: _metric_path(scenario, story.metric, where.key("story").key("metric")),
@@ -61,6 +62,20 @@ def require_references(scenario: Scenario) -> None:
 
 def _raise(where: Where, reason: str) -> None:
     raise where.error(reason)
+
+
+def _world(scenario: Scenario, where: Where) -> None:
+    """Build the world the run would build (cheap: services, pools, tables), so a
+    configuration it cannot take fails here, not inside the simulation."""
+    from jobsim.scenario.build import world_config
+    from jobsim.sim.simulation import Simulation
+    from jobsim.world.world import World
+
+    config, _ = world_config(scenario)
+    try:
+        World(Simulation(0), config)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise where.error(f"the world cannot be built: {exc}") from None
 
 
 def _job(scenario: Scenario, name: str) -> Any:

@@ -227,3 +227,24 @@ def test_the_story_metric_is_resolved_too(tmp_path: Path) -> None:
     assert problems(tmp_path, extra) == [
         "6: story.metric: queues: no queue 'critcal' in this scenario; valid: default"
     ]
+
+
+def test_a_lognormal_latency_with_mean_zero_is_refused(tmp_path: Path) -> None:
+    """Found by the fuzz test: it crashed the world's sampler mid-run (exit 3)."""
+    extra = "world: {services: {email: {latency: {dist: lognormal, mean: 0, sd: 60ms}}}}\n"
+    assert problems(tmp_path, extra) == [
+        "6: world.services.email.latency.mean: must be positive, got 0"
+    ]
+
+
+def test_a_world_the_simulator_cannot_build_fails_at_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobsim.world import world
+
+    def refuse(self: object, sim: object, config: object) -> None:
+        raise ValueError("world.services.email: math domain error")
+
+    monkeypatch.setattr(world.World, "__init__", refuse)
+    assert problems(tmp_path, "") == [
+        "1: world: the world cannot be built: world.services.email: math domain error"
+    ]
