@@ -123,17 +123,22 @@ def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
                    "first, with --all-variants).")
 @click.option("--allow-large", is_flag=True,
               help="Run even when the estimated jobs, steps or memory exceed the caps.")
+@click.option("--import", "imports", multiple=True, metavar="MODULE",
+              help="Make the Job classes MODULE defines available by name (repeatable; "
+                   "a dotted module importable from the current directory, or a .py file).")
 def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
              all_variants: bool, broker: str, flush: bool, out: Path | None, quiet: bool,
-             as_json: bool, allow_large: bool) -> None:
+             as_json: bool, allow_large: bool, imports: tuple[str, ...]) -> None:
     """Run SCENARIO (a name under scenarios/ or a YAML path) and judge it."""
     from jobsim.broker import BrokerError, url
     from jobsim.report.compare import COMPARE_FILE
     from jobsim.scenario import ScenarioError
     from jobsim.scenario.budget import check_budget
+    from jobsim.scenario.jobs import import_library
     from jobsim.scenario.output import run_folder
     from jobsim.scenario.runner import load
     from jobsim.scenario.staging import Staging, check_folder_name
+    from jobsim.system.library import ImportFailed
 
     if variant and all_variants:
         fail_input("--variant and --all-variants are exclusive")
@@ -146,7 +151,11 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
     if flush and url.parse(broker) is None:
         fail_input("--flush: only for a Redis --broker URL")
     try:
-        base = _load_warning(load, scenario)
+        library = import_library(imports)
+    except ImportFailed as exc:
+        fail_input(f"--import: {exc}")
+    try:
+        base = _load_warning(lambda name: load(name, jobs=library), scenario)
         names = [None, *base.variants] if all_variants else [variant]
         for name in names:                   # every run is sized before the first starts
             check_budget(base.with_variant(name).scaled(scale), allow_large=allow_large)

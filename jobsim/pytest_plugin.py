@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,12 +133,19 @@ def jobsim_broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def jobsim_world(jobsim_sim: Simulation) -> World:
-    """The default world (database, services, pools); the seed's jobs are registered."""
-    from jobsim.world import jobs as _jobs  # noqa: F401  (registers the seed's jobs)
+def jobsim_world_config() -> dict[str, Any]:
+    """The world ``jobsim_world`` builds (world.py's config keys). The world has no
+    service or table built in: override this fixture to declare what your jobs use,
+    e.g. ``{"services": {"email": {"latency": 0.1}}, "tables": {"receipts": ["id"]}}``."""
+    return {}
+
+
+@pytest.fixture
+def jobsim_world(jobsim_sim: Simulation, jobsim_world_config: dict[str, Any]) -> World:
+    """The world of ``jobsim_world_config`` (by default only the ``db`` pool)."""
     from jobsim.world.world import World
 
-    return World(jobsim_sim)
+    return World(jobsim_sim, jobsim_world_config)
 
 
 @pytest.fixture
@@ -180,14 +188,17 @@ def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
                             scale: float = 1.0, expect: bool = False,
                             check_options: Mapping[str, Mapping[str, Any]] | None = None,
                             name: str | None = None,
-                            failing_dir: str | Path | None = None) -> Result:
+                            failing_dir: str | Path | None = None,
+                            jobs: Sequence[type[Any]] = ()) -> Result:
     """Run a scenario and fail with a readable message if a named check does not hold.
 
     ``scenario``: a Scenario, a scenario document (dict), a built-in name or a path.
     ``checks``: the properties to assert (default: the scenario's own ``checks``); a
     name the scenario does not list is run on the history too, and so is one given
     ``check_options`` (keyword options of that checker, e.g. ``{"priority": {"alpha":
-    1e-6}}``). ``expect``: also assert the scenario's ``expect`` bounds.
+    1e-6}}``). ``expect``: also assert the scenario's ``expect`` bounds. ``jobs``: the
+    test's own Job classes, this run's only additions to the built-in jobs (a class
+    defined in another test module is never seen).
 
     On failure (or if the run raises) a document is saved to ``failing_dir/NAME.yaml``
     and the message ends with the command that replays it: ``jobsim simulate FILE --seed
@@ -202,7 +213,7 @@ def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
     from jobsim.scenario.errors import ScenarioError
 
     try:
-        loaded = _load(scenario, doc)
+        loaded = _load(scenario, doc, jobs)
     except ScenarioError as exc:     # bad input: the reason, not the loader's frames
         raise ScenarioCheckFailed(f"jobsim: the scenario does not load: {exc}") from None
     run_seed = loaded.seed if seed is None else seed
@@ -210,7 +221,7 @@ def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
         result = run_scenario(loaded, seed=run_seed, variant=variant, broker=broker,
                               scale=scale)
     except Exception as exc:
-        replay = _replay(loaded, doc, run_seed, variant, scale, name, failing_dir)
+        replay = _replay(loaded, doc, run_seed, variant, scale, name, failing_dir, jobs)
         raise ScenarioCheckFailed(
             f"jobsim: the run of {loaded.name!r} raised {type(exc).__name__}: {exc}\n"
             f"{_faults(loaded)}\n  replay: {replay}") from exc
@@ -218,13 +229,13 @@ def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
     failed = {n: r for n, r in results.items() if not r.ok}
     missed = [e for e in result.metrics.get("expectations", []) if not e["ok"]] if expect else []
     if failed or missed:
-        replay = _replay(loaded, doc, run_seed, variant, scale, name, failing_dir)
+        replay = _replay(loaded, doc, run_seed, variant, scale, name, failing_dir, jobs)
         raise ScenarioCheckFailed(_message(loaded, run_seed, failed, missed, replay))
     return result
 
 
-def _load(scenario: Any, doc: dict[str, Any] | None) -> Scenario:
-    from jobsim.scenario.runner import load
+def _load(scenario: Any, doc: dict[str, Any] | None, jobs: Sequence[type[Any]]) -> Scenario:
+    from jobsim.scenario.runner import library_of, load
     from jobsim.scenario.schema import Scenario
 
     if isinstance(scenario, Scenario):
@@ -235,13 +246,11 @@ def _load(scenario: Any, doc: dict[str, Any] | None) -> Scenario:
         from jobsim.checks.registry import NAMES
         from jobsim.scenario import build
         from jobsim.scenario.loader import load_document
-        from jobsim.system.job import REGISTRY
-        from jobsim.world import jobs as _jobs  # noqa: F401  (registers the seed's jobs)
 
-        return load_document(copy.deepcopy(doc), known_jobs=REGISTRY,
+        return load_document(copy.deepcopy(doc), known_jobs=library_of(list(jobs)),
                              known_faults=build.FAULT_NAMES, known_checks=NAMES,
                              file=str(doc.get("name", "scenario")))
-    return load(scenario)
+    return load(scenario, jobs=list(jobs))
 
 
 def _verdicts(result: Result, checks: Sequence[str] | None,
@@ -293,32 +302,40 @@ def _short(value: Any) -> Any:
 
 
 def _replay(scenario: Scenario, doc: dict[str, Any] | None, seed: int, variant: str | None,
-            scale: float, name: str | None, folder: str | Path | None) -> str:
-    """Save the document (generated ones) and return the command that replays the run."""
+            scale: float, name: str | None, folder: str | Path | None,
+            jobs: Sequence[type[Any]] = ()) -> str:
+    """Save the document (generated ones) and return the command that replays the run,
+    verbatim from a shell in the test's directory: absolute paths, and an ``--import``
+    of each file that defines one of the test's own jobs."""
     path = scenario.file
     if doc is not None:
         name = _safe(name or _test_name())
-        path = str(save_document({**doc, "name": name}, name, folder))
+        path = str(save_document({**doc, "name": name}, name, folder).resolve())
     if not path:
         return f"run_scenario(<scenario {scenario.name!r}>, seed={seed}) (no file to replay)"
-    parts = ["jobsim simulate", path, f"--seed {seed}"]
+    parts = ["jobsim simulate", shlex.quote(path), f"--seed {seed}"]
+    parts += [f"--import {shlex.quote(ref)}" for ref in _imports(jobs)]
     if variant:
         parts.append(f"--variant {variant}")
     if scale != 1.0:
         parts.append(f"--scale {scale:g}")
-    return " ".join(parts) + _own_jobs_hint(scenario, path, seed)
+    return " ".join(parts)
 
 
-def _own_jobs_hint(scenario: Scenario, path: str, seed: int) -> str:
-    """The CLI knows the seed's jobs and the file's declared ones: a run of jobs defined
-    in tests replays in Python."""
-    from jobsim.world.jobs import JOBS
+def _imports(jobs: Sequence[type[Any]]) -> list[str]:
+    """Where each of the test's classes can be imported from by ``--import``: the file
+    that defines it (a test module is rarely importable by its dotted name elsewhere)."""
+    import inspect
+    import sys
 
-    own = sorted({e.job for e in scenario.workload} - set(JOBS) - set(scenario.jobs))
-    if not own:
-        return ""
-    return (f"\n  (jobs {', '.join(own)} are defined in the tests: import them, then "
-            f"run_scenario({path!r}, seed={seed}))")
+    refs: list[str] = []
+    for cls in jobs:
+        module = sys.modules.get(cls.__module__)
+        source = inspect.getsourcefile(module) if module is not None else None
+        ref = str(Path(source).resolve()) if source else cls.__module__
+        if ref not in refs:
+            refs.append(ref)
+    return refs
 
 
 def save_document(doc: Mapping[str, Any], name: str,

@@ -35,11 +35,10 @@ from jobsim.chaos.faults import FAULTS
 from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.scenario import build
 from jobsim.scenario.durations import parse_duration, parse_rate
+from jobsim.scenario.jobs import base_library
 from jobsim.scenario.loader import apply_variant, deep_merge, load_document, read_document, resolve
 from jobsim.scenario.schema import Scenario
-from jobsim.system.job import REGISTRY
-from jobsim.world import jobs as _app_jobs  # noqa: F401  (registers the seed's jobs)
-from jobsim.world.world import DEFAULT_SERVICES
+from jobsim.shop import PLUGIN as SHOP
 
 Doc = dict[str, Any]
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -55,7 +54,7 @@ _MILDEST_FIRST = (
 ALL: tuple[str, ...] = (*(k for k in _MILDEST_FIRST if k in FAULTS),
                         *sorted(set(FAULTS) - set(_MILDEST_FIRST)))
 
-SERVICES: tuple[str, ...] = tuple(DEFAULT_SERVICES)
+SERVICES: tuple[str, ...] = tuple(SHOP.services)   # the shop plug-in's, declared with it
 SIMPLE_JOBS: tuple[str, ...] = ("SyntheticJob",)
 QUEUE_NAMES: tuple[str, ...] = ("default", "critical", "low")
 QUEUE_MODES: tuple[str, ...] = ("strict", "weighted", "random")
@@ -121,7 +120,7 @@ def job_args(job: str) -> st.SearchStrategy[dict[str, Any]]:
     """Workload ``args`` for one of the seed's jobs (``{}`` for any other job).
 
     >>> job_args("SyntheticJob").example()          # doctest: +SKIP
-    {'dist': 'constant', 'value': 0.25, 'p_fail': 0.3}
+    {'dist': 'fixed', 'value': 0.25, 'p_fail': 0.3}
     """
     if job == "SyntheticJob":
         return synthetic_args()
@@ -134,12 +133,12 @@ def job_args(job: str) -> st.SearchStrategy[dict[str, Any]]:
 
 def synthetic_args(p_fail: st.SearchStrategy[float] | None = None,
                    max_ms: int = 2000) -> st.SearchStrategy[dict[str, Any]]:
-    """``SyntheticJob`` args: a constant or exponential service time (ms resolution) and
+    """``SyntheticJob`` args: a fixed or exponential service time (ms resolution) and
     a failure probability, shrinking toward an instant job that never fails."""
     p_fail = p_fail if p_fail is not None else st.sampled_from((0.0, 0.1, 0.3, 0.5, 0.9))
     time_s = st.integers(0, max_ms).map(lambda ms: ms / 1000)
     shape = st.one_of(
-        st.builds(lambda v: {"dist": "constant", "value": v}, time_s),
+        st.builds(lambda v: {"dist": "fixed", "value": v}, time_s),
         st.builds(lambda m: {"dist": "exponential", "mean": max(m, 0.001)}, time_s),
     )
     return st.builds(lambda s, p: {**s, "p_fail": p}, shape, p_fail)
@@ -398,15 +397,18 @@ def scenarios(draw: Draw, *, jobs: Sequence[str] = SIMPLE_JOBS, kinds: Sequence[
                                        services=services, queues=names, burst_jobs=jobs)),
         "checks": list(checks),
     }
+    if set(jobs) & {cls.__name__ for cls in SHOP.jobs} or set(services) & set(SHOP.services):
+        doc["plugins"] = ["jobsim.shop"]
     doc = deep_merge(doc, {k: v for k, v in (extra or {}).items() if k != "system"})
     validate(doc)
     return doc
 
 
-def validate(doc: Mapping[str, Any], variant: str | None = None) -> Scenario:
-    """``load_document`` against every job, fault and check registered right now (so a
-    user's own Job subclasses are known). Raises ScenarioError for a bad document."""
-    return load_document(copy.deepcopy(dict(doc)), known_jobs=REGISTRY,
+def validate(doc: Mapping[str, Any], variant: str | None = None,
+             jobs: Sequence[type[Any]] = ()) -> Scenario:
+    """``load_document`` with the built-in jobs plus ``jobs`` (a user's own classes),
+    every fault and check. Raises ScenarioError for a bad document."""
+    return load_document(copy.deepcopy(dict(doc)), known_jobs=base_library(jobs),
                          known_faults=build.FAULT_NAMES, known_checks=CHECK_NAMES,
                          variant=variant, file=str(doc.get("name", "generated")))
 

@@ -24,6 +24,7 @@ def document(rate: float, crash: bool) -> dict[str, Any]:
     return {
         "name": "idempotency_property", "description": "benchmark: property test",
         "duration": 60.0, "drain": 120.0,
+        "plugins": ["jobsim.shop"],
         "system": {"processes": 2, "concurrency": 5, "fetch": "reliable",
                    "safeguards": {"idempotency": {"guard": "constraint"}}},
         "workload": [{"job": "NotificationDeliveryJob", "fanout": JOBS, "spread": "50s",

@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 from jobsim.chaos.storage import StorageFaults
 from jobsim.sim.simulation import Simulation
 from jobsim.system.client import PushError, PushTimeout
-from jobsim.system.job import job_class
 
 # parameter kinds: "duration" (seconds), "probability", "rate_below_one" (a probability
 # in [0, 1)), "count", "number", "str", "job" (a registered job name), "mapping", or a
@@ -321,7 +320,7 @@ class LoadBurst(Fault):
 
 def _push_many(ctx: ChaosContext, job: str, count: int, params: dict[str, Any],
                queue: str | None) -> None:
-    cls = job_class(job)
+    cls = ctx.system.library.resolve(job)
     args = [cls.make_args(i, params) for i in range(count)]
     # A refused or timed-out push was recorded by the client; the producer just failed.
     with contextlib.suppress(PushError, PushTimeout):

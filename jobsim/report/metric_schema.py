@@ -5,6 +5,8 @@ tree when the scenario loads, so a typo (``queues.critical.p99``) or a queue tha
 not exist fails at once instead of failing the run's verdict an hour later. A ``<name>``
 key stands for any member of a vocabulary the caller supplies (the scenario's queues,
 the world's services, ...); ``ANY`` is a subtree whose keys are free (check statistics).
+A plug-in's metrics hook adds top-level sections; it describes them in the same form
+(``Plugin.metrics_schema``) and the caller passes them in.
 docs/scenarios.md lists the same paths (``rows()``), and a test keeps the two and a real
 metrics.json in step.
 """
@@ -22,7 +24,6 @@ NUMBER, BOOLEAN, STRING, ANY = "number", "boolean", "string", "any"
 QUEUE_STATS = ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s",
                "latency_max_s", "max_depth", "fetched")
 JOB_COUNTS = (*FINAL_STATES, "enqueued", "executions", "retries", "lost", "in_flight")
-ORDER_COUNTS = ("fulfilled", "fulfilled_before_capture", "fulfilled_uncaptured", "errors")
 _TIMES = tuple(f"{label}_{stat}_s" for label in ("latency", "run_time")
                for stat in ("mean", "p50", "p95", "p99", "max"))
 JOB_CLASS_STATS: dict[str, Any] = {
@@ -54,7 +55,6 @@ SCHEMA: dict[str, Any] = {
     "retries": {"by_attempt": {"<index>": NUMBER}, "peak_per_minute": NUMBER},
     "services": {"<service>": {"<service_stat>": NUMBER}},
     "failures": {"<error>": NUMBER},
-    "orders": dict.fromkeys(ORDER_COUNTS, NUMBER),
     "checks": {"<check>": {"ok": BOOLEAN, "verdict": STRING, "error": STRING,
                            "violations": NUMBER, "stats": ANY}},
 }
@@ -66,9 +66,11 @@ class MetricPathError(ValueError):
     """An ``expect`` path that metrics.json can never hold; the message says why."""
 
 
-def leaf(path: str, vocabularies: Mapping[str, Collection[str]]) -> str:
-    """The kind (NUMBER, BOOLEAN, STRING or ANY) at PATH, or MetricPathError."""
-    node: Any = SCHEMA
+def leaf(path: str, vocabularies: Mapping[str, Collection[str]],
+         plugins: Mapping[str, Any] | None = None) -> str:
+    """The kind (NUMBER, BOOLEAN, STRING or ANY) at PATH, or MetricPathError.
+    ``plugins``: the sections plug-ins' metrics hooks add (their ``metrics_schema``)."""
+    node: Any = {**SCHEMA, **(plugins or {})}
     parts = path.split(".")
     for depth, part in enumerate(parts):
         if node == ANY:

@@ -8,6 +8,7 @@ the public contract (docs/design.md); keys may be added, never renamed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from jobsim.checks import no_loss
@@ -25,10 +26,9 @@ _START_ATTEMPT, _START_DUP = index("start", "attempt"), index("start", "dup")
 _SUCCESS_DUP = index("success", "dup")
 _RETRY_COUNT = index("retry", "count")
 _FAILURE_ERROR, _FAILURE_DUP = index("failure", "error"), index("failure", "dup")
-_EFFECT_KEY, _EFFECT_SERVICE = index("effect", "key"), index("effect", "service")
+_EFFECT_KEY = index("effect", "key")
 _EFFECT_ONCE = index("effect", "once")
 _SAMPLE_NAME, _SAMPLE_VALUE = index("sample", "name"), index("sample", "value")
-_ORDER_KEYS = ("fulfil", "fulfilled_before_capture", "payment")
 
 
 def tally(history: History) -> dict[str, Any]:
@@ -39,20 +39,16 @@ def tally(history: History) -> dict[str, Any]:
     repeats of once-only keys); ``retries`` (per retry number, peak retried executions
     in a minute); ``services`` (each service's ``sample("service.NAME.STAT")`` values:
     names may contain dots, the stat is the last part); ``failures`` (non-dup failed
-    executions by error class); ``orders`` (the seed's order errors, from effect keys:
-    fulfilled before capture, or fulfilled and never captured, each order once);
-    ``highlights`` (duplicate emails under the idempotency guard the config names)."""
+    executions by error class). Application metrics come from plug-ins' metrics hooks
+    (``compute``'s ``extra``), not from here."""
     state: dict[str, str] = {}
     executions = retries = effects = 0
     by_attempt: Counter[int] = Counter()
     per_minute: Counter[int] = Counter()
     once: dict[Any, int] = {}       # plain dicts: Counter's __missing__ is a Python call
-    emails: dict[Any, int] = {}
-    orders: dict[str, set[str]] = {name: set() for name in _ORDER_KEYS}
     services: dict[str, dict[str, float]] = {}
     errors: Counter[str] = Counter()
     endings: dict[str, Counter[str]] = {"dead": Counter(), "discard": Counter()}
-    config: dict[str, Any] | None = None
     state_of = STATE_OF
     for event in history.events:
         kind = event[1]
@@ -70,12 +66,6 @@ def tally(history: History) -> dict[str, Any]:
             key = event[_EFFECT_KEY]
             if event[_EFFECT_ONCE]:
                 once[key] = once.get(key, 0) + 1
-                if event[_EFFECT_SERVICE] == "email":
-                    emails[key] = emails.get(key, 0) + 1
-            prefix, _, order = str(key).partition(":")
-            found = orders.get(prefix)
-            if found is not None:
-                found.add(order)
         else:
             if kind == "retry":
                 retries += 1
@@ -90,8 +80,6 @@ def tally(history: History) -> dict[str, Any]:
                     services.setdefault(service, {})[stat] = event[_SAMPLE_VALUE]
             elif kind == "dead" or kind == "discard":
                 endings[kind][event[3]] += 1
-            elif kind == "config" and config is None:
-                config = event[3] or {}
             target = state_of.get(kind)
             if target is not None:
                 state[event[2]] = target
@@ -101,8 +89,6 @@ def tally(history: History) -> dict[str, Any]:
                 dead_by_reason=dict(sorted(endings["dead"].items())),
                 discarded_by_reason=dict(sorted(endings["discard"].items())))
     top = max(by_attempt, default=-1)
-    fulfilled, early, captured = (orders[name] for name in _ORDER_KEYS)
-    uncaptured = fulfilled - captured
     return {
         "jobs": jobs,
         "effects": {"total": effects, "duplicates": sum(n - 1 for n in once.values() if n > 1)},
@@ -110,22 +96,15 @@ def tally(history: History) -> dict[str, Any]:
                     "peak_per_minute": max(per_minute.values(), default=0)},
         "services": {name: services[name] for name in sorted(services)},
         "failures": dict(sorted(errors.items())),
-        "orders": {"fulfilled": len(fulfilled), "fulfilled_before_capture": len(early),
-                   "fulfilled_uncaptured": len(uncaptured), "errors": len(early | uncaptured)},
-        "highlights": _highlights(config or {}, emails),
     }
 
 
-def _highlights(config: dict[str, Any], emails: dict[Any, int]) -> list[list[Any]]:
-    guard = ((config.get("safeguards") or {}).get("idempotency") or {}).get("guard")
-    if guard is None or not emails:
-        return []
-    return [[f"duplicate emails (guard={guard})", sum(n - 1 for n in emails.values())]]
-
-
 def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, Any],
-            expect: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The full metrics.json document for one run."""
+            expect: list[dict[str, Any]] | None = None,
+            extra: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The full metrics.json document for one run. ``extra``: what plug-ins' metrics
+    hooks returned; each section joins the top level (it may not replace a built-in
+    one), and ``highlights`` rows join the run's highlights."""
     loss = checks.get("no_loss") or no_loss.check(history)
     parts = tally(history)
     jobs = parts["jobs"]
@@ -148,16 +127,27 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "retries": parts["retries"],
         "services": parts["services"],
         "failures": parts["failures"],
-        "orders": parts["orders"],
         "checks": {name: result.to_dict() for name, result in checks.items()},
-        "highlights": parts["highlights"],
+        "highlights": [],
     }
+    for sections in extra or []:
+        _merge_plugin(metrics, sections)
     metrics["expectations"] = evaluate(metrics, expect or [])
     story = meta.get("story")
     if story:
         metrics["story"] = {**story, "value": lookup(metrics, story["metric"])}
     metrics["verdict"] = verdict(metrics)
     return metrics
+
+
+def _merge_plugin(metrics: dict[str, Any], sections: Mapping[str, Any]) -> None:
+    for key, value in sections.items():
+        if key == "highlights":
+            metrics["highlights"].extend(value)
+        elif key in metrics:
+            raise ValueError(f"a plug-in's metrics section {key!r} would replace a built-in one")
+        else:
+            metrics[key] = value
 
 
 def _queues(history: History, checks: dict[str, CheckResult]) -> dict[str, Any]:

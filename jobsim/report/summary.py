@@ -96,7 +96,7 @@ def _top_cause(c: dict[str, Any]) -> str:
 
 
 def _extra(m: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Scenario-specific lines (e.g. one per idempotency guard), when the run has them."""
+    """Highlight rows (plug-ins' metrics hooks add them), when the run has them."""
     lines = m.get("highlights") or []
     if not lines:
         return []

@@ -16,7 +16,6 @@ from jobsim.scenario.loader import (
     scenario_names,
 )
 from jobsim.scenario.schema import (
-    DISTRIBUTIONS,
     KNOWN_SAFEGUARDS,
     DatabaseConfig,
     Distribution,
@@ -28,6 +27,7 @@ from jobsim.scenario.schema import (
     WorkloadEntry,
     WorldConfig,
 )
+from jobsim.world.distributions import DISTRIBUTIONS
 
 __all__ = [
     "DISTRIBUTIONS",

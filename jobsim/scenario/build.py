@@ -1,13 +1,13 @@
 """Turn a validated Scenario into the objects a run is made of.
 
-The scenario file speaks the user's language (durations, ``payment_api``, a lognormal's
-mean and standard deviation, safeguards switched on or off); the layers below speak
-their own. This module is the one translation between them.
+The scenario file speaks the user's language (durations, a service's baseline error
+rate, plug-ins and their sections); the layers below speak their own. This module is the
+one translation between them. It names no application: services and tables come from
+the scenario and its plug-ins.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from jobsim.chaos.faults import FAULTS, Fault, FaultParamError, build_fault
@@ -17,7 +17,6 @@ from jobsim.scenario.schema import Distribution, Scenario
 from jobsim.system.config import SystemConfig
 from jobsim.world.handlers import death_handler
 from jobsim.world.workload import Arrivals
-from jobsim.world.world import DEFAULT_SERVICES
 
 FAULT_NAMES = frozenset(FAULTS) | {"service_latency", "outage"}
 
@@ -38,52 +37,39 @@ def system_config(scenario: Scenario) -> SystemConfig:
     )
 
 
-def _service_name(name: str) -> str:
-    base = name.removesuffix("_api")
-    return base if base in DEFAULT_SERVICES else name
-
-
 def latency_spec(d: Distribution) -> dict[str, Any]:
-    """The scenario's distributions (durations, a lognormal by mean and sd) for the world."""
-    p = d.params
-    if d.dist == "fixed":
-        return {"dist": "constant", "value": p["value"]}
-    if d.dist == "uniform":
-        return {"dist": "uniform", "low": p["min"], "high": p["max"]}
-    if d.dist == "lognormal":
-        sigma = math.sqrt(math.log(1.0 + (p["sd"] / p["mean"]) ** 2)) if p["mean"] else 0.0
-        return {"dist": "lognormal", "mean": p["mean"], "sigma": sigma}
-    return {"dist": d.dist, **p}
+    """A scenario distribution as the world's config spells it (the same dialect)."""
+    return {"dist": d.dist, **d.params}
 
 
 def world_config(scenario: Scenario) -> tuple[dict[str, Any], dict[str, float]]:
-    """The World's config, and baseline error rates per service (applied after build)."""
-    w, guards = scenario.world, scenario.system.safeguards
+    """The World's config, and baseline error rates per service (applied after build).
+    Plug-ins' services and tables come first; the scenario's keys override theirs."""
+    w = scenario.world
     services: dict[str, Any] = {}
+    for plugin in scenario.plugins:
+        for name, spec in plugin.services.items():
+            services[name] = dict(spec)
     error_rates: dict[str, float] = {}
     for name, svc in w.services.items():
-        key = _service_name(name)
         spec: dict[str, Any] = {"capacity": svc.capacity, "on_full": svc.on_full,
-                                "timeout": svc.timeout}
+                                "timeout": svc.timeout, "dedupe_window_s": svc.idempotency_window}
         if svc.latency is not None:
             spec["latency"] = latency_spec(svc.latency)
-        services[key] = {k: v for k, v in spec.items() if v is not None}
+        services[name] = {**services.get(name, {}),
+                          **{k: v for k, v in spec.items() if v is not None}}
         if svc.error_rate:
-            error_rates[key] = svc.error_rate
-    deps = guards.get("dependencies")
+            error_rates[name] = svc.error_rate
+    tables = {name: list(unique) for p in scenario.plugins for name, unique in p.tables.items()}
+    tables.update({name: list(unique) for name, unique in w.tables.items()})
+    guards = scenario.system.safeguards
     config = {
         "db": {"replicas": w.database.replicas, "lag": w.database.lag},
         "pools": {name: {"size": pool.size, "wait_timeout": pool.checkout_timeout}
                   for name, pool in w.pools.items()},
         "services": services,
-        "guard": guards.get("idempotency", {}).get("guard", "none"),
-        "idempotency_keys": bool(guards.get("idempotency", {}).get("payment_keys", False)),
-        "scoped_resources": bool(guards.get("resources", {}).get("scoped", False)),
-        "order_flow": "inline" if deps is None else ("deps" if deps["enabled"] else "race"),
-        "tables": {name: list(unique) for name, unique in w.tables.items()},
+        "tables": tables,
     }
-    if w.export.error_rate:
-        config["export"] = {"fail_p": w.export.error_rate}
     if guards.get("circuit_breaker") is not None:
         config["circuit_breaker"] = dict(guards["circuit_breaker"])
     return config, error_rates

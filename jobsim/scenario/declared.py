@@ -36,10 +36,10 @@ from jobsim.scenario.errors import ScenarioError, Where, show, unknown
 from jobsim.scenario.parse_system import read_distribution
 from jobsim.scenario.problems import Abandon
 from jobsim.scenario.schema import Distribution, Fault, WorkloadEntry
-from jobsim.system.job import Job, Work, job_class
+from jobsim.system.job import Job, Work
 from jobsim.system.unique import check_options
 from jobsim.world.database import UniqueViolation
-from jobsim.world.services import make_sampler
+from jobsim.world.distributions import make_sampler
 
 JOB_KEYS = ("queue", "retry", "backoff", "jitter", "unique", "dead", "perform", "rescue")
 UNIQUE_KEYS = ("lock", "ttl", "on_conflict")
@@ -411,7 +411,7 @@ def _dist(value: Any, where: Where) -> Callable[[Any], float]:
 def _error_name(value: Any, where: Where) -> str:
     text = f.string(value, where)
     if not text.isidentifier():
-        raise where.error(f"expected an error class name like 'PaymentDeclined', got {show(text)}")
+        raise where.error(f"expected an error class name like 'CardDeclined', got {show(text)}")
     return text
 
 
@@ -476,7 +476,7 @@ def _delete(table: str, row: dict[str, Any]) -> Step:
 
 def _enqueue(target: str, args: Any, deps: tuple[int, ...], index: int) -> Step:
     def enqueue(job: DeclaredJob, run: _Run) -> Work:
-        cls = job_class(target)
+        cls = job.client.system.library.resolve(target)
         if isinstance(args, list):
             payload_args = templates.render(args, run.args)
         else:

@@ -23,8 +23,8 @@ from typing import Any
 from jobsim.scenario import shapes
 from jobsim.scenario.loader import load_document, read_document
 from jobsim.scenario.problems import attempt, collecting
-from jobsim.scenario.schema import DISTRIBUTIONS
 from jobsim.scenario.shapes import Pattern, Shape
+from jobsim.world.distributions import DISTRIBUTIONS
 
 SCHEMA_ID = "https://jobsim.invalid/scenario.schema.json"
 _ANY = "*"
@@ -34,8 +34,10 @@ _SECTIONS: dict[str, Any] = {
     "description": "probe",
     "duration": "1h",
     "system": {"queues": ["default"], "safeguards": {}},
+    "plugins": ["jobsim.shop"],           # the built-in plug-in: its world keys (export)
     "world": {"services": {_ANY: {"latency": {"dist": "exponential", "mean": "1s"}}},
-              "pools": {_ANY: {"size": 1}}, "database": {}, "export": {}},
+              "pools": {_ANY: {"size": 1}}, "database": {}, "export": {},
+              "tables": {_ANY: {"unique": ["id"]}}},
     "workload": [{"job": "SyntheticJob", "count": 1}, {"job": "SyntheticJob", "rate": "1/s"},
                  {"job": "SyntheticJob", "burst": 1}, {"job": "SyntheticJob", "fanout": 1}],
     "faults": [{"type": "redis_outage", "start": "1s", "duration": "1s"}],

@@ -31,6 +31,7 @@ from jobsim.scenario.parse import TOP_KEYS, Known, Resolver, build_scenario
 from jobsim.scenario.positions import MAX_FILE_BYTES, error_at, place, scan
 from jobsim.scenario.problems import Abandon, attempt, collecting, report
 from jobsim.scenario.schema import Scenario
+from jobsim.system.library import JobLibrary
 
 _TAG = re.compile(r"constructor for the tag '([^']*)'")
 VARIANT_KEYS = tuple(key for key in TOP_KEYS if key not in ("name", "variants"))
@@ -83,8 +84,8 @@ def load_document(
     """Validate an already-parsed document (e.g. built in Python or by a strategy).
 
     NODE, the composed YAML, places each problem at its line and column."""
-    known = Known(frozenset(known_jobs), frozenset(known_faults), frozenset(known_checks),
-                  references)
+    jobs = known_jobs if isinstance(known_jobs, JobLibrary) else frozenset(known_jobs)
+    known = Known(jobs, frozenset(known_faults), frozenset(known_checks), references)
     with collecting() as found:
         scenario = attempt(lambda: _load(raw, Where(file), known, stem), None)
     if found:

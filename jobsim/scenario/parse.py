@@ -6,7 +6,6 @@ workload, faults and latency bounds are checked against them.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection
@@ -17,6 +16,7 @@ from jobsim.scenario import declared, parse_checks
 from jobsim.scenario import fields as f
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import Where, show
+from jobsim.scenario.jobs import JobsContext, declared_only, read_jobs, read_plugins
 from jobsim.scenario.parse_system import read_system, read_world
 from jobsim.scenario.problems import attempt
 from jobsim.scenario.schema import (
@@ -30,7 +30,7 @@ from jobsim.scenario.schema import (
     WorkloadEntry,
     WorldConfig,
 )
-from jobsim.world.world import DEFAULT_SERVICES
+from jobsim.system.library import JobLibrary
 
 TOP_KEYS = (
     "name",
@@ -39,6 +39,7 @@ TOP_KEYS = (
     "duration",
     "drain",
     "system",
+    "plugins",
     "world",
     "jobs",
     "workload",
@@ -79,7 +80,8 @@ Resolver = Callable[[Scenario, Where], None]
 
 @dataclass(frozen=True)
 class Known:
-    """The registries names are checked against (the runner passes the real ones)."""
+    """The registries names are checked against (the runner passes the real ones).
+    ``jobs`` is the caller's JobLibrary, or bare names (then classes are not checked)."""
 
     jobs: Collection[str]
     faults: Collection[str]
@@ -97,14 +99,26 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
     system = f.optional(data, "system", where, read_system, SystemConfig())
     queues = system.queue_names
     route = f.optional(data, "route_all_to", where, _queue_in(queues), None)
-    world = f.optional(data, "world", where, read_world, WorldConfig())
-    jobs = f.optional(data, "jobs", where, _jobs(known, system, world, route), {})
-    if jobs:
-        known = dataclasses.replace(known, jobs=frozenset(known.jobs) | set(jobs))
-    ctx = _Context(known, duration, duration + drain, queues, route)
+    plugins = f.optional(data, "plugins", where, read_plugins, ())
+    # A caller that passes bare names (unit tests of the format) gets no built-in classes.
+    library = known.jobs.copy() if isinstance(known.jobs, JobLibrary) else JobLibrary()
+    for plugin in plugins:
+        for cls in plugin.jobs:
+            library.add(cls)
+    world = f.optional(data, "world", where, _world(plugins), WorldConfig())
+    services = _merged(*(p.services for p in plugins), world.services)
+    tables = {**{k: v for p in plugins for k, v in p.tables.items()}, **world.tables}
+    pools = ("db", *world.pools)
+    jobs_ctx = JobsContext(library, tuple(services), tables, pools, queues,
+                           system.safeguards, route,
+                           None if isinstance(known.jobs, JobLibrary) else set(known.jobs))
+    own = f.optional(data, "jobs", where, lambda v, w: read_jobs(v, w, jobs_ctx), {})
+    names = library if isinstance(known.jobs, JobLibrary) else {*known.jobs, *library}
+    ctx = _Context(Known(names, known.faults, known.checks), duration, duration + drain,
+                   queues, route)
     workload = attempt(lambda: f.required(data, "workload", where, ctx.workload), ())
     faults = f.optional(data, "faults", where, ctx.faults, ())
-    attempt(lambda: declared.check_args(jobs, workload, faults, where), None)
+    attempt(lambda: declared.check_args(declared_only(own), workload, faults, where), None)
     checks, check_options = attempt(
         lambda: f.optional(data, "checks", where, parse_checks.checks(known.checks), ((), {})),
         ((), {}))
@@ -127,42 +141,23 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         story=f.optional(data, "story", where, _story, None),
         reproduces=f.optional(data, "reproduces", where, f.boolean, False),
         file=where.file,
-        jobs=jobs,
+        plugins=plugins,
+        library=library,
+        jobs=own,
     )
 
 
-def _jobs(known: Known, system: SystemConfig, world: WorldConfig, route: str | None
-          ) -> f.Reader[dict[str, Any]]:
-    """The ``jobs:`` section: a mapping value declares a job from steps (declared.py)."""
+def _world(plugins: tuple[Any, ...]) -> f.Reader[WorldConfig]:
+    sections = {key: reader for p in plugins for key, reader in p.world_keys.items()}
+    return lambda value, where: read_world(value, where, sections)
 
-    def read(value: Any, where: Where) -> dict[str, Any]:
-        data = f.mapping(value, where)
-        for name in data:
-            if not name.isidentifier():
-                raise where.key(name).error(f"a job name must be a class name like "
-                                            f"'DeliverWebhook', got {show(name)}")
-        names = declared.Names(
-            services=sorted({*DEFAULT_SERVICES, *world.services}),
-            tables=world.tables,
-            pools=sorted({"db", *world.pools}),
-            jobs=frozenset(known.jobs) | set(data),
-            declared=frozenset(data),
-            queues=system.queue_names,
-            scoped=bool(system.safeguards.get("resources", {}).get("scoped", False)),
-            any_queue=route is not None,
-        )
-        jobs = {}
-        for name, spec in data.items():
-            at = where.key(name)
-            if not isinstance(spec, dict):
-                raise at.error(f"expected a mapping declaring the job (queue, retry, "
-                               f"perform, ...), got {show(spec)}")
-            job = attempt(lambda n=name, s=spec, w=at: declared.declare(n, s, w, names), None)
-            if job is not None:
-                jobs[name] = job
-        return jobs
 
-    return read
+def _merged(*layers: Any) -> dict[str, Any]:
+    """Service names in declaration order: plug-ins' first, then the scenario's."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(dict.fromkeys(layer))
+    return merged
 
 
 def _queue_in(queues: tuple[str, ...]) -> f.Reader[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from jobsim.scenario import fields as f
@@ -10,7 +11,6 @@ from jobsim.scenario.errors import Where, show, unknown
 from jobsim.scenario.parse_flavor import FLAVOR_KEYS, read_flavor
 from jobsim.scenario.problems import attempt
 from jobsim.scenario.schema import (
-    DISTRIBUTIONS,
     FETCH_MODES,
     IDEMPOTENCY_GUARDS,
     KNOWN_SAFEGUARDS,
@@ -19,12 +19,12 @@ from jobsim.scenario.schema import (
     UNIQUE_LOCKS,
     DatabaseConfig,
     Distribution,
-    ExportConfig,
     PoolConfig,
     ServiceConfig,
     SystemConfig,
     WorldConfig,
 )
+from jobsim.world.distributions import DISTRIBUTIONS, did_you_mean
 
 T = TypeVar("T")
 SYSTEM_KEYS = (
@@ -42,12 +42,11 @@ SYSTEM_KEYS = (
     "sidekiq_yml",
     *FLAVOR_KEYS,
 )
-WORLD_KEYS = ("services", "database", "pools", "export", "tables")
+WORLD_KEYS = ("services", "database", "pools", "tables")
 TABLE_KEYS = ("unique",)
-SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate")
+SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate", "idempotency_window")
 DATABASE_KEYS = ("replicas", "lag")
 POOL_KEYS = ("size", "checkout_timeout")
-EXPORT_KEYS = ("error_rate",)
 
 KIND_READERS: dict[str, f.Reader[Any]] = {
     "bool": f.boolean,
@@ -157,17 +156,28 @@ def _safeguard(guard: str, settings: Any, where: Where) -> dict[str, Any]:
     }
 
 
-def read_world(value: Any, where: Where) -> WorldConfig:
-    data = f.mapping(value, where, WORLD_KEYS)
+def read_world(value: Any, where: Where, sections: Mapping[str, Any] | None = None
+               ) -> WorldConfig:
+    """The world; ``sections`` are plug-ins' own keys, each with its reader."""
+    sections = sections or {}
+    data = f.mapping(value, where, (*WORLD_KEYS, *sections))
     services = f.optional(data, "services", where, f.mapping, {})
     pools = f.optional(data, "pools", where, f.mapping, {})
     return WorldConfig(
         services=_each(services, where.key("services"), read_service),
         database=f.optional(data, "database", where, read_database, DatabaseConfig()),
         pools=_each(pools, where.key("pools"), read_pool),
-        export=f.optional(data, "export", where, read_export, ExportConfig()),
         tables=f.optional(data, "tables", where, read_tables, {}),
+        extra={key: _plugin_section(reader, data[key], where.key(key))
+               for key, reader in sections.items() if data.get(key) is not None},
     )
+
+
+def _plugin_section(reader: Any, value: Any, where: Where) -> Any:
+    try:
+        return reader(value, where.path)
+    except ValueError as exc:
+        raise where.error(str(exc)) from None
 
 
 def _each(specs: dict[str, Any], where: Where, read: f.Reader[T]) -> dict[str, T]:
@@ -209,13 +219,6 @@ def read_pool(value: Any, where: Where) -> PoolConfig:
     return PoolConfig(size=f.integer(minimum=1)(value, where))
 
 
-def read_export(value: Any, where: Where) -> ExportConfig:
-    data = f.mapping(value, where, EXPORT_KEYS)
-    return ExportConfig(
-        error_rate=f.optional(data, "error_rate", where, f.number(minimum=0, maximum=1), 0.0),
-    )
-
-
 def read_service(value: Any, where: Where) -> ServiceConfig:
     data = f.mapping(value, where, SERVICE_KEYS)
     return ServiceConfig(
@@ -224,6 +227,8 @@ def read_service(value: Any, where: Where) -> ServiceConfig:
         on_full=f.optional(data, "on_full", where, f.choice(("queue", "reject")), "queue"),
         timeout=f.optional(data, "timeout", where, f.duration(positive=True), None),
         error_rate=f.optional(data, "error_rate", where, f.number(minimum=0, maximum=1), 0.0),
+        idempotency_window=f.optional(data, "idempotency_window", where,
+                                      f.duration(positive=True), None),
     )
 
 
@@ -233,8 +238,13 @@ def read_distribution(value: Any, where: Where) -> Distribution:
         return Distribution("fixed", {"value": f.duration()(value, where)})
     dist = f.required(f.mapping(value, where), "dist", where, f.string)
     if dist not in DISTRIBUTIONS:
-        raise where.key("dist").error(unknown("distribution", dist, DISTRIBUTIONS))
+        raise where.key("dist").error(unknown("distribution", dist, DISTRIBUTIONS)
+                                      + did_you_mean(dist))
     names = DISTRIBUTIONS[dist]
+    for key in value:
+        if key != "dist" and key not in names:
+            raise where.key(key).error(f"{dist} takes {', '.join(names)}, not {key!r}"
+                                       f"{did_you_mean(key)}")
     data = f.mapping(value, where, ("dist", *names))
     params = {name: f.required(data, name, where, f.duration()) for name in names}
     if dist == "uniform" and params["min"] > params["max"]:

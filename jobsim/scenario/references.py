@@ -3,7 +3,9 @@
 The loader checks shapes and registry names; this module checks what only the running
 code knows: a fault's target for its kind (a service, a process ``p0..pN-1``, a replica
 index, or nothing at all), fault parameters, death handlers, backoff specs, job args,
-the queue a job lands in, and ``expect`` paths against the metrics.json schema. The
+the queue a job lands in, the services, tables and pools a job class says it uses
+(``Job.services``, ``tables``, ``pools``: declared by the scenario or a plug-in), and
+``expect`` paths against the metrics.json schema. The
 loader calls ``check_references`` on the base and on every variant, so a variant that
 names a process it does not have fails ``jobsim simulate`` of the base too, before any
 simulated second has passed.
@@ -20,9 +22,10 @@ from jobsim.scenario.durations import parse_duration
 from jobsim.scenario.errors import ScenarioErrors, Where, suggest, unknown
 from jobsim.scenario.problems import attempt, collecting
 from jobsim.scenario.schema import Expectation, Fault, Scenario, WorkloadEntry
-from jobsim.system.job import REGISTRY, job_class
+from jobsim.system.job import UnknownJob
+from jobsim.system.library import AmbiguousJob
 from jobsim.world.handlers import HANDLERS
-from jobsim.world.world import DEFAULT_SERVICES, LOAD_STATS
+from jobsim.world.world import LOAD_STATS
 
 TARGET_WORDS = ("random", "all")  # process targets besides p0..pN-1
 
@@ -78,14 +81,32 @@ def _world(scenario: Scenario, where: Where) -> None:
         raise where.error(f"the world cannot be built: {exc}") from None
 
 
-def _job(scenario: Scenario, name: str) -> Any:
-    """A job class by name: one the scenario declares (``jobs:``), else a registered one."""
-    declared = scenario.jobs.get(name)
-    return declared if declared is not None else job_class(name)
+def _job(scenario: Scenario, name: str, where: Where) -> Any:
+    """A job class by name, from the scenario's job library (its ``jobs:`` section, its
+    plug-ins, the caller's classes and the built-in ones)."""
+    try:
+        return scenario.library.resolve(name)
+    except AmbiguousJob as exc:
+        raise where.error(str(exc)) from None
+    except UnknownJob:
+        raise where.error(unknown("job", name, scenario.library)) from None
+
+
+def _uses(scenario: Scenario, cls: Any, where: Where) -> None:
+    """The services, tables and pools the class says its perform uses are declared."""
+    declared = {"service": service_names(scenario), "table": table_names(scenario),
+                "pool": ["db", *scenario.world.pools]}
+    for kind, used in (("service", cls.services), ("table", cls.tables), ("pool", cls.pools)):
+        for name in used:
+            if name not in declared[kind]:
+                raise where.error(
+                    f"{cls.__name__} uses {kind} {name!r}: {unknown(kind, name, declared[kind])}"
+                    f" (declare it under world.{kind}s)")
 
 
 def _entry(scenario: Scenario, entry: WorkloadEntry, where: Where) -> None:
-    cls = _job(scenario, entry.job)
+    cls = _job(scenario, entry.job, where.key("job"))
+    attempt(lambda: _uses(scenario, cls, where.key("job")), None)
     if entry.backoff is not None:
         attempt(lambda: _backoff(entry.backoff or "", where.key("backoff")), None)
     attempt(lambda: _args(cls, dict(entry.args), where.key("args")), None)
@@ -134,10 +155,10 @@ def _fault(scenario: Scenario, fault: Fault, where: Where) -> None:
         raise where.key(key).error(exc.reason) from None
     job = built.params.get("job")
     if isinstance(job, str) and "job" in cls.PARAMS:
-        if job not in REGISTRY and job not in scenario.jobs:
-            raise where.key("job").error(unknown("job", job, {*REGISTRY, *scenario.jobs}))
+        job_cls = _job(scenario, job, where.key("job"))
+        _uses(scenario, job_cls, where.key("job"))
         if "args" in built.params:
-            _args(_job(scenario, job), dict(built.params["args"] or {}), where.key("args"))
+            _args(job_cls, dict(built.params["args"] or {}), where.key("args"))
     queue = built.params.get("queue")
     if isinstance(queue, str) and queue not in scenario.system.queue_names:
         raise where.key("queue").error(
@@ -151,7 +172,7 @@ def _target(scenario: Scenario, kind: str | None, fault: str, target: str,
                           f"{'storage' if fault.startswith(('redis', 'duplicate')) else 'system'})"
                           "; remove target:")
     valid = target_names(scenario, kind)
-    if target in valid or (kind == "service" and target.removesuffix("_api") in valid):
+    if target in valid:
         return
     if kind == "replica" and not scenario.world.database.replicas:
         raise where.error(f"no replica {target!r}: world.database.replicas is 0")
@@ -170,11 +191,14 @@ def target_names(scenario: Scenario, kind: str) -> list[str]:
 
 
 def service_names(scenario: Scenario) -> list[str]:
-    """The world's services: the built-in ones and those the scenario declares
-    (``payment_api`` is the ``payment`` service, as ``World.service`` resolves it)."""
-    declared = {name.removesuffix("_api") if name.removesuffix("_api") in DEFAULT_SERVICES
-                else name for name in scenario.world.services}
-    return sorted({*DEFAULT_SERVICES, *declared})
+    """The world's services: those its plug-ins and the scenario declare (none is
+    built in, and no name stands for another)."""
+    return sorted({*(n for p in scenario.plugins for n in p.services), *scenario.world.services})
+
+
+def table_names(scenario: Scenario) -> list[str]:
+    """The world's tables: those its plug-ins and the scenario declare."""
+    return sorted({*(n for p in scenario.plugins for n in p.tables), *scenario.world.tables})
 
 
 def _metric(scenario: Scenario, rule: Expectation, where: Where) -> None:
@@ -192,9 +216,10 @@ def _metric_path(scenario: Scenario, metric: str, where: Where) -> str:
         "check": scenario.checks,
         "service": service_names(scenario),
         "service_stat": LOAD_STATS,
-        "job": sorted({*REGISTRY, *scenario.jobs}),
+        "job": sorted(scenario.library),
     }
     try:
-        return leaf(metric, vocabularies)
+        return leaf(metric, vocabularies,
+                    {k: v for p in scenario.plugins for k, v in p.metrics_schema.items()})
     except MetricPathError as exc:
         raise where.error(str(exc)) from None

@@ -31,6 +31,7 @@ from jobsim.history.history import History
 from jobsim.report.html import Charts, start_charts
 from jobsim.report.metrics import compute
 from jobsim.scenario import build
+from jobsim.scenario.jobs import base_library
 from jobsim.scenario.loader import load_scenario
 from jobsim.scenario.references import check_references, require_references
 from jobsim.scenario.schema import Scenario
@@ -38,9 +39,9 @@ from jobsim.sim.offload import Offload
 from jobsim.sim.simulation import Simulation
 from jobsim.system import safeguards
 from jobsim.system.client import RouteAll
-from jobsim.system.job import REGISTRY
+from jobsim.system.job import Job
+from jobsim.system.library import JobLibrary
 from jobsim.system.system import JobSystem
-from jobsim.world import jobs as _app_jobs  # noqa: F401  (registers the seed's jobs)
 from jobsim.world.workload import Workload
 from jobsim.world.world import World
 
@@ -85,17 +86,28 @@ def scenarios_dir() -> Path:
     return Path(str(resources.files("jobsim") / "scenarios"))
 
 
-def known_registries() -> dict[str, Any]:
-    """The loader's keyword arguments for what exists in this code: jobs, faults, checks,
-    and the reference resolver."""
-    return {"known_jobs": REGISTRY, "known_faults": build.FAULT_NAMES,
+def library_of(jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] | None
+               ) -> JobLibrary:
+    """The caller's job library: the built-in jobs plus ``jobs`` (classes or a library)."""
+    if isinstance(jobs, JobLibrary):
+        return jobs
+    return base_library(jobs or ())
+
+
+def known_registries(jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] | None = None
+                     ) -> dict[str, Any]:
+    """The loader's keyword arguments for what exists in this code: the job library
+    (built-in jobs plus ``jobs``), faults, checks, and the reference resolver."""
+    return {"known_jobs": library_of(jobs), "known_faults": build.FAULT_NAMES,
             "known_checks": CHECK_NAMES, "references": check_references}
 
 
 def load(source: str | Path, variant: str | None = None,
-         search_dir: Path | None = None) -> Scenario:
-    """A scenario by name or path, validated against everything that exists here."""
-    scenario = load_scenario(source, **known_registries(),
+         search_dir: Path | None = None,
+         jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] | None = None) -> Scenario:
+    """A scenario by name or path, validated against everything that exists here;
+    ``jobs``: the caller's job classes (``--import``, ``jobs=[...]``)."""
+    scenario = load_scenario(source, **known_registries(jobs),
                              search_dir=search_dir or scenarios_dir())
     return scenario.with_variant(variant)
 
@@ -103,40 +115,27 @@ def load(source: str | Path, variant: str | None = None,
 def run_scenario(scenario: Scenario | str | Path, seed: int | None = None,
                  variant: str | None = None, broker: str = "memory", scale: float = 1.0,
                  progress: Progress | None = None, history_path: Path | None = None,
-                 phase: Phase | None = None, flush: bool = False) -> Result:
+                 phase: Phase | None = None, flush: bool = False,
+                 jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] | None = None
+                 ) -> Result:
     """Simulate a scenario and judge it. ``broker``: memory, fakeredis or a redis:// URL
     (``flush``: empty that database first; otherwise its other keys are left alone).
     ``history_path``: save the history there, digesting it in the same pass.
-    ``phase``: told the name of each step after the simulation ("checking", ...)."""
+    ``phase``: told the name of each step after the simulation ("checking", ...).
+    ``jobs``: job classes for a scenario given by name or path (a loaded one carries
+    its own)."""
     if not isinstance(scenario, Scenario):
-        scenario = load(scenario, variant)
+        scenario = load(scenario, variant, jobs=jobs)
     else:
         scenario = scenario.with_variant(variant)
     if scale != 1.0:
         scenario = scenario.scaled(scale)
     seed = scenario.seed if seed is None else seed
-    with declared_jobs(scenario):
-        require_references(scenario)                     # bad input fails before a run
+    require_references(scenario)                         # bad input fails before a run
     faults = build.faults(scenario)
-    with _gc_frozen(), declared_jobs(scenario):
+    with _gc_frozen():
         return _judged_run(scenario, seed, broker, faults, progress, history_path, phase,
                            flush)
-
-
-@contextmanager
-def declared_jobs(scenario: Scenario) -> Iterator[None]:
-    """The scenario's declared jobs are the job classes of their names for this run
-    (shadowing a Python class of the same name), then the previous classes return."""
-    saved = {name: REGISTRY.get(name) for name in scenario.jobs}
-    REGISTRY.update(scenario.jobs)
-    try:
-        yield
-    finally:
-        for name, cls in saved.items():
-            if cls is None:
-                REGISTRY.pop(name, None)
-            else:
-                REGISTRY[name] = cls
 
 
 @contextmanager
@@ -192,7 +191,8 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
                 "label": scenario.story.label}}
     expect = [{"metric": e.metric, "min": e.min, "max": e.max, "equals": e.equals}
               for e in scenario.expect]
-    metrics = compute(run.sim.history, checks, meta, expect)
+    extra = [p.metrics(run.sim.history) for p in scenario.plugins if p.metrics is not None]
+    metrics = compute(run.sim.history, checks, meta, expect, extra)
     return Result(scenario, run.sim.history, metrics, checks, charts)
 
 
@@ -210,7 +210,8 @@ def run_config(scenario: Scenario, seed: int) -> dict[str, Any]:
     """The run-level half of the config event: the scenario's, plus the ordering rules the
     registered jobs declare with ``after`` (``Job.ordering_rules``)."""
     cfg = scenario.config(seed)
-    cfg["order"] = [*cfg["order"], *(r for cls in REGISTRY.values() for r in cls.ordering_rules())]
+    cfg["order"] = [*cfg["order"],
+                    *(r for cls in scenario.library.classes() for r in cls.ordering_rules())]
     return cfg
 
 
@@ -232,11 +233,13 @@ class _Run:
         self.world = World(sim, world_cfg)
         for name, rate in error_rates.items():
             self.world.service(name).set_error_rate(rate)
+        self._set_up_plugins()
         self.storage = storage = StorageFaults()
         workers, client = faulty_connections(
             self.store, storage, sim.streams["chaos.storage"], sim.record,
             notify=lambda queue, n: self.system.notify(queue, n))
-        self.system = JobSystem(sim, workers, build.system_config(scenario), self.world)
+        self.system = JobSystem(sim, workers, build.system_config(scenario), self.world,
+                                library=scenario.library.copy())
         self.system.client.broker = client
         if scenario.route_all_to:
             self.system.client.middleware.append(RouteAll(scenario.route_all_to))
@@ -245,6 +248,15 @@ class _Run:
         self.nemesis = Nemesis(ctx, faults)
         self.workload = Workload(sim, self.system.client, build.arrivals(scenario),
                                  scenario.duration)
+
+    def _set_up_plugins(self) -> None:
+        """Each plug-in's safeguard hook, with the safeguards and its own world sections."""
+        safeguards = self.scenario.system.safeguards
+        for plugin in self.scenario.plugins:
+            sections = {k: v for k, v in self.scenario.world.extra.items()
+                        if k in plugin.world_keys}
+            if plugin.setup is not None:
+                self.world.plugins[plugin.name] = plugin.setup(self.world, safeguards, sections)
 
     def simulate(self, progress: Progress | None) -> None:
         """Run to the horizon and take the final inventory. After every slice of

@@ -1,7 +1,7 @@
 """The validated form of a scenario file: frozen dataclasses, all times in seconds.
 
 Plain dataclasses (not pydantic) because the loader's messages must name exact paths and
-the dependency list is curated. Tables here (KNOWN_SAFEGUARDS, DISTRIBUTIONS) are the
+the dependency list is curated. Tables here (KNOWN_SAFEGUARDS) are the
 extension points: add a key to a table and the loader validates and documents it.
 """
 
@@ -15,6 +15,8 @@ from typing import Any
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import ScenarioError, unknown
 from jobsim.system.flavors.options import FlavorConfig
+from jobsim.system.library import JobLibrary
+from jobsim.world.plugin import Plugin
 
 FETCH_MODES = ("basic", "reliable")
 QUEUE_MODES = ("strict", "weighted", "random")
@@ -62,16 +64,6 @@ KNOWN_SAFEGUARDS: dict[str, dict[str, tuple[str, Any]]] = {
     },
 }
 
-# distribution -> its parameters, each a duration in the file and seconds here.
-DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "fixed": ("value",),
-    "uniform": ("min", "max"),
-    "exponential": ("mean",),
-    "normal": ("mean", "sd"),
-    "lognormal": ("mean", "sd"),
-}
-
-
 @dataclass(frozen=True)
 class Distribution:
     """A latency distribution, e.g. Distribution("exponential", {"mean": 0.05})."""
@@ -87,6 +79,7 @@ class ServiceConfig:
     on_full: str = "queue"  # queue | reject, when capacity is reached
     timeout: float | None = None  # client-side timeout, seconds
     error_rate: float = 0.0  # baseline probability that a call fails
+    idempotency_window: float | None = None  # replays idempotency keys this long; None: ignored
 
 
 @dataclass(frozen=True)
@@ -96,14 +89,6 @@ class PoolConfig:
 
     size: int
     checkout_timeout: float = POOL_CHECKOUT_TIMEOUT_S
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """DataExportJob's storage: ``error_rate`` is the chance an export fails half way,
-    the error path that leaks unless resources are scoped."""
-
-    error_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,8 +102,8 @@ class WorldConfig:
     services: Mapping[str, ServiceConfig] = field(default_factory=dict)
     database: DatabaseConfig = DatabaseConfig()
     pools: Mapping[str, PoolConfig] = field(default_factory=dict)
-    export: ExportConfig = ExportConfig()
     tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> unique columns
+    extra: Mapping[str, Any] = field(default_factory=dict)  # plug-ins' own sections, read
 
 
 @dataclass(frozen=True)
@@ -176,7 +161,7 @@ class Fault:
     params: Mapping[str, Any] = field(default_factory=dict)  # the other keys, JSON values
 
     def describe(self) -> str:
-        """One line for people: "latency on payment_api from 30m for 15m (extra: 2s)"."""
+        """One line for people: "latency on payment from 30m for 15m (extra: 2s)"."""
         text = self.type + (f" on {self.target}" if self.target else "")
         text += f" from {format_duration(self.start)}"
         text += " to the end" if self.duration is None else f" for {format_duration(self.duration)}"
@@ -233,9 +218,11 @@ class Scenario:
     route_all_to: str | None = None  # applied to workload entries and, by the runner, to every push
     variant: str | None = None  # the variant this scenario is, None for the base
     variants: Mapping[str, Scenario] = field(default_factory=dict, repr=False)  # base only
-    jobs: Mapping[str, Any] = field(default_factory=dict, repr=False)  # declared job classes
     file: str = ""
     scale: float = 1.0
+    plugins: tuple[Plugin, ...] = ()
+    library: JobLibrary = field(default_factory=JobLibrary, repr=False, compare=False)
+    jobs: Mapping[str, Any] = field(default_factory=dict, repr=False)  # its own jobs: section
 
     @property
     def horizon(self) -> float:

@@ -126,8 +126,7 @@ def validate(raw: dict[str, Any], file: str) -> Any:
     """A document through the normal scenario loader (raises ScenarioError)."""
     from jobsim.checks.registry import NAMES
     from jobsim.scenario import build, load_document
-    from jobsim.system.job import REGISTRY
-    from jobsim.world import jobs  # noqa: F401  (registers the seed's jobs)
+    from jobsim.scenario.jobs import base_library
 
-    return load_document(raw, known_jobs=REGISTRY, known_faults=build.FAULT_NAMES,
+    return load_document(raw, known_jobs=base_library(), known_faults=build.FAULT_NAMES,
                          known_checks=NAMES, file=file, stem=str(raw.get("name", "sweep")))

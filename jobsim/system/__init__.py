@@ -2,10 +2,11 @@
 
 from jobsim.system.client import ArgumentError, Client, PushError, PushTimeout
 from jobsim.system.config import SystemConfig
-from jobsim.system.job import REGISTRY, Job, job_class
+from jobsim.system.job import Job
+from jobsim.system.library import JobLibrary
 from jobsim.system.system import JobSystem
 
 __all__ = [
-    "REGISTRY", "ArgumentError", "Client", "Job", "JobSystem", "PushError", "PushTimeout",
-    "SystemConfig", "job_class",
+    "ArgumentError", "Client", "Job", "JobLibrary", "JobSystem", "PushError", "PushTimeout",
+    "SystemConfig",
 ]

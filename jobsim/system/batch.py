@@ -49,7 +49,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from jobsim.broker.base import Broker, BrokerError, Payload
-from jobsim.system.job import Job, job_class
+from jobsim.system.job import Job
 
 if TYPE_CHECKING:
     from jobsim.system.system import JobSystem
@@ -99,7 +99,8 @@ class BatchManager:
     # ---- creating batches -----------------------------------------------------------
     def create(self, callbacks: dict[str, Callback]) -> str:
         bid = f"{self._rng.getrandbits(64):016x}"
-        names = {k: cb.__name__ for k, cb in callbacks.items()
+        library = self.system.library
+        names = {k: library.payload_name(cb) for k, cb in callbacks.items()
                  if isinstance(cb, type) and issubclass(cb, Job)}
         self._callables[bid] = {k: cb for k, cb in callbacks.items()
                                 if cb is not None and k not in names}  # type: ignore[misc]
@@ -195,7 +196,7 @@ class BatchManager:
         system.sim.record("effect", jid, f"batch:{bid}:{kind}", "batch", True)
         name = state.get("callbacks", {}).get(kind)
         if name is not None:
-            self._enqueue(broker, job_class(name), bid, kind)
+            self._enqueue(broker, self.system.library.resolve(name), bid, kind)
             return True
         callback = self._callables.get(bid, {}).get(kind)
         if callback is not None:

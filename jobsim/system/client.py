@@ -150,7 +150,7 @@ class Client:
     def build(self, cls: type[Job], args: list[Any], *, queue: str | None = None,
               at: float | None = None, jid: str | None = None, **options: Any) -> Payload:
         """A validated payload; options are per-push overrides of the class options."""
-        name = cls.__name__
+        name = self.system.library.payload_name(cls)
         check_json_native(name, args, "args")
         now = self.system.sim.now
         payload: Payload = {

@@ -12,8 +12,10 @@ An application job reads like a Sidekiq worker::
 
 ``perform`` yields simpy events (simulated work). It runs inline in its processor's
 generator (``yield from``), so a job costs no extra simpy process. Raising is failing:
-the retry machinery (``retry.py``) decides what happens next. Every subclass is
-registered by class name, which is how scenario files and payloads refer to it.
+the retry machinery (``retry.py``) decides what happens next. Defining a class
+registers nothing: a run executes the classes its job library holds (``library.py``).
+``services``, ``tables`` and ``pools`` name the parts of the world a job uses, so a
+scenario that lacks one is refused when it loads rather than failing every execution.
 """
 
 from __future__ import annotations
@@ -31,20 +33,10 @@ if TYPE_CHECKING:
 Work = Generator[Any, Any, Any]
 RetryDecision = float | int | str | None
 
-REGISTRY: dict[str, type[Job]] = {}
 
 
 class UnknownJob(LookupError):
-    """A payload or scenario names a job class that was never registered."""
-
-
-def job_class(name: str) -> type[Job]:
-    """The registered job class called ``name``."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(REGISTRY)) or "none"
-        raise UnknownJob(f"unknown job class {name!r}; registered: {known}") from None
+    """A payload or scenario names a job class the run's library does not hold."""
 
 
 class Job:
@@ -63,6 +55,9 @@ class Job:
     # Events that must happen before this job starts, as checker patterns over its own
     # arguments ({0} is the first): ("effect payment:{0}",). Judged by ``dependencies``.
     after: ClassVar[tuple[str, ...]] = ()
+    services: ClassVar[tuple[str, ...]] = ()   # world services perform calls
+    tables: ClassVar[tuple[str, ...]] = ()     # database tables perform reads or writes
+    pools: ClassVar[tuple[str, ...]] = ()      # connection pools perform checks out
 
     # Set by the processor before perform runs.
     jid: str
@@ -78,8 +73,6 @@ class Job:
         super().__init_subclass__(**kwargs)
         if "abstract" not in cls.__dict__:
             cls.abstract = False
-        if not cls.abstract:
-            REGISTRY[cls.__name__] = cls
 
     @classmethod
     def ordering_rules(cls) -> list[dict[str, str]]:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from jobsim.broker.base import BrokerError, Payload
-from jobsim.system.job import job_class
 
 if TYPE_CHECKING:
     from jobsim.system.worker import WorkerProcess
@@ -79,7 +78,7 @@ class Processor:
             return
         cls = job = None
         try:
-            cls = job_class(payload["class"])
+            cls = system.library.resolve(payload["class"])
             job = cls()
             job.jid, job.args, job.attempt, job.worker = jid, payload["args"], attempt, worker.id
             job.sim, job.world, job.client, job.payload = sim, system.world, system.client, payload

@@ -19,14 +19,16 @@ from jobsim.system.config import SystemConfig
 from jobsim.system.dead import DeadSet
 from jobsim.system.flavors import build as build_flavor
 from jobsim.system.hooks import Hooks
+from jobsim.system.library import JobLibrary
 from jobsim.system.lifecycle import Lifecycle
 from jobsim.system.worker import WorkerProcess
 
 
 class JobSystem:
     def __init__(self, sim: Simulation, broker: Broker, config: SystemConfig | None = None,
-                 world: Any = None) -> None:
+                 world: Any = None, library: JobLibrary | None = None) -> None:
         self.sim = sim
+        self.library = library if library is not None else JobLibrary()
         self.broker = broker
         self.config = config or SystemConfig()
         self.world = world

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobsim.broker.base import RETRY, SCHEDULE, Broker, BrokerError, Payload
 from jobsim.system.client import PushError, PushTimeout
-from jobsim.system.job import Job, UnknownJob, job_class
+from jobsim.system.job import Job, UnknownJob
 
 if TYPE_CHECKING:
     from jobsim.system.system import JobSystem
@@ -158,7 +158,7 @@ class UniqueLocks:
     def rule(self, cls_name: str) -> Rule | None:
         if cls_name not in self._rules:
             try:
-                cls = job_class(cls_name)
+                cls = self.system.library.resolve(cls_name)
             except UnknownJob:
                 self._rules[cls_name] = None
             else:
@@ -256,7 +256,8 @@ class UniqueLocks:
         options = {k: v for k, v in payload.items() if k not in _BUILT}
         at = payload.get("at")
         with contextlib.suppress(PushError, PushTimeout):
-            self.system.client.push(job_class(payload["class"]), list(payload["args"]),
+            cls = self.system.library.resolve(payload["class"])
+            self.system.client.push(cls, list(payload["args"]),
                                     queue=payload["queue"], jid=payload["jid"], at=at,
                                     **options)
 
@@ -313,7 +314,8 @@ class UniqueLocks:
             system.dead.kill(payload, "reject", None, handlers=False)
         elif strategy == "reschedule":
             system.dead.discard(payload, "rescheduled", None, handlers=False)
-            system.client.perform_in(RESCHEDULE_DELAY_S, job_class(payload["class"]),
+            cls = system.library.resolve(payload["class"])
+            system.client.perform_in(RESCHEDULE_DELAY_S, cls,
                                      *payload["args"], queue=payload["queue"])
         else:                                 # drop, log
             system.dead.discard(payload, "unique_conflict", None, handlers=False)
@@ -333,7 +335,7 @@ class UniqueLocks:
         attempt = 1 if prior is None else prior + 2
         system.sim.record("failure", payload["jid"], type(exc).__name__, attempt, int(dup))
         if not dup:
-            cls = job_class(payload["class"])
+            cls = self.system.library.resolve(payload["class"])
             system.retry.handle(payload, cls, cls(), exc, system.process(worker).now())
 
 

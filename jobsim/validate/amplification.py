@@ -34,7 +34,7 @@ def amplification_replication(p: float, retries: int, ratio: float | None, jobs:
         "duration": jobs / RATE, "drain": 600.0, "system": system,
         "workload": [{"job": "SyntheticJob", "rate": per_second(RATE), "retry": retries,
                       "backoff": "fixed:intervals=1",
-                      "args": {"dist": "constant", "value": 0.01, "p_fail": p}}],
+                      "args": {"dist": "fixed", "value": 0.01, "p_fail": p}}],
     }
     runs, succeeded = execution_counts(simulate(doc, seed_for(doc["name"], rep)))
     return {"load": sum(runs.values()) / len(runs), "success": len(succeeded) / len(runs)}

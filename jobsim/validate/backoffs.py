@@ -34,7 +34,7 @@ def _failing(spec: str, retries: int, jobs: int, rep: int, drain: float) -> list
         "system": {"processes": 1, "concurrency": 4, "poll_interval": "1s"},
         "workload": [{"job": "SyntheticJob", "count": jobs, "spread": "50s",
                       "retry": retries, "backoff": spec,
-                      "args": {"dist": "constant", "value": 0, "p_fail": 1.0}}],
+                      "args": {"dist": "fixed", "value": 0, "p_fail": 1.0}}],
     }
     history = simulate(doc, seed_for(f"backoffs.{spec}", rep))
     return [pairs for pairs in retry_delays(history).values()]

@@ -49,6 +49,7 @@ def document(variant: str, rate: float, duration: float) -> dict[str, Any]:
         "duration": duration,
         "system": {"processes": 4, "concurrency": THREADS, "poll_interval": "1s",
                    "safeguards": spec["safeguards"]},
+        "plugins": ["jobsim.shop"],
         "world": {"services": {"analytics": {
             "latency": {"dist": "lognormal", "mean": f"{LATENCY * 1000:g}ms",
                         "sd": f"{LATENCY_SD * 1000:g}ms"},

@@ -144,7 +144,8 @@ def distribution_rows(results: list[dict[str, Any]]) -> list[Row]:
 
 # ---- M/G/1 -------------------------------------------------------------------------
 def mg1_replication(rho: float, sigma: float, jobs: int, rep: int) -> dict[str, float]:
-    service = {"dist": "lognormal", "mean": 1.0, "sigma": sigma}
+    sd = math.sqrt(math.exp(sigma * sigma) - 1.0)    # the dialect takes the sd, mean 1 s
+    service = {"dist": "lognormal", "mean": 1.0, "sd": sd}
     doc = queue_model(f"mg1_{rho}_{sigma}", rate=rho, jobs=jobs, concurrency=1,
                       service=service)
     waits = queue_waits(simulate(doc, seed_for(doc["name"], rep)), _warm(jobs, rho)).all()

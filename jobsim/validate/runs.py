@@ -17,10 +17,9 @@ def scenario(doc: dict[str, Any]) -> Any:
     """Validate a scenario mapping (raises ScenarioError naming the bad field)."""
     from jobsim.checks.registry import NAMES
     from jobsim.scenario import build, load_document
-    from jobsim.system.job import REGISTRY
-    from jobsim.world import jobs  # noqa: F401  (registers SyntheticJob and friends)
+    from jobsim.scenario.jobs import base_library
 
-    return load_document(doc, known_jobs=REGISTRY, known_faults=build.FAULT_NAMES,
+    return load_document(doc, known_jobs=base_library(), known_faults=build.FAULT_NAMES,
                          known_checks=NAMES, stem=str(doc.get("name", "validate")))
 
 

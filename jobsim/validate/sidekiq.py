@@ -52,7 +52,7 @@ def always_failing(jobs: int, rep: int) -> dict[str, Any]:
         "duration": 60.0, "drain": 22 * DAY,
         "system": {"processes": 1, "concurrency": 1},
         "workload": [{"job": "SyntheticJob", "count": jobs, "spread": "50s", "retry": RETRIES,
-                      "args": {"dist": "constant", "value": 0, "p_fail": 1.0}}],
+                      "args": {"dist": "fixed", "value": 0, "p_fail": 1.0}}],
     }
     history = simulate(doc, seed_for("sidekiq.system", rep))
     runs, succeeded = execution_counts(history)

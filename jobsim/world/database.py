@@ -1,6 +1,6 @@
 """A primary database with lagging read replicas and unique constraints.
 
-Why it exists: the seed's duplicate notifications came from an existence check that read
+Why it exists: the seed's duplicate emails came from an existence check that read
 a replica a few seconds behind the primary. To reproduce that, every write is kept as a
 timestamped version, and a replica answers "as of" ``now - lag``.
 
@@ -37,6 +37,10 @@ class DatabaseError(Exception):
 
 class UniqueViolation(DatabaseError):
     """An insert or update would duplicate a unique key; nothing was written."""
+
+
+class UndeclaredTable(DatabaseError, LookupError):
+    """A job touched a table the world does not declare."""
 
 
 class Read:
@@ -180,9 +184,22 @@ class Database:
             raise ValueError(f"table {name!r} already exists with unique={table.unique}")
         return table
 
+    def add_unique(self, name: str, unique: tuple[str, ...]) -> None:
+        """Put a composite unique constraint on an empty declared table (a migration run
+        before any write; a plug-in's safeguard hook uses it)."""
+        table = self.table(name)
+        if table.vals:
+            raise ValueError(f"table {name!r} has rows; add its constraint before writing")
+        table.unique = tuple(unique)
+
     def table(self, name: str) -> Table:
-        """The table ``name``, created (without constraints) on first use."""
-        return self.tables.get(name) or self.create_table(name)
+        """The declared table ``name``; UndeclaredTable if the world has none by that name
+        (a misspelt table must not quietly become a new, empty one)."""
+        table = self.tables.get(name)
+        if table is None:
+            known = ", ".join(sorted(self.tables)) or "none"
+            raise UndeclaredTable(f"table {name!r} is not declared (world.tables: {known})")
+        return table
 
     # ---- replicas ------------------------------------------------------------------
     def set_lag(self, replica: int, seconds: float) -> None:

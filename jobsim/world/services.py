@@ -1,4 +1,4 @@
-"""External services jobs call (payment, email, inventory, ...), with injectable faults.
+"""External services jobs call (any the scenario declares), with injectable faults.
 
 A call is a generator used as ``resp = yield from service.call(self, "capture", ...)``. It
 takes simulated time: it waits for a slot when the service has a ``capacity`` (or is
@@ -21,6 +21,13 @@ Faults (the chaos layer's handles):
 * ``set_error_rate(p)``: each call fails with probability ``p`` after its latency (a 5xx).
 * ``set_extra_latency(s)``: ``s`` seconds added to every call.
 
+Idempotency keys: a service with a ``dedupe_window_s`` (the scenario's
+``idempotency_window``) honours them as Stripe does for 24 hours: a repeat with the same
+key inside the window returns the first response (marked ``replayed``) and records no new
+effect; a repeat while the first is still running raises ``IdempotencyConflict``. Only
+results that took effect are remembered, so a retry after a failure runs again. Without
+a window keys are ignored, as most APIs do.
+
 ``effect_on_timeout`` (default False): when True, a call that timed out on the client
 still took effect on the server (recorded at the moment the client gave up), which is
 what makes retrying payments dangerous without idempotency keys.
@@ -34,22 +41,19 @@ an error rate or extra latency set back to 0): the load a recovering service mus
 
 from __future__ import annotations
 
-import math
-import random
 from collections import deque
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
 from jobsim.sim.simulation import Simulation
+from jobsim.world.distributions import make_sampler
 
 if TYPE_CHECKING:
     from jobsim.world.circuit import CircuitBreaker
 
-Sampler = Callable[[random.Random], float]
 OUTAGE_MODES = ("error", "timeout", "hang")
-DAY = 24 * 3600.0
 
 
 class ServiceError(Exception):
@@ -82,59 +86,6 @@ class Response(NamedTuple):
     key: str | None
     t: float
     replayed: bool = False
-
-
-# ---- latency distributions ---------------------------------------------------------
-_PARAMS = {
-    "constant": {"value", "mean"},
-    "exponential": {"mean"},
-    "uniform": {"low", "high"},
-    "lognormal": {"mu", "sigma", "mean"},
-    "normal": {"mean", "sd"},
-}
-
-
-def make_sampler(spec: Mapping[str, Any] | float | int) -> Sampler:
-    """A function ``rng -> seconds`` for a distribution spec.
-
-    Specs: a number (constant); ``{dist: constant, value|mean}``;
-    ``{dist: exponential, mean}``; ``{dist: uniform, low, high}``;
-    ``{dist: lognormal, mu, sigma}`` or ``{dist: lognormal, mean, sigma}`` (``mean`` is
-    the distribution's mean: ``mu = ln(mean) - sigma**2 / 2``); ``{dist: normal, mean, sd}``
-    truncated at zero. Raises ``ValueError``
-    naming the bad key, for scenario validation.
-    """
-    if isinstance(spec, (int, float)):
-        value = float(spec)
-        return lambda _rng: value
-    spec = dict(spec)
-    dist = spec.pop("dist", "constant")
-    allowed = _PARAMS.get(dist)
-    if allowed is None:
-        raise ValueError(f"unknown distribution {dist!r}; expected one of {sorted(_PARAMS)}")
-    extra = set(spec) - allowed
-    if extra:
-        raise ValueError(f"{dist} takes {sorted(allowed)}, not {sorted(extra)}")
-    p = {k: float(v) for k, v in spec.items()}
-    if any(v < 0 for k, v in p.items() if k != "mu"):
-        raise ValueError(f"{dist} parameters must be >= 0: {spec}")
-    if dist == "constant":
-        value = p.get("value", p.get("mean", 0.0))
-        return lambda _rng: value
-    if dist == "exponential":
-        mean = p["mean"]
-        return (lambda rng: rng.expovariate(1.0 / mean)) if mean > 0 else (lambda _rng: 0.0)
-    if dist == "uniform":
-        low, high = p["low"], p["high"]
-        if high < low:
-            raise ValueError(f"uniform needs low <= high: {spec}")
-        return lambda rng: rng.uniform(low, high)
-    if dist == "normal":   # latencies cannot be negative: truncated at zero
-        mean, sd = p["mean"], p["sd"]
-        return lambda rng: max(0.0, rng.gauss(mean, sd))
-    sigma = p["sigma"]
-    mu = p["mu"] if "mu" in p else math.log(p["mean"]) - sigma * sigma / 2
-    return lambda rng: rng.lognormvariate(mu, sigma)
 
 
 def _jid(job: Any) -> str | None:
@@ -479,17 +430,3 @@ class Slots:
             self.release()
         else:
             self.waiters.remove(granted)
-
-
-class PaymentService(Service):
-    """A payment API that honours idempotency keys for 24 hours, as Stripe does.
-
-    A repeat with the same key inside the window returns the first response (marked
-    ``replayed``) and records no new effect; a repeat while the first is still running
-    raises ``IdempotencyConflict``. Only results that took effect are remembered, so a
-    retry after a failure runs again.
-    """
-
-    def __init__(self, sim: Simulation, name: str = "payment", **kwargs: Any) -> None:
-        kwargs.setdefault("dedupe_window_s", DAY)
-        super().__init__(sim, name, **kwargs)

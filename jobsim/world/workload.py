@@ -20,7 +20,7 @@ from typing import Any
 
 from jobsim.sim.simulation import Simulation
 from jobsim.system.client import Client, PushError, PushTimeout
-from jobsim.system.job import Job, job_class
+from jobsim.system.job import Job
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Workload:
 
     def _drive(self, i: int, entry: Arrivals) -> Generator[Any, Any, None]:
         env = self.sim.env
-        cls = job_class(entry.job)
+        cls = self.client.system.library.resolve(entry.job)
         batch: list[list[Any]] = []
         batch_t = None
         per_entry = cls.arrival_index == "entry"

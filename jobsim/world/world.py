@@ -4,26 +4,21 @@ Config keys (all optional; unknown keys raise ``ValueError`` naming ``world.<pat
 
     db:        {replicas: 1, lag: 0.0}           # or lags: [0.5, 3.0], one per replica
     pools:     {db: {size: 10, wait_timeout: null}}
-    services:                                     # merged over DEFAULT_SERVICES
-      payment: {latency: {dist: lognormal, mean: 0.3, sigma: 0.5}, capacity: 50,
-                on_full: queue, timeout: 10, effect_on_timeout: false,
-                dedupe_window_s: 86400, track_load: false}
-      email | inventory | fraud | analytics | <any new name>: same keys
-    guard: none              # NotificationDeliveryJob: none|primary|replica|constraint
-    idempotency_keys: false  # PaymentCaptureJob sends an idempotency key
-    order_flow: inline       # PaymentProcessingJob: inline|chain|race|deps (jobs.py)
-    scoped_resources: true   # DataExportJob releases on every path
-    tables:    {deliveries: [event_id]}          # table -> its unique columns (may be [])
-    export: {row_s: 0.001, row_bytes: 512, mem_per_row: 2048, fail_p: 0.0}
+    services:                                     # any names; none is built in
+      NAME: {latency: {dist: lognormal, mean: 0.3, sd: 0.15}, capacity: 50,
+             on_full: queue, timeout: 10, effect_on_timeout: false,
+             dedupe_window_s: 86400, track_load: false}
+    tables:    {NAME: [FIELD, ...]}              # the only tables jobs may touch, with
+                                                  # their unique columns (may be [])
     sample_interval: 10      # seconds between gauge samples; 0 or null: no sampler
     circuit_breaker: null    # or {threshold: 5, cooldown: 30}: one breaker per service
+
+The world knows no application: a plug-in (``jobsim/world/plugin.py``) adds its
+services and tables to the config and keeps its own settings in ``world.plugins``.
 
 At ``finish`` every service that was called records its load once, as
 ``sample("service.NAME.STAT", value)`` for STAT in ``LOAD_STATS`` (see services.py):
 a few events per run, so metrics can report the load without per-call records.
-
-Services are found by name; ``payment_api`` is accepted for ``payment`` (fault targets
-often name the API).
 """
 
 from __future__ import annotations
@@ -35,30 +30,12 @@ from jobsim.sim.simulation import Simulation
 from jobsim.world.circuit import CircuitBreaker
 from jobsim.world.database import Database
 from jobsim.world.resources import ConnectionPool, Memory, Sampler, TempFiles
-from jobsim.world.services import PaymentService, Service
+from jobsim.world.services import Service
 from jobsim.world.traffic import Traffic
 
-GUARDS = ("none", "primary", "replica", "constraint")
-ORDER_FLOWS = ("inline", "chain", "race", "deps")
-
-# Latencies are typical public-API figures: a card capture ~300 ms, an email API
-# ~150 ms, internal services tens of ms, an analytics sink a few ms.
-DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
-    "payment": {"latency": {"dist": "lognormal", "mean": 0.3, "sigma": 0.5},
-                "capacity": 50, "timeout": 10.0},
-    "email": {"latency": {"dist": "lognormal", "mean": 0.15, "sigma": 0.4},
-              "capacity": 100, "timeout": 5.0},
-    "inventory": {"latency": {"dist": "exponential", "mean": 0.05}, "capacity": 50,
-                  "timeout": 5.0},
-    "fraud": {"latency": {"dist": "lognormal", "mean": 0.2, "sigma": 0.5}, "capacity": 20,
-              "timeout": 5.0},
-    "analytics": {"latency": {"dist": "exponential", "mean": 0.005}, "capacity": None},
-}
 SERVICE_KEYS = {"latency", "capacity", "on_full", "timeout", "effect_on_timeout",
                 "dedupe_window_s", "track_load"}
-EXPORT_DEFAULTS = {"row_s": 0.001, "row_bytes": 512, "mem_per_row": 2048, "fail_p": 0.0}
-TOP_KEYS = {"db", "pools", "services", "guard", "idempotency_keys", "order_flow",
-            "scoped_resources", "export", "sample_interval", "circuit_breaker", "tables"}
+TOP_KEYS = {"db", "pools", "services", "tables", "sample_interval", "circuit_breaker"}
 BREAKER_KEYS = {"threshold", "cooldown"}
 LOAD_STATS = ("calls", "peak_calls_per_s", "recovered_calls", "recovered_peak_calls_per_s",
               "errors", "timeouts", "rejected", "rejected_by_breaker")
@@ -72,12 +49,6 @@ def _check_keys(section: Mapping[str, Any], allowed: set[str], path: str) -> Non
         raise ValueError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
-def _choice(value: Any, allowed: tuple[str, ...], path: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"{path}: {value!r} is not one of {list(allowed)}")
-    return str(value)
-
-
 class World:
     """Database, services, pools, temp files, memory and the gauge sampler of one run."""
 
@@ -85,17 +56,8 @@ class World:
         config = dict(config or {})
         _check_keys(config, TOP_KEYS, "world")
         self.sim = sim
-        self.guard = _choice(config.get("guard", "none"), GUARDS, "world.guard")
-        self.order_flow = _choice(config.get("order_flow", "inline"), ORDER_FLOWS,
-                                  "world.order_flow")
-        self.idempotency_keys = bool(config.get("idempotency_keys", False))
-        self.scoped_resources = bool(config.get("scoped_resources", True))
-        export = config.get("export", {})
-        _check_keys(export, set(EXPORT_DEFAULTS), "world.export")
-        self.export = {**EXPORT_DEFAULTS, **{k: float(v) for k, v in export.items()}}
-        self.db = self._build_db(config.get("db", {}))
-        for name, unique in (config.get("tables") or {}).items():
-            self.db.create_table(name, unique=tuple(unique) or None)
+        self.plugins: dict[str, Any] = {}   # each plug-in's settings, by plug-in name
+        self.db = self._build_db(config.get("db", {}), config.get("tables", {}))
         self.services = self._build_services(config.get("services", {}))
         self._add_breakers(config.get("circuit_breaker"))
         self.pools = self._build_pools(config.get("pools", {}))
@@ -108,7 +70,7 @@ class World:
         self.sampler = Sampler(sim, sources, float(interval)) if interval else None
 
     # ---- construction ----------------------------------------------------------------
-    def _build_db(self, cfg: Mapping[str, Any]) -> Database:
+    def _build_db(self, cfg: Mapping[str, Any], tables: Mapping[str, Any]) -> Database:
         _check_keys(cfg, {"replicas", "lag", "lags"}, "world.db")
         replicas = int(cfg.get("replicas", 1))
         lags = cfg.get("lags", cfg.get("lag", 0.0))
@@ -116,20 +78,19 @@ class World:
             db = Database(self.sim, replicas, lags)
         except ValueError as exc:
             raise ValueError(f"world.db: {exc}") from None
-        unique = ("user_id", "campaign_id") if self.guard == "constraint" else None
-        db.create_table("notifications", unique=unique)
+        _check_keys(tables, set(tables), "world.tables")
+        for name, unique in tables.items():
+            db.create_table(name, unique=tuple(unique or ()) or None)
         return db
 
     def _build_services(self, cfg: Mapping[str, Any]) -> dict[str, Service]:
         _check_keys(cfg, set(cfg), "world.services")
         services: dict[str, Service] = {}
-        for name in [*DEFAULT_SERVICES, *(n for n in cfg if n not in DEFAULT_SERVICES)]:
-            override = cfg.get(name, {}) or {}
-            _check_keys(override, SERVICE_KEYS, f"world.services.{name}")
-            opts = {**DEFAULT_SERVICES.get(name, {}), **override}
-            cls = PaymentService if name == "payment" else Service
+        for name, opts in cfg.items():
+            opts = opts or {}
+            _check_keys(opts, SERVICE_KEYS, f"world.services.{name}")
             try:
-                services[name] = cls(self.sim, name=name, **opts)
+                services[name] = Service(self.sim, name=name, **opts)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"world.services.{name}: {exc}") from None
         return services
@@ -138,11 +99,12 @@ class World:
         if cfg is None:
             return
         _check_keys(cfg, BREAKER_KEYS, "world.circuit_breaker")
-        for name, service in self.services.items():
-            try:
+        try:
+            CircuitBreaker(self.sim, "settings", **cfg)   # bad settings fail without services
+            for name, service in self.services.items():
                 service.breaker = CircuitBreaker(self.sim, name, **cfg)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"world.circuit_breaker: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"world.circuit_breaker: {exc}") from None
 
     def _build_pools(self, cfg: Mapping[str, Any]) -> dict[str, ConnectionPool]:
         merged = {"db": {"size": 10}, **cfg}
@@ -157,10 +119,8 @@ class World:
 
     # ---- access ----------------------------------------------------------------------
     def service(self, name: str) -> Service:
-        """The service called ``name`` (``payment_api`` finds ``payment``)."""
+        """The service called ``name``; KeyError naming the declared ones if none."""
         found = self.services.get(name)
-        if found is None and name.endswith("_api"):
-            found = self.services.get(name[: -len("_api")])
         if found is None:
             raise KeyError(f"unknown service {name!r}; known: {sorted(self.services)}")
         return found

@@ -26,6 +26,7 @@ description: A short sale with a latency fault, small enough for a real server i
 seed: 7
 duration: 8m
 drain: 4m
+plugins: [jobsim.shop]
 system:
   processes: 2
   concurrency: 4
@@ -34,12 +35,12 @@ system:
 world:
   services:
     analytics: {latency: {dist: exponential, mean: 500ms}}
-    payment_api: {latency: {dist: lognormal, mean: 300ms, sd: 150ms}, capacity: 5, timeout: 10s}
+    payment: {latency: {dist: lognormal, mean: 300ms, sd: 150ms}, capacity: 5, timeout: 10s}
 workload:
   - {job: AnalyticsJob, count: 120, start: 0s, spread: 1m}
   - {job: PaymentProcessingJob, rate: 0.1/s, start: 0s, end: 8m}
 faults:
-  - {type: latency, target: payment_api, extra: 2s, start: 2m, duration: 2m}
+  - {type: latency, target: payment, extra: 2s, start: 2m, duration: 2m}
 checks: [no_loss, priority, idempotency, lifecycle]
 latency_bounds: {critical: 30s}
 """

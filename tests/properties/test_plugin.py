@@ -28,6 +28,9 @@ from ._support import budget
 class SendReceipt(Job):
     """A user's job: claim the order's row first, so a second copy sends nothing."""
 
+    services = ("email",)
+    tables = ("receipts",)
+
     def perform(self, order_id: int) -> Any:
         try:
             self.world.db.insert(self, "receipts", {"id": order_id}, effect=False)
@@ -45,11 +48,23 @@ class SendReceiptNaively(Job):
             self, "send", key=f"receipt:{order_id}", effect=True, once=True)
 
 
+WORLD = {"services": {"email": {"latency": {"dist": "lognormal", "mean": "150ms", "sd": "60ms"}}},
+         "tables": {"receipts": {"unique": ["id"]}}}
+JOBS = [SendReceipt, SendReceiptNaively]
+
+
+@pytest.fixture
+def jobsim_world_config() -> dict[str, Any]:
+    """The world the fixtures build for these jobs: an email API and a receipts table."""
+    return {"services": {"email": {"latency": 0.15}}, "tables": {"receipts": ["id"]}}
+
+
 def receipts(job: str, faults: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "description": f"{job} under duplicate deliveries and crashes",
         "duration": "1m",
         "system": {"processes": 2, "concurrency": 5, "fetch": "reliable"},
+        "world": WORLD,
         "workload": [{"job": job, "count": 100, "spread": "30s"}],
         "faults": faults,
         "checks": ["idempotency", "no_loss"],
@@ -75,20 +90,22 @@ def test_broker_fixture_is_parametrizable(jobsim_broker: Broker) -> None:
 
 
 def test_a_guarded_user_job_sends_each_receipt_once(jobsim_run: Callable[..., Result]) -> None:
-    result = jobsim_run(receipts("SendReceipt", CHAOS))
+    result = jobsim_run(receipts("SendReceipt", CHAOS), jobs=JOBS)
     assert result.checks["no_loss"].stats["duplicated"] > 0      # the faults did bite
 
 
 def test_a_failing_run_names_the_check_and_the_replay(tmp_path: Path) -> None:
     with pytest.raises(ScenarioCheckFailed) as failed:
         run_scenario_and_assert(receipts("SendReceiptNaively", CHAOS), name="naive",
-                                failing_dir=tmp_path)
+                                failing_dir=tmp_path, jobs=JOBS)
     message = str(failed.value)
     saved = tmp_path / "naive.yaml"
     assert "broke idempotency" in message and "receipt:" in message
     assert "duplicate_delivery at 0s for 60s" in message
-    assert f"replay: jobsim simulate {saved} --seed 0" in message
-    assert message.endswith(f"run_scenario({str(saved)!r}, seed=0))")   # a test-defined job
+    here = Path(__file__).resolve()
+    # absolute paths, and an --import of the file that defines the test's jobs
+    assert message.endswith(f"replay: jobsim simulate {saved.resolve()} --seed 0 "
+                            f"--import {here}")
     assert yaml.safe_load(saved.read_text())["faults"][0]["type"] == "duplicate_delivery"
 
 
@@ -113,4 +130,4 @@ def test_a_declared_job_replays_from_the_shell_as_printed(tmp_path: Path) -> Non
                           processes=2))
 def test_a_guarded_user_job_under_generated_schedules(jobsim_run: Callable[..., Result],
                                                      faults: list[dict[str, Any]]) -> None:
-    jobsim_run(receipts("SendReceipt", faults))
+    jobsim_run(receipts("SendReceipt", faults), jobs=JOBS)

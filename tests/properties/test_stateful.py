@@ -28,12 +28,14 @@ from jobsim.chaos.nemesis import faulty_connections
 from jobsim.chaos.storage import StorageFaults
 from jobsim.checks.registry import get
 from jobsim.history.states import TERMINAL
+from jobsim.shop import PLUGIN as SHOP
+from jobsim.shop import install
 from jobsim.sim.simulation import Simulation
 from jobsim.system.client import PushError, PushTimeout
 from jobsim.system.config import SystemConfig
-from jobsim.system.job import job_class
+from jobsim.system.library import JobLibrary
 from jobsim.system.system import JobSystem
-from jobsim.world import jobs as _jobs  # noqa: F401  (registers the seed's jobs)
+from jobsim.world.synthetic import SyntheticJob
 from jobsim.world.world import World
 
 from ._support import budget
@@ -43,7 +45,7 @@ RETRY_OPTIONS = {"retry": 2, "backoff": "exponential:base=1,cap=4,jitter=full"}
 DRAIN_LIMIT_S = 3600.0
 JOBS = {
     "email": ("NotificationDeliveryJob", {"campaign_id": 1}),
-    "synthetic": ("SyntheticJob", {"dist": "constant", "value": 0.5, "p_fail": 0.3}),
+    "synthetic": ("SyntheticJob", {"dist": "fixed", "value": 0.5, "p_fail": 0.3}),
 }
 
 
@@ -51,14 +53,16 @@ class JobSystemUnderChaos(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.sim = sim = Simulation(seed=0)
-        self.world = World(sim, {"db": {"replicas": 1}, "guard": "constraint"})
+        self.world = World(sim, {"db": {"replicas": 1}, "services": SHOP.services})
+        install(self.world, {"idempotency": {"guard": "constraint"}})
         self.store = MemoryBroker()
         self.storage = StorageFaults()
         workers, client = faulty_connections(
             self.store, self.storage, sim.streams["chaos.storage"], sim.record,
             notify=lambda queue, n: self.system.notify(queue, n))
         config = SystemConfig(processes=PROCESSES, concurrency=2, fetch="reliable")
-        self.system = JobSystem(sim, workers, config, self.world)
+        self.system = JobSystem(sim, workers, config, self.world,
+                                library=JobLibrary([*SHOP.jobs, SyntheticJob]))
         self.system.client.broker = client
         self.system.start()
         self.pushed = 0
@@ -68,7 +72,7 @@ class JobSystemUnderChaos(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(sorted(JOBS)), n=st.integers(1, 8))
     def enqueue(self, kind: str, n: int) -> None:
         name, params = JOBS[kind]
-        cls = job_class(name)
+        cls = self.system.library.resolve(name)
         args = [cls.make_args(self.pushed + i, params) for i in range(n)]
         self.pushed += n
         with contextlib.suppress(PushError, PushTimeout):   # the application saw it fail

@@ -13,10 +13,13 @@ from jobsim import backoff
 from jobsim import strategies as js
 from jobsim.chaos.faults import FAULTS, build_fault
 from jobsim.scenario import parse_duration
-from jobsim.world.jobs import JOBS
+from jobsim.shop import PLUGIN as SHOP
+from jobsim.world.synthetic import BUILTIN_JOBS
 
 from ._support import budget
 from .test_scenarios import SCENARIOS
+
+JOBS = [cls.__name__ for cls in (*SHOP.jobs, *BUILTIN_JOBS)]
 
 QUICK = settings(database=None)
 
@@ -52,7 +55,7 @@ def test_workloads_shrink_to_one_small_entry() -> None:
 
     minimal = find(js.workloads(60), lambda w: jobs(w) >= 10, settings=QUICK)
     assert minimal == [{"job": "SyntheticJob", "count": 10, "start": 0, "spread": 0,
-                        "args": {"dist": "constant", "value": 0.0, "p_fail": 0.0}}]
+                        "args": {"dist": "fixed", "value": 0.0, "p_fail": 0.0}}]
 
 
 def test_worker_configs_shrink_to_one_process_one_queue() -> None:

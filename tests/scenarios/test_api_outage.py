@@ -13,7 +13,7 @@ from typing import Any
 from jobsim.scenario.runner import Result, run_scenario
 
 SCALE = 0.2
-CAPACITY = 30          # world.services.payment_api.capacity in the scenario
+CAPACITY = 30          # world.services.payment.capacity in the scenario
 PROCESSES, TOKENS, COST = 4, 500, 5
 
 

@@ -21,16 +21,17 @@ from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.cli import main
 from jobsim.scenario import load_document
 from jobsim.scenario.build import FAULT_NAMES
+from jobsim.scenario.jobs import base_library
 from jobsim.scenario.runner import Result, run_scenario
-from jobsim.system.job import REGISTRY, Job, Work
+from jobsim.system.job import Job, Work
 from jobsim.world.database import UniqueViolation
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "webhooks.yaml"
 
 
-def load(raw: dict[str, Any]) -> Any:
-    return load_document(copy.deepcopy(raw), known_jobs=REGISTRY, known_faults=FAULT_NAMES,
-                         known_checks=CHECK_NAMES)
+def load(raw: dict[str, Any], jobs: tuple[type[Job], ...] = ()) -> Any:
+    return load_document(copy.deepcopy(raw), known_jobs=base_library(jobs),
+                         known_faults=FAULT_NAMES, known_checks=CHECK_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +114,8 @@ def test_a_python_job_runs_the_same_way(webhooks: dict[Any, Result]) -> None:
     raw["name"] = "webhooks"
     spec = raw.pop("jobs")["DeliverWebhook"]
     assert spec["perform"][0]["read"]["exists"] == "stop"
-    PyDeliverWebhook.__name__ = "DeliverWebhook"
-    REGISTRY["DeliverWebhook"] = PyDeliverWebhook
-    try:
-        python = run_scenario(load(raw))
-    finally:
-        del REGISTRY["DeliverWebhook"]
+    PyDeliverWebhook.__name__ = "DeliverWebhook"   # payloads carry the bare class name
+    python = run_scenario(load(raw, jobs=(PyDeliverWebhook,)))
     assert python.metrics["history_digest"] == webhooks[None].metrics["history_digest"]
 
 
@@ -126,6 +123,7 @@ SHOP = {
     "description": "three shop jobs, Python or declared",
     "duration": "2m",
     "drain": "1m",
+    "plugins": ["jobsim.shop"],    # its services; the Python versions of the jobs
     "system": {"processes": 2, "concurrency": 5, "fetch": "reliable",
                "queues": [["critical", 2], ["default", 1], ["low_priority", 1]],
                "safeguards": {"idempotency": {"guard": "primary"}}},

@@ -35,7 +35,7 @@ from jobsim import backoff
 from jobsim.broker.base import RETRY, BrokerError, Payload
 from jobsim.system.flavors.base import Daemon, Flavor
 from jobsim.system.flavors.selectors import OrderedSelector
-from jobsim.system.job import Job, job_class
+from jobsim.system.job import Job
 from jobsim.system.processor import Processor
 from jobsim.system.retry import RetryHandler
 from jobsim.system.scheduler import Poller
@@ -250,7 +250,8 @@ class WorkHorse(Processor):
         system.sim.record("failure", jid, error, attempt, int(dup))
         if not dup:
             exc = _JobTimeout() if error == TIMEOUT else _HorseKilled()
-            system.retry.handle(payload, _class_of(payload), Job(), exc, self.worker.now())
+            system.retry.handle(payload, _class_of(system, payload), Job(), exc,
+                                self.worker.now())
         self.worker.fetcher.acknowledge(payload)
         self.current = None
 
@@ -269,9 +270,9 @@ class _HorseKilled(Exception):
 _HorseKilled.__name__ = HORSE_KILLED
 
 
-def _class_of(payload: Payload) -> type[Job]:
+def _class_of(system: Any, payload: Payload) -> type[Job]:
     try:
-        return job_class(payload["class"])
+        return system.library.resolve(payload["class"])
     except LookupError:
         return Job
 

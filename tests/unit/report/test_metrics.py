@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jobsim.history.history import History
 from jobsim.report import metrics
+from jobsim.shop.metrics import shop_metrics
 
 
 def test_sections_of_the_hand_history(history: History) -> None:
@@ -17,12 +20,13 @@ def test_sections_of_the_hand_history(history: History) -> None:
     assert parts["retries"] == {"by_attempt": [1], "peak_per_minute": 1}
     assert parts["failures"] == {"Boom": 1}
     assert parts["services"] == {}
-    assert parts["highlights"] == []
+    assert "orders" not in parts and "highlights" not in parts     # a plug-in's business
     document = metrics.compute(history, {}, {})
+    assert document["highlights"] == []
     assert {k: document["jobs"][k] for k in parts["jobs"]} == parts["jobs"]
 
 
-def test_orders_services_and_the_email_highlight() -> None:
+def test_the_shops_metrics_hook_orders_and_the_email_highlight() -> None:
     cfg = {"queues": ["default"], "safeguards": {"idempotency": {"guard": "replica"}}}
     history = History([
         (0.0, "config", None, cfg),
@@ -39,8 +43,14 @@ def test_orders_services_and_the_email_highlight() -> None:
         (9.0, "sample", None, "pool.db", 1),
     ])
     parts = metrics.tally(history)
-    assert parts["orders"] == {"fulfilled": 3, "fulfilled_before_capture": 1,
-                               "fulfilled_uncaptured": 2, "errors": 2}
+    shop = shop_metrics(history)
+    assert shop["orders"] == {"fulfilled": 3, "fulfilled_before_capture": 1,
+                              "fulfilled_uncaptured": 2, "errors": 2}
     assert parts["services"] == {"pay.api": {"calls": 12, "peak_calls_per_s": 3}}
-    assert parts["highlights"] == [["duplicate emails (guard=replica)", 1]]
+    assert shop["highlights"] == [["duplicate emails (guard=replica)", 1]]
     assert parts["effects"] == {"total": 8, "duplicates": 1}
+    document = metrics.compute(history, {}, {}, extra=[shop])
+    assert document["orders"] == shop["orders"]                 # at the top level
+    assert document["highlights"] == shop["highlights"]
+    with pytest.raises(ValueError, match="'jobs'"):
+        metrics.compute(history, {}, {}, extra=[{"jobs": {}}])   # may not replace a section

@@ -25,7 +25,7 @@ def invoke(*args: str) -> tuple[int, str]:
 @pytest.mark.parametrize("body", [
     "workload: [{job: SyntheticJob, count: 1000000000}]",
     "workload: [{job: SyntheticJob, burst: 1000000000}]",
-    "workload: [{job: NotificationDeliveryJob, fanout: 1000000000}]",
+    "plugins: [jobsim.shop]\nworkload: [{job: NotificationDeliveryJob, fanout: 1000000000}]",
     "workload: [{job: SyntheticJob, count: 1}]\n"
     "faults: [{type: load_burst, count: 1000000000, start: 1m}]",
     "duration: 1d\nworkload: [{job: SyntheticJob, rate: 1000000/s}]",

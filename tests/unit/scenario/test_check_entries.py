@@ -59,13 +59,15 @@ def test_bad_entries_name_the_path_and_reason(extra: dict[str, Any], message: st
 
 def test_a_jobs_after_declaration_becomes_an_ordering_rule_in_the_config() -> None:
     from jobsim.scenario.runner import run_config
-    from jobsim.system.job import REGISTRY, Job
+    from jobsim.system.job import Job
+    from jobsim.system.library import JobLibrary
 
     class ShipAfterPayment(Job):
         after = ("effect paid:{0}",)
 
-    try:
-        rules = run_config(load(), 0)["order"]
-        assert {"before": "effect paid:{0}", "after": "start ShipAfterPayment({0})"} in rules
-    finally:
-        REGISTRY.pop("ShipAfterPayment", None)
+    rule = {"before": "effect paid:{0}", "after": "start ShipAfterPayment({0})"}
+    with_it = load_document({**BASE, "workload": [{"job": "ShipAfterPayment", "count": 1}]},
+                            known_jobs=JobLibrary([ShipAfterPayment]), known_faults=set(),
+                            known_checks=NAMES, file="s.yaml")
+    assert rule in run_config(with_it, 0)["order"]
+    assert rule not in run_config(load(), 0)["order"]    # a class the run does not hold

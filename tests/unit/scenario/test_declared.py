@@ -14,8 +14,8 @@ import pytest
 from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.scenario import ScenarioError, load_document
 from jobsim.scenario.build import FAULT_NAMES
+from jobsim.scenario.jobs import base_library
 from jobsim.scenario.runner import Result, run_scenario
-from jobsim.system.job import REGISTRY
 
 BASE: dict[str, Any] = {
     "description": "declared jobs under test",
@@ -52,7 +52,7 @@ def doc(**jobs: Any) -> dict[str, Any]:
 
 
 def load(raw: dict[str, Any]) -> Any:
-    return load_document(raw, known_jobs=REGISTRY, known_faults=FAULT_NAMES,
+    return load_document(raw, known_jobs=base_library(), known_faults=FAULT_NAMES,
                          known_checks=CHECK_NAMES, file="t.yaml")
 
 
@@ -240,7 +240,7 @@ def test_tempfiles_are_released_per_the_resources_safeguard(scoped: bool, leaked
 
 def test_declared_jobs_do_not_outlive_their_run() -> None:
     run(doc())
-    assert "Deliver" not in REGISTRY
+    assert "Deliver" not in base_library()
 
 
 def test_a_declared_class_names_the_world_parts_it_uses() -> None:

@@ -329,7 +329,8 @@ BAD_FILES = [
         "unknown_top_key.yaml",
         "workloads: unknown key 'workloads' (did you mean 'workload' or 'world'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, name, "
-        "order, reproduces, route_all_to, seed, story, system, variants, workload, world",
+        "order, plugins, reproduces, route_all_to, seed, story, system, variants, workload, "
+        "world",
     ),
     (
         "unknown_system_key.yaml",
@@ -347,7 +348,7 @@ BAD_FILES = [
     (
         "unknown_service_key.yaml",
         "world.services.payment_api.latncy: unknown key 'latncy' (did you mean 'latency'?); "
-        "valid keys: capacity, error_rate, latency, on_full, timeout",
+        "valid keys: capacity, error_rate, idempotency_window, latency, on_full, timeout",
     ),
     (
         "unknown_safeguard_key.yaml",
@@ -450,12 +451,13 @@ BAD_FILES = [
         "variant_unknown_key.yaml",
         "variants.single_fifo.sytem: unknown key 'sytem' (did you mean 'system'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, "
-        "order, reproduces, route_all_to, seed, story, system, workload, world",
+        "order, plugins, reproduces, route_all_to, seed, story, system, workload, world",
     ),
     (
         "variant_renames.yaml",
         "variants.other.name: unknown key 'name'; valid keys: checks, description, drain, "
-        "duration, expect, faults, jobs, latency_bounds, order, reproduces, route_all_to, "
+        "duration, expect, faults, jobs, latency_bounds, order, plugins, reproduces, "
+        "route_all_to, "
         "seed, story, system, workload, world",
     ),
     ("variant_bad_value.yaml", "variants.slow.system.concurrency: must be at least 1, got 0"),
@@ -484,7 +486,8 @@ BAD_FILES = [
         "world.pools.db.wait_timeout: unknown key 'wait_timeout' (did you mean "
         "'checkout_timeout'?); valid keys: checkout_timeout, size",
     ),
-    ("export_error_rate_range.yaml", "world.export.error_rate: must be at most 1, got 1.5"),
+    ("export_error_rate_range.yaml",
+     "world.export: error_rate: expected a number in [0, 1], got 1.5"),
 ]
 
 

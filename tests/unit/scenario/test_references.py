@@ -24,6 +24,7 @@ duration: 10m
 system: {processes: 2}
 workload: [{job: SyntheticJob, count: 5}]
 checks: [no_loss]
+plugins: [jobsim.shop]
 """
 
 
@@ -39,42 +40,42 @@ def problems(tmp_path: Path, extra: str, base: str = BASE) -> list[str]:
 
 @pytest.mark.parametrize(("extra", "expected"), [
     ("faults: [{type: worker_crash, target: p7, start: 1m}]",
-     "6: faults[0].target: unknown process 'p7' for 'worker_crash'; "
+     "7: faults[0].target: unknown process 'p7' for 'worker_crash'; "
      "valid: random, all, p0, p1"),
     ("faults: [{type: latency, target: emial, start: 1m}]",
-     "6: faults[0].target: unknown service 'emial' for 'latency' (did you mean 'email'?); "
+     "7: faults[0].target: unknown service 'emial' for 'latency' (did you mean 'email'?); "
      "valid: analytics, email, fraud, inventory, payment"),
     ("faults: [{type: redis_failover, target: p0, start: 1m, duration: 5s}]",
-     "6: faults[0].target: fault 'redis_failover' takes no target (it acts on the whole "
+     "7: faults[0].target: fault 'redis_failover' takes no target (it acts on the whole "
      "storage); remove target:"),
     ("faults: [{type: replica_lag, target: 0, start: 1m}]",
-     "6: faults[0].target: no replica '0': world.database.replicas is 0"),
+     "7: faults[0].target: no replica '0': world.database.replicas is 0"),
     ("faults: [{type: load_burst, job: SyntheticJb, start: 1m}]",
-     "6: faults[0].job: unknown job 'SyntheticJb' (did you mean 'SyntheticJob'?); valid jobs: "
+     "7: faults[0].job: unknown job 'SyntheticJb' (did you mean 'SyntheticJob'?); valid jobs: "
      "AnalyticsJob, DataExportJob, FraudCheckJob, FulfillmentJob, InventoryReservationJob, "
      "NoopJob, NotificationDeliveryJob, PaymentCaptureJob, PaymentProcessingJob, PoisonJob, "
      "SyntheticJob"),
     ("faults: [{type: load_burst, job: PaymentProcessingJob, args: {amount: {a: 1}}, start: 1m}]",
-     "6: faults[0].args: PaymentProcessingJob takes workload args ['amount_cents'], "
+     "7: faults[0].args: PaymentProcessingJob takes workload args ['amount_cents'], "
      "not ['amount']"),
     ("faults: [{type: duplicate_delivery, rate: 1.0, start: 1m}]",
-     "6: faults[0].rate: expected a probability in [0, 1), got 1.0: at 1 every delivery "
+     "7: faults[0].rate: expected a probability in [0, 1), got 1.0: at 1 every delivery "
      "would be repeated forever"),
     ("faults: [{type: latency, target: payment, extr: 2s, start: 1m}]",
-     "6: faults[0].extr: unknown parameter for 'latency' (did you mean 'extra'?); "
+     "7: faults[0].extr: unknown parameter for 'latency' (did you mean 'extra'?); "
      "valid: extra"),
     ("expect: [{metric: jobs.lots, max: 0}]",
-     "6: expect[0].metric: no metric 'lots' under 'jobs' (did you mean 'lost'?); valid: "
+     "7: expect[0].metric: no metric 'lots' under 'jobs' (did you mean 'lost'?); valid: "
      "canceled, dead, dead_by_reason, discarded, discarded_by_reason, enqueued, executions, "
      "in_flight, lost, retries, succeeded"),
     ("expect: [{metric: queues.critical.latency_p99_s, max: 5}]",
-     "6: expect[0].metric: queues: no queue 'critical' in this scenario; valid: default"),
+     "7: expect[0].metric: queues: no queue 'critical' in this scenario; valid: default"),
     ("expect: [{metric: checks.idempotency.ok, equals: true}]",
-     "6: expect[0].metric: checks: no check 'idempotency' in this scenario; valid: no_loss"),
+     "7: expect[0].metric: checks: no check 'idempotency' in this scenario; valid: no_loss"),
     ("expect: [{metric: checks.no_loss.ok, max: 1}]",
-     "6: expect[0]: 'checks.no_loss.ok' is true or false: use equals, not min or max"),
+     "7: expect[0]: 'checks.no_loss.ok' is true or false: use equals, not min or max"),
     ("expect: [{metric: jobs, max: 1}]",
-     "6: expect[0].metric: 'jobs' is a section, not a value; under it: canceled, dead, "
+     "7: expect[0].metric: 'jobs' is a section, not a value; under it: canceled, dead, "
      "dead_by_reason, discarded, discarded_by_reason, enqueued, executions, in_flight, lost, "
      "retries, succeeded"),
 ])
@@ -113,7 +114,7 @@ def test_a_variant_with_a_bad_reference_fails_the_base_run(tmp_path: Path) -> No
     extra = "variants:\n  one: {system: {processes: 1}, faults: [{type: worker_crash, " \
             "target: p1, start: 1m}]}\n"
     assert problems(tmp_path, extra) == [
-        "7: variants.one.faults[0].target: unknown process 'p1' for 'worker_crash'; "
+        "8: variants.one.faults[0].target: unknown process 'p1' for 'worker_crash'; "
         "valid: random, all, p0"
     ]
 
@@ -122,7 +123,7 @@ def test_a_variant_shrinking_processes_breaks_a_base_target(tmp_path: Path) -> N
     extra = ("faults: [{type: worker_crash, target: p1, start: 1m}]\n"
              "variants:\n  small: {system: {processes: 1}}\n")
     assert problems(tmp_path, extra) == [
-        "6: faults[0].target: in variant 'small': unknown process 'p1' for 'worker_crash'; "
+        "7: faults[0].target: in variant 'small': unknown process 'p1' for 'worker_crash'; "
         "valid: random, all, p0"
     ]
 
@@ -141,9 +142,9 @@ def test_valid_targets_load(tmp_path: Path) -> None:
     path.write_text(BASE.replace("processes: 2}", "processes: 2}\nworld: {database: {replicas: 2}}")
                     + "faults:\n  - {type: worker_crash, target: p1, start: 1m}\n"
                     "  - {type: replica_lag, target: 1, start: 1m}\n"
-                    "  - {type: latency, target: payment_api, start: 1m}\n"
+                    "  - {type: latency, target: payment, start: 1m}\n"
                     "expect: [{metric: checks.no_loss.ok, equals: true}]\n")
-    assert [f.target for f in load(path).faults] == ["p1", "1", "payment_api"]
+    assert [f.target for f in load(path).faults] == ["p1", "1", "payment"]
 
 
 def test_the_documented_complete_example_is_valid() -> None:

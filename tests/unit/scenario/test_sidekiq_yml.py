@@ -20,7 +20,7 @@ drain: 30m
 system: {{sidekiq_yml: config/sidekiq.yml{extra}}}
 workload:
   - {{job: SyntheticJob, count: 20, spread: 10s{queue},
-     args: {{p_fail: 1.0, dist: constant, value: 0.01}}}}
+     args: {{p_fail: 1.0, dist: fixed, value: 0.01}}}}
 checks: [no_loss]
 """
 

@@ -1,6 +1,6 @@
 """The world keys that used to be build-time workarounds: a pool's checkout_timeout and
-``world.export``. Each reaches the world it configures, and each default is the
-behaviour the workaround had (built-in digests unchanged)."""
+the shop plug-in's ``world.export``. Each reaches what it configures, and each default
+is the behaviour the workaround had (built-in digests unchanged)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from jobsim.scenario import build, load_document
-from jobsim.scenario.schema import POOL_CHECKOUT_TIMEOUT_S, ExportConfig, PoolConfig, Scenario
+from jobsim.scenario import ScenarioError, build, load_document
+from jobsim.scenario.schema import POOL_CHECKOUT_TIMEOUT_S, PoolConfig, Scenario
+from jobsim.shop import PLUGIN as SHOP
 from jobsim.sim.simulation import Simulation
 from jobsim.world.world import World
 
@@ -51,11 +52,19 @@ def test_a_variant_changes_one_pools_timeout() -> None:
     assert s.with_variant("patient").world.pools["db"] == PoolConfig(30, 3600.0)
 
 
-@pytest.mark.parametrize(("rate", "fail_p"), [(0.25, 0.25), (0.0, None)])
-def test_export_error_rate_is_the_exports_failure_chance(rate: float, fail_p: Any) -> None:
-    s = scenario({"export": {"error_rate": rate}})
-    assert s.world.export == ExportConfig(rate)
+@pytest.mark.parametrize("rate", [0.25, 0.0])
+def test_export_error_rate_is_the_shops_export_failure_chance(rate: float) -> None:
+    s = scenario({"export": {"error_rate": rate}}, plugins=["jobsim.shop"])
+    assert s.world.extra == {"export": {"error_rate": rate}}
     config, error_rates = build.world_config(s)
-    assert config.get("export", {}).get("fail_p") == fail_p
-    assert error_rates == {} and "export" not in config["services"]
-    assert built_world(s).export["fail_p"] == rate
+    assert error_rates == {} and "export" not in config and "export" not in config["services"]
+    world = built_world(s)
+    assert SHOP.setup is not None
+    assert SHOP.setup(world, {}, s.world.extra).export["fail_p"] == rate
+
+
+def test_export_is_the_shops_key_and_refused_without_it() -> None:
+    with pytest.raises(ScenarioError, match=r"world\.export: unknown key 'export'"):
+        scenario({"export": {"error_rate": 0.1}})
+    with pytest.raises(ScenarioError, match=r"world\.export: error_rate"):
+        scenario({"export": {"error_rate": 2}}, plugins=["jobsim.shop"])

@@ -144,7 +144,7 @@ def test_successes_refund_tokens_and_a_healthy_service_keeps_jobs_out_of_the_dea
 
 def test_without_a_budget_the_same_outage_retries_until_exhausted() -> None:
     sim = Simulation(3)
-    world = World(sim, {"sample_interval": 0})
+    world = World(sim, {"sample_interval": 0, "services": {"payment": {"latency": 0.1}}})
     system = JobSystem(sim, make_broker("memory"),
                        SystemConfig(processes=1, concurrency=1, poll_interval_avg=1.0), world)
     world.service("payment").set_outage("error")

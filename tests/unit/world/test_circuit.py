@@ -166,10 +166,12 @@ def test_the_load_meter_counts_peaks_per_second_and_restarts_when_healed() -> No
 
 def test_the_world_puts_a_breaker_on_every_service_and_records_load_at_the_end() -> None:
     sim = Simulation(1)
-    world = World(sim, {"circuit_breaker": {"threshold": 2, "cooldown": 60}})
+    world = World(sim, {"circuit_breaker": {"threshold": 2, "cooldown": 60},
+                        "services": {"payment": {"latency": 0.3}, "email": {"latency": 0.1}}})
+    assert len(world.services) == 2
     assert all(s.breaker is not None and s.breaker.threshold == 2
                for s in world.services.values())
-    payment = world.service("payment_api")
+    payment = world.service("payment")
     open_breaker(sim, payment, 5)
     world.finish()
     load = {e[3]: e[4] for e in sim.history.of_kind("sample")

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
 from jobsim.sim.simulation import Simulation
 from jobsim.world.database import Database, UniqueViolation
+
+
+def declared(*args: Any, **kw: Any) -> Database:
+    """A database with the tables these tests write (tables must be declared)."""
+    db = Database(*args, **kw)
+    for name in ("t", "plain", "orders"):
+        db.create_table(name)
+    return db
 
 
 def at(sim: Simulation, t: float) -> None:
@@ -22,7 +31,7 @@ def effects(sim: Simulation) -> list[tuple]:
 
 def test_unique_violation_raises_and_writes_nothing() -> None:
     sim = Simulation(1)
-    db = Database(sim)
+    db = declared(sim)
     db.create_table("notifications", unique=("user_id", "campaign_id"))
     db.insert("j1", "notifications", {"user_id": 1, "campaign_id": 7})
     with pytest.raises(UniqueViolation):
@@ -35,7 +44,7 @@ def test_unique_violation_raises_and_writes_nothing() -> None:
 
 def test_effect_once_flag_depends_on_key_kind() -> None:
     sim = Simulation(1)
-    db = Database(sim)
+    db = declared(sim)
     db.insert("a", "plain", {"v": 1})
     db.insert("b", "plain", {"v": 1}, effect_key="charge:9")
     db.insert("c", "plain", {"v": 2}, effect=False)
@@ -43,7 +52,7 @@ def test_effect_once_flag_depends_on_key_kind() -> None:
 
 
 def test_explicit_id_is_a_primary_key() -> None:
-    db = Database(Simulation(1))
+    db = declared(Simulation(1))
     db.insert(None, "orders", {"id": "o1"})
     with pytest.raises(UniqueViolation):
         db.insert(None, "orders", {"id": "o1"})
@@ -51,7 +60,7 @@ def test_explicit_id_is_a_primary_key() -> None:
 
 def test_replica_lag_hides_a_write_until_the_lag_passes() -> None:
     sim = Simulation(1)
-    db = Database(sim, replicas=1, lags=3.0)
+    db = declared(sim, replicas=1, lags=3.0)
     at(sim, 10.0)
     db.insert("j", "t", {"k": "a"})
     assert db.find("t", {"k": "a"}).copy == "primary"
@@ -67,7 +76,7 @@ def test_replica_lag_hides_a_write_until_the_lag_passes() -> None:
 
 def test_set_lag_lowering_reveals_raising_stalls() -> None:
     sim = Simulation(1)
-    db = Database(sim, replicas=1, lags=100.0)
+    db = declared(sim, replicas=1, lags=100.0)
     db.insert(None, "t", {"k": 1})
     at(sim, 5.0)
     assert not db.exists("t", {"k": 1}, on=0)
@@ -83,19 +92,19 @@ def test_set_lag_lowering_reveals_raising_stalls() -> None:
 
 def test_replica_round_robin_and_no_replica_fallback() -> None:
     sim = Simulation(1)
-    db = Database(sim, replicas=2, lags=[0.0, 10.0])
+    db = declared(sim, replicas=2, lags=[0.0, 10.0])
     db.insert(None, "t", {"k": 1})
     copies = [db.find("t", {"k": 1}, on="replica") for _ in range(4)]
     assert [r.copy for r in copies] == ["replica0", "replica1"] * 2
     assert [bool(r) for r in copies] == [True, False] * 2
-    assert Database(sim).find("t", {}, on="replica").copy == "primary"
+    assert declared(sim).find("t", {}, on="replica").copy == "primary"
     with pytest.raises(ValueError):
-        Database(sim, replicas=2, lags=[1.0])
+        declared(sim, replicas=2, lags=[1.0])
 
 
 def test_update_and_delete_are_versioned_for_replicas() -> None:
     sim = Simulation(1)
-    db = Database(sim, replicas=1, lags=5.0)
+    db = declared(sim, replicas=1, lags=5.0)
     db.create_table("u", unique=("email",))
     db.insert(None, "u", {"email": "a", "state": "new"})
     at(sim, 10.0)
@@ -110,7 +119,7 @@ def test_update_and_delete_are_versioned_for_replicas() -> None:
 
 
 def test_update_respects_unique_constraint() -> None:
-    db = Database(Simulation(1))
+    db = declared(Simulation(1))
     db.create_table("u", unique=("email",))
     db.insert(None, "u", {"email": "a"})
     db.insert(None, "u", {"email": "b"})
@@ -123,7 +132,7 @@ def test_indexed_reads_match_a_brute_force_replay() -> None:
     """Random inserts/updates at random times: every read equals a naive replay."""
     rng = random.Random(7)
     sim = Simulation(1)
-    db = Database(sim, replicas=1, lags=4.0)
+    db = declared(sim, replicas=1, lags=4.0)
     log: list[tuple[float, int, dict]] = []  # (t, id, row version)
     db.find("t", {"a": 0})  # build one index early, the other later
     for step in range(600):

@@ -172,7 +172,7 @@ def test_world_sampler_sees_pool_tempfile_and_memory_gauges() -> None:
 
 @pytest.mark.parametrize(("config", "path"), [
     ({"colour": 1}, "world:"),
-    ({"guard": "maybe"}, "world.guard"),
+    ({"guard": "none"}, "world: unknown key"),          # the shop's knobs are not the world's
     ({"services": {"email": {"latency": 1, "retries": 3}}}, "world.services.email"),
     ({"services": {"email": {"latency": {"dist": "zipf"}}}}, "world.services.email"),
     ({"pools": {"db": {"size": 0}}}, "world.pools.db.size"),
@@ -183,11 +183,16 @@ def test_world_config_errors_name_the_field(config: dict, path: str) -> None:
         World(Simulation(1), config)
 
 
-def test_world_service_overrides_merge_over_defaults() -> None:
-    world = World(Simulation(1), {"services": {"payment": {"capacity": 3},
-                                               "shipping": {"latency": 0.5}}})
-    assert world.service("payment_api").capacity == 3
-    assert world.service("payment").timeout == 10.0  # default kept
+def test_the_world_has_exactly_the_services_and_tables_it_declares() -> None:
+    world = World(Simulation(1), {"services": {"webhooks": {"capacity": 3},
+                                               "shipping": {"latency": 0.5}},
+                                  "tables": {"deliveries": ["event_id"], "log": []}})
+    assert sorted(world.services) == ["shipping", "webhooks"]
+    assert world.service("webhooks").capacity == 3
     assert world.service("shipping").latency(None) == 0.5
-    with pytest.raises(KeyError):
-        world.service("nope")
+    assert world.db.table("deliveries").unique == ("event_id",)
+    assert world.db.table("log").unique is None
+    with pytest.raises(KeyError, match="webhooks"):
+        world.service("webhook")                       # no alias, no default service
+    with pytest.raises(LookupError, match="deliveries"):
+        world.db.exists("delivery", {"event_id": 1})   # a misspelt table is not a new one

@@ -1,4 +1,5 @@
-"""Application jobs, run by a minimal fake processor in a bare simulation."""
+"""The shop plug-in's jobs (and the built-in synthetic ones), run by a minimal fake
+processor in a bare simulation."""
 
 from __future__ import annotations
 
@@ -9,10 +10,30 @@ from typing import Any
 import pytest
 import simpy
 
+from jobsim.shop import PLUGIN as SHOP
+from jobsim.shop import jobs as shop_jobs
+from jobsim.shop.settings import EXPORT_DEFAULTS, NAME, ShopSettings
 from jobsim.sim.simulation import Simulation
-from jobsim.system.job import REGISTRY, Job
-from jobsim.world import jobs
+from jobsim.system.job import Job
+from jobsim.system.library import JobLibrary
+from jobsim.world import synthetic
 from jobsim.world.world import World
+
+SHOP_KNOBS = ("guard", "payment_keys", "order_flow", "scoped_resources")
+
+
+class jobs:  # one namespace for the tests below, as the old module was
+    NotificationDeliveryJob = shop_jobs.NotificationDeliveryJob
+    PaymentProcessingJob = shop_jobs.PaymentProcessingJob
+    FraudCheckJob = shop_jobs.FraudCheckJob
+    PaymentCaptureJob = shop_jobs.PaymentCaptureJob
+    InventoryReservationJob = shop_jobs.InventoryReservationJob
+    FulfillmentJob = shop_jobs.FulfillmentJob
+    DataExportJob = shop_jobs.DataExportJob
+    AnalyticsJob = shop_jobs.AnalyticsJob
+    SyntheticJob = synthetic.SyntheticJob
+    NoopJob = synthetic.NoopJob
+    PoisonJob = synthetic.PoisonJob
 
 
 class FakeClient:
@@ -45,8 +66,18 @@ class Harness:
     """What a processor does: set the job's attributes, run perform, note the outcome."""
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 1) -> None:
+        """``config``: world keys, plus the shop's knobs as its safeguard hook sets them."""
+        config = dict(config or {})
+        knobs = {k: config.pop(k) for k in SHOP_KNOBS if k in config}
+        export = {**EXPORT_DEFAULTS, **config.pop("export", {})}
         self.sim = Simulation(seed)
-        self.world = World(self.sim, {"sample_interval": 0, **(config or {})})
+        services = {name: {**spec, **config.pop("services", {}).get(name, {})}
+                    for name, spec in SHOP.services.items()}
+        self.world = World(self.sim, {"sample_interval": 0, "services": services,
+                                      "tables": SHOP.tables, **config})
+        self.world.plugins[NAME] = ShopSettings(**knobs, export=export)
+        if knobs.get("guard") == "constraint":
+            self.world.db.add_unique("notifications", ("user_id", "campaign_id"))
         self.client = FakeClient()
         self.n = 0
 
@@ -179,11 +210,11 @@ def test_race_flow_lets_fulfilment_run_before_capture() -> None:
 
 @pytest.mark.parametrize(("keys", "captures"), [(False, 2), (True, 1)])
 def test_retrying_a_timed_out_capture_needs_an_idempotency_key(keys: bool, captures: int) -> None:
-    h = Harness({"order_flow": "chain", "idempotency_keys": keys,
+    h = Harness({"order_flow": "chain", "payment_keys": keys,
                  "services": {"payment": {"effect_on_timeout": True, "timeout": 5.0}}})
     h.start(jobs.PaymentProcessingJob, "o1", 500)
     h.run()
-    pay = h.world.service("payment_api")
+    pay = h.world.service("payment")
     pay.set_outage("timeout")
     first = h.start(jobs.PaymentCaptureJob, "o1")
     h.run()
@@ -249,7 +280,7 @@ def test_synthetic_job_service_time_and_failure_rate() -> None:
 
 def test_synthetic_uniform_stays_in_bounds() -> None:
     h = Harness()
-    procs = [h.start(jobs.SyntheticJob, "uniform", 0.0, {"low": 1.0, "high": 2.0},
+    procs = [h.start(jobs.SyntheticJob, "uniform", 0.0, {"min": 1.0, "max": 2.0},
                      at=i * 10.0) for i in range(200)]
     ends: list[float] = []
     for i, p in enumerate(procs):
@@ -276,8 +307,10 @@ def test_poison_job_crashes_its_worker() -> None:
     assert h.sim.now == 0
 
 
-def test_job_classes_are_registered_with_their_options() -> None:
-    assert all(REGISTRY[name] is cls for name, cls in jobs.JOBS.items())
+def test_the_shop_offers_its_jobs_through_a_library_only() -> None:
+    library = JobLibrary(SHOP.jobs)
+    assert library.resolve("PaymentProcessingJob") is jobs.PaymentProcessingJob
+    assert "SyntheticJob" not in library and "PaymentProcessingJob" not in JobLibrary()
     assert jobs.PaymentProcessingJob.queue == "critical"
     assert jobs.AnalyticsJob.queue == "low_priority"
 

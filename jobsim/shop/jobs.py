@@ -1,4 +1,4 @@
-"""The seed's application jobs, written as Sidekiq workers against the simulated world.
+"""The shop's jobs, written as Sidekiq workers against the simulated world.
 
 Each ``perform`` is a generator: world calls are ``yield from`` (they take simulated
 time), raising is failing (the job system retries), and a crash arrives as a
@@ -6,38 +6,29 @@ time), raising is failing (the job system retries), and a crash arrives as a
 events by the world (email sent, card captured, order fulfilled); idempotency is judged
 on those.
 
-Knobs come from the world config (``world.py``): ``guard``, ``idempotency_keys``,
-``order_flow``, ``scoped_resources`` and ``export``.
+Knobs come from the shop's settings (``settings.py``), which the plug-in's safeguard hook
+derives from the scenario and keeps in ``world.plugins["shop"]``: ``guard``,
+``payment_keys``, ``order_flow``, ``scoped_resources`` and ``export``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
 from typing import Any
 
 import simpy
 
+from jobsim.shop.settings import settings
 from jobsim.system.job import Job, Work
 from jobsim.world.database import UniqueViolation
-from jobsim.world.services import Sampler, make_sampler
-
-
-class SyntheticFailure(Exception):
-    """SyntheticJob's random failure (probability ``p_fail``)."""
 
 
 class ExportError(Exception):
     """DataExportJob failed half way (the error path that leaked in the seed)."""
 
 
-class PoisonSurvived(RuntimeError):
-    """PoisonJob's crash did not interrupt it: the system's crash hook is missing."""
-
-
 # ---- notifications -----------------------------------------------------------------
 class NotificationDeliveryJob(Job):
-    """Send one campaign email to one user, guarded per ``world.guard``.
+    """Send one campaign email to one user, guarded per the ``guard`` setting.
 
     Windows each guard leaves open (duplicates = two executions both send):
 
@@ -54,6 +45,9 @@ class NotificationDeliveryJob(Job):
       ``effect_on_timeout`` a timed-out send that did go out is resent by the retry.
     """
 
+    services = ("email",)
+    tables = ("notifications",)
+
     @classmethod
     def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
         """Recipient ``index`` of campaign ``campaign_id`` (default 1)."""
@@ -63,7 +57,7 @@ class NotificationDeliveryJob(Job):
         world = self.world
         db = world.db
         where = {"user_id": user_id, "campaign_id": campaign_id}
-        guard = world.guard
+        guard = settings(world).guard
         if guard in ("primary", "replica"):
             if db.exists("notifications", where, on=guard):
                 return
@@ -92,7 +86,7 @@ class NotificationDeliveryJob(Job):
 class PaymentProcessingJob(Job):
     """Accept an order and run (or schedule) fraud check, capture, reservation, fulfilment.
 
-    ``world.order_flow``:
+    ``order_flow`` (from the ``dependencies`` safeguard):
 
     * ``inline`` (default): fraud check, capture and reservation in this job, then
       enqueue ``FulfillmentJob``: fulfilment can never precede capture.
@@ -105,6 +99,8 @@ class PaymentProcessingJob(Job):
     """
 
     queue = "critical"
+    services = ("fraud", "payment", "inventory")
+    tables = ("orders", "fraud_checks", "captures")
 
     @classmethod
     def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
@@ -116,7 +112,7 @@ class PaymentProcessingJob(Job):
         if not world.db.exists("orders", {"id": order_id}):
             world.db.insert(self, "orders", {"id": order_id, "amount_cents": amount_cents},
                             effect=False)
-        flow = world.order_flow
+        flow = settings(world).order_flow
         if flow == "race":
             for step in (FraudCheckJob, PaymentCaptureJob, InventoryReservationJob,
                          FulfillmentJob):
@@ -148,7 +144,7 @@ def _enqueue_with_dependencies(job: Job, order_id: Any) -> None:
 
 
 def _next(job: Job, step: type[Job], order_id: Any) -> None:
-    if job.world.order_flow == "chain":
+    if settings(job.world).order_flow == "chain":
         job.client.perform_async(step, order_id)
 
 
@@ -165,7 +161,7 @@ def _capture(job: Job, order_id: Any) -> Work:
     if world.db.exists("captures", {"order_id": order_id}):
         return
     order = world.db.find("orders", {"id": order_id}).row
-    idem = f"capture:{order_id}" if world.idempotency_keys else None
+    idem = f"capture:{order_id}" if settings(world).payment_keys else None
     resp = yield from world.service("payment").call(
         job, "capture", key=f"payment:{order_id}", effect=True, once=True,
         idempotency_key=idem)
@@ -181,6 +177,8 @@ def _reserve(job: Job, order_id: Any) -> Work:
 
 class FraudCheckJob(Job):
     queue = "critical"
+    services = ("fraud",)
+    tables = ("fraud_checks",)
 
     def perform(self, order_id: Any) -> Work:
         yield from _fraud_check(self, order_id)
@@ -189,9 +187,11 @@ class FraudCheckJob(Job):
 
 class PaymentCaptureJob(Job):
     """Capture the order's payment; sends ``capture:{order_id}`` as the idempotency key
-    when ``world.idempotency_keys`` is on."""
+    when the ``payment_keys`` setting is on."""
 
     queue = "critical"
+    services = ("payment",)
+    tables = ("orders", "captures")
 
     def perform(self, order_id: Any) -> Work:
         yield from _capture(self, order_id)
@@ -200,6 +200,7 @@ class PaymentCaptureJob(Job):
 
 class InventoryReservationJob(Job):
     queue = "critical"
+    services = ("inventory",)
 
     def perform(self, order_id: Any) -> Work:
         yield from _reserve(self, order_id)
@@ -215,6 +216,8 @@ class FulfillmentJob(Job):
     """
 
     queue = "critical"
+    services = ("inventory",)
+    tables = ("captures", "shipments")
 
     def perform(self, order_id: Any) -> Work:
         world = self.world
@@ -231,11 +234,13 @@ class FulfillmentJob(Job):
 class DataExportJob(Job):
     """Export ``rows`` rows: a db connection, a temp file and memory for the batch.
 
-    Scoped (``world.scoped_resources``): everything is released on every path, errors and
+    Scoped (the ``scoped_resources`` setting): everything is released on every path, errors and
     interrupts included. Unscoped: released only on success, like the seed's job, so
     each failure (``export.fail_p``) or kill leaks a connection, a temp file and memory
     until the process dies (and the temp file even then).
     """
+
+    pools = ("db",)
 
     @classmethod
     def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
@@ -243,16 +248,17 @@ class DataExportJob(Job):
         return [index, _only(cls, params, "rows").get("rows", 1000)]
 
     def perform(self, export_id: Any, rows: int) -> Work:
-        if self.world.scoped_resources:
+        if settings(self.world).scoped_resources:
             yield from self._scoped(rows)
         else:
             yield from self._unscoped(rows)
 
     def _scoped(self, rows: int) -> Work:
         world, worker = self.world, self.worker
+        export = settings(world).export
         with (yield from world.pool("db").checkout(self)):
-            handle = world.tempfiles.create(worker, rows * world.export["row_bytes"])
-            mem = world.memory.allocate(worker, rows * world.export["mem_per_row"])
+            handle = world.tempfiles.create(worker, rows * export["row_bytes"])
+            mem = world.memory.allocate(worker, rows * export["mem_per_row"])
             try:
                 yield from self._work(rows)
             finally:
@@ -261,9 +267,10 @@ class DataExportJob(Job):
 
     def _unscoped(self, rows: int) -> Work:
         world, worker = self.world, self.worker
+        export = settings(world).export
         lease = yield from world.pool("db").checkout(self)
-        handle = world.tempfiles.create(worker, rows * world.export["row_bytes"])
-        mem = world.memory.allocate(worker, rows * world.export["mem_per_row"])
+        handle = world.tempfiles.create(worker, rows * export["row_bytes"])
+        mem = world.memory.allocate(worker, rows * export["mem_per_row"])
         yield from self._work(rows)
         world.memory.free(mem)
         world.tempfiles.delete(handle)
@@ -271,22 +278,13 @@ class DataExportJob(Job):
 
     def _work(self, rows: int) -> Work:
         """Query and write half the rows, maybe fail, then the other half."""
-        half = rows * self.world.export["row_s"] / 2
+        export = settings(self.world).export
+        half = rows * export["row_s"] / 2
         yield self.sleep(half)
-        p_fail = self.world.export["fail_p"]
+        p_fail = export["fail_p"]
         if p_fail and self.sim.streams["jobs.export"].random() < p_fail:
             raise ExportError(f"export {self.args[0] if self.args else '?'} failed")
         yield self.sleep(half)
-
-
-@functools.cache
-def _vetted(dist: str, params: tuple[tuple[str, Any], ...]) -> None:
-    make_sampler({"dist": dist, **dict(params)})
-
-
-def _vet_distribution(dist: str, params: dict[str, Any]) -> None:
-    """Reject a bad distribution when the workload is built; once per distinct spec."""
-    _vetted(dist, tuple(sorted(params.items())))
 
 
 def _only(cls: type[Job], params: dict[str, Any], *allowed: str) -> dict[str, Any]:
@@ -303,72 +301,13 @@ class AnalyticsJob(Job):
     """A short call to the analytics sink; no effect recorded (80k of them are load)."""
 
     queue = "low_priority"
+    services = ("analytics",)
 
     def perform(self, event_id: Any) -> Work:
         yield from self.world.service("analytics").call(self, "track")
 
 
-_SAMPLERS: dict[tuple[Any, ...], Sampler] = {}
-
-
-class SyntheticJob(Job):
-    """Service time from a distribution, failing with probability ``p_fail``.
-
-    Args (positional, JSON-native): ``dist`` ("constant", "exponential", "uniform",
-    "lognormal"), ``p_fail``, ``params`` (dict: ``mean``; ``low``/``high``;
-    ``mu``/``sigma`` or ``mean``/``sigma``; see ``services.make_sampler``). Service
-    times draw from stream "synthetic", failures from "synthetic.fail", so ``p_fail``
-    does not change the service times. For validating queueing models.
-    """
-
-    @classmethod
-    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
-        """``{dist, p_fail, <distribution parameters>}`` -> perform's arguments."""
-        rest = {k: v for k, v in params.items() if k not in ("dist", "p_fail")}
-        _vet_distribution(params.get("dist", "exponential"), rest or {"mean": 1.0})
-        return [params.get("dist", "exponential"), params.get("p_fail", 0.0),
-                rest or {"mean": 1.0}]
-
-    def perform(self, dist: str = "exponential", p_fail: float = 0.0,
-                params: Mapping[str, Any] | None = None) -> Work:
-        params = params if params is not None else {"mean": 1.0}
-        key = (dist, *sorted(params.items()))
-        sampler = _SAMPLERS.get(key)
-        if sampler is None:
-            sampler = _SAMPLERS[key] = make_sampler({"dist": dist, **params})
-        yield self.sleep(sampler(self.sim.streams["synthetic"]))
-        if p_fail and self.sim.streams["synthetic.fail"].random() < p_fail:
-            raise SyntheticFailure(f"synthetic failure (p={p_fail})")
-
-
-class NoopJob(Job):
-    """One zero-length step: the job system's own overhead, for benchmarks."""
-
-    @classmethod
-    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
-        return []
-
-    def perform(self, *args: Any) -> Work:
-        yield self.sleep(0)
-
-
-class PoisonJob(Job):
-    """Crashes the worker process running it, every time (a segfault or an OOM kill)."""
-
-    @classmethod
-    def make_args(cls, index: int, params: dict[str, Any]) -> list[Any]:
-        return []
-
-    def perform(self, *args: Any) -> Work:
-        yield self.crash_process()
-        raise PoisonSurvived("the worker process survived crash_process()")
-
-
-JOBS: dict[str, type[Job]] = {
-    cls.__name__: cls
-    for cls in (
-        NotificationDeliveryJob, PaymentProcessingJob, FraudCheckJob, PaymentCaptureJob,
-        InventoryReservationJob, FulfillmentJob, DataExportJob, AnalyticsJob,
-        SyntheticJob, NoopJob, PoisonJob,
-    )
-}
+SHOP_JOBS: tuple[type[Job], ...] = (
+    NotificationDeliveryJob, PaymentProcessingJob, FraudCheckJob, PaymentCaptureJob,
+    InventoryReservationJob, FulfillmentJob, DataExportJob, AnalyticsJob,
+)
