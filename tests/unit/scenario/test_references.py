@@ -226,7 +226,7 @@ def test_every_built_in_file_resolves(path: Path) -> None:
 def test_the_story_metric_is_resolved_too(tmp_path: Path) -> None:
     extra = "story: {question: 'How long did it wait?', metric: queues.critcal.latency_p99_s}\n"
     assert problems(tmp_path, extra) == [
-        "6: story.metric: queues: no queue 'critcal' in this scenario; valid: default"
+        "7: story.metric: queues: no queue 'critcal' in this scenario; valid: default"
     ]
 
 
@@ -234,7 +234,7 @@ def test_a_lognormal_latency_with_mean_zero_is_refused(tmp_path: Path) -> None:
     """Found by the fuzz test: it crashed the world's sampler mid-run (exit 3)."""
     extra = "world: {services: {email: {latency: {dist: lognormal, mean: 0, sd: 60ms}}}}\n"
     assert problems(tmp_path, extra) == [
-        "6: world.services.email.latency.mean: must be positive, got 0"
+        "7: world.services.email.latency.mean: must be positive, got 0"
     ]
 
 
