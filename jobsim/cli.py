@@ -14,29 +14,38 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
+from jobsim import __version__
 from jobsim.checks.verdicts import GOOD, combine, exit_code
 from jobsim.guard import fail, guarded
 from jobsim.report.summary import sections, story_line
 
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+
+class _LazyConsole:
+    """A rich Console made on first use. Importing rich costs about a third of start-up,
+    so ``jobsim --version``, ``--help`` and ``--quiet`` runs never pay for it."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+console: Any = _LazyConsole()
+errors: Any = _LazyConsole(stderr=True)
 
 
 def fail_input(message: str) -> NoReturn:
@@ -80,7 +89,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="jobsim")
+@click.version_option(__version__, package_name="jobsim")
 def main() -> None:
     """Chaos simulation and property-based testing for background job systems."""
 
@@ -272,13 +281,6 @@ class _Bar:
             self.progress.refresh()
 
 
-class _SimTime(ProgressColumn):
-    """Simulated time as h:mm of the total, e.g. "0:45/2:10 sim"."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{hmm(task.completed)}/{hmm(task.total or 0)} sim")
-
-
 def hmm(seconds: float) -> str:
     minutes = int(seconds // 60)
     return f"{minutes // 60}:{minutes % 60:02d}"
@@ -289,7 +291,24 @@ def _progress(hidden: bool, label: str) -> Iterator[_Bar]:
     if hidden or not errors.is_terminal:
         yield _Bar()
         return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), _SimTime(),
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class SimTime(ProgressColumn):
+        """Simulated time as h:mm of the total, e.g. "0:45/2:10 sim"."""
+
+        def render(self, task: Task) -> Text:
+            return Text(f"{hmm(task.completed)}/{hmm(task.total or 0)} sim")
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), SimTime(),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                TextColumn("{task.fields[phase]}"))
     with Progress(*columns, console=errors, transient=True) as bar:
@@ -307,6 +326,8 @@ def _print_summary(metrics: dict[str, Any], paths: dict[str, Path]) -> None:
     for heading, header, rows in sections(metrics):
         if not rows:
             continue
+        from rich.table import Table
+
         table = Table(title=heading, title_justify="left")
         for column in header:
             table.add_column(column, overflow="fold")
@@ -436,12 +457,12 @@ def schema() -> None:
 @click.option("--quick", is_flag=True, help="Small sizes, for a smoke test.")
 def bench(suites: tuple[str, ...], as_json: bool, quick: bool) -> None:
     """Benchmarks, as ratios to raw simpy speed measured in the same run."""
-    from jobsim.bench import SUITES, run_suites
+    from jobsim.bench import DEFAULT, SUITES, run_suites
 
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
         fail_input(f"unknown benchmark {unknown[0]!r}; known: {', '.join(SUITES)}")
-    results, text = run_suites(list(suites) or list(SUITES), quick=quick)
+    results, text = run_suites(list(suites) or DEFAULT, quick=quick)
     if as_json and len(suites) == 1:     # one suite: its figures at the top level
         results = {"suite": suites[0], **results[suites[0]], "machine": results["machine"],
                    "quick": quick}
