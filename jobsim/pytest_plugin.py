@@ -234,7 +234,8 @@ def run_scenario_and_assert(scenario: Scenario | Mapping[str, Any] | str | Path,
     return result
 
 
-def _load(scenario: Any, doc: dict[str, Any] | None, jobs: Sequence[type[Any]]) -> Scenario:
+def _load(scenario: Any, doc: dict[str, Any] | None,
+          jobs: Sequence[type[Any]] = ()) -> Scenario:
     from jobsim.scenario.runner import library_of, load
     from jobsim.scenario.schema import Scenario
 

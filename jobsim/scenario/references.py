@@ -176,7 +176,7 @@ def _target(scenario: Scenario, kind: str | None, fault: str, target: str,
         return
     if kind == "replica" and not scenario.world.database.replicas:
         raise where.error(f"no replica {target!r}: world.database.replicas is 0")
-    listed = ", ".join(valid)
+    listed = ", ".join(valid) or f"none ({kind}s are declared under world.{kind}s or by a plug-in)"
     raise where.error(f"unknown {kind} {target!r} for {fault!r}{suggest(target, valid)}; "
                       f"valid: {listed}")
 

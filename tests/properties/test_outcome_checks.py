@@ -35,6 +35,7 @@ def campaigns(draw: Any, guard: str = "constraint", lock: bool = True) -> Doc:
         safeguards["unique"] = {"lock": "until_executed", "args": ["user_id", "campaign_id"]}
     doc = {
         "name": "campaign", "description": "generated campaign", "duration": 60, "drain": 300,
+        "plugins": ["jobsim.shop"],
         "seed": draw(st.integers(0, 2**16)),
         "system": {"processes": draw(st.integers(1, 3)), "concurrency": draw(st.integers(1, 8)),
                    "fetch": "reliable", "safeguards": safeguards},

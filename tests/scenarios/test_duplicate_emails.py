@@ -114,7 +114,7 @@ def test_insert_before_send_is_at_most_once_under_crashes() -> None:
     exactly_once counts the recipients who never got the email; idempotency sees nothing."""
     doc = {
         "description": "constraint guard under frequent crashes", "duration": "2m",
-        "drain": "2m",
+        "drain": "2m", "plugins": ["jobsim.shop"],
         "system": {"processes": 2, "concurrency": 10, "fetch": "reliable",
                    "safeguards": {"idempotency": {"guard": "constraint"}}},
         "world": {"services": {"email": {"latency": {"dist": "fixed", "value": "2s"}}}},

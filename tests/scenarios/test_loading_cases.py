@@ -24,7 +24,8 @@ CASES = {
     "duration_5min": (OK.replace("10m", "5min") + JOB, "(did you mean '5m'?)"),
     "death_handler": (OK.replace("processes: 2}", "processes: 2, death_handlers: [alert_ops]}")
                       + JOB, "unknown death handler 'alert_ops'"),
-    "unknown_service_target": (OK + JOB + "faults: [{type: latency, target: emial, start: 1m}]\n",
+    "unknown_service_target": (OK + "plugins: [jobsim.shop]\n" + JOB
+                               + "faults: [{type: latency, target: emial, start: 1m}]\n",
                                "unknown service 'emial' for 'latency' (did you mean 'email'?)"),
     "process_p7_of_2": (OK + JOB + "faults: [{type: worker_crash, target: p7, start: 1m}]\n",
                         "unknown process 'p7' for 'worker_crash'"),
@@ -44,7 +45,8 @@ CASES = {
                                   "start: 1m}]\n", "expected a probability in [0, 1)"),
     "count_1e9": (OK + "workload: [{job: SyntheticJob, count: 1000000000}]\n", "--allow-large"),
     "burst_1e9": (OK + "workload: [{job: SyntheticJob, burst: 1000000000}]\n", "--allow-large"),
-    "fanout_1e9": (OK + "workload: [{job: NotificationDeliveryJob, fanout: 1000000000}]\n",
+    "fanout_1e9": (OK + "plugins: [jobsim.shop]\n"
+                   "workload: [{job: NotificationDeliveryJob, fanout: 1000000000}]\n",
                    "--allow-large"),
     "load_burst_1e9": (OK + JOB + "faults: [{type: load_burst, count: 1000000000, "
                        "start: 1m}]\n", "--allow-large"),
