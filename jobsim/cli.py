@@ -210,8 +210,8 @@ def _report(results: list[dict[str, Any]], written: list[dict[str, Path]],
         _print_summary(metrics, paths)
     if compared is not None:
         console.print(f"comparison: {compared}")
-    if len(results) > 1:
-        console.print(verdict_line(results), highlight=False)
+    if len(results) > 1:      # never wrapped: scripts and people read it as one line
+        console.print(verdict_line(results), highlight=False, soft_wrap=True)
 
 
 def verdict_line(results: list[dict[str, Any]]) -> str:
