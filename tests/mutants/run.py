@@ -16,6 +16,7 @@ Prints one row per mutant with what caught it, and exits 1 when a mutant survive
 Nightly (``make mutants``): it runs every scenario once per mutant.
 
     python tests/mutants/run.py [--only NAME ...] [--scale 0.15] [--no-properties]
+                                [--properties PATH ...] [--baseline FILE]
 """
 
 from __future__ import annotations
@@ -83,10 +84,10 @@ def judge_scenarios(tree: Path, scale: float) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def judge_properties(tree: Path) -> list[str]:
-    """The property tests that fail on this tree."""
+def judge_properties(tree: Path, paths: list[str]) -> list[str]:
+    """The property tests (under ``paths``) that fail on this tree."""
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "-p",
-                           "no:cacheprovider", "tests/properties"],
+                           "no:cacheprovider", *paths],
                           cwd=tree, env=env_for(tree), capture_output=True, text=True)
     return sorted(set(re.findall(r"^FAILED (\S+?)(?: - |$)", done.stdout, re.M)))
 
@@ -128,6 +129,11 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=0.15)
     parser.add_argument("--no-properties", action="store_true",
                         help="judge with the scenario checks only (faster)")
+    parser.add_argument("--properties", nargs="*", default=["tests/properties"],
+                        help="property test files or folders to judge with")
+    parser.add_argument("--baseline", type=Path,
+                        help="the unpatched tree's scenario verdicts: read if the file "
+                             "exists, else computed and written (shared by parallel runs)")
     args = parser.parse_args()
     patches = sorted(HERE.glob("*.patch"))
     if args.only:
@@ -136,18 +142,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="jobsim-mutants-") as tmp:
         clean = Path(tmp) / "clean"
         tree_copy(clean)
-        baseline = judge_scenarios(clean, args.scale)
-        base_props = [] if args.no_properties else judge_properties(clean)
+        if args.baseline is not None and args.baseline.exists():
+            baseline = json.loads(args.baseline.read_text())
+        else:
+            baseline = judge_scenarios(clean, args.scale)
+            if args.baseline is not None:
+                args.baseline.write_text(json.dumps(baseline))
+        base_props = [] if args.no_properties else judge_properties(clean, args.properties)
         for patch in patches:
             tree = Path(tmp) / patch.stem
             tree_copy(tree)
             apply(patch, tree)
             by_checks = caught(baseline, judge_scenarios(tree, args.scale))
             by_props = ([] if args.no_properties else
-                        [t for t in judge_properties(tree) if t not in base_props])
+                        [t for t in judge_properties(tree, args.properties)
+                         if t not in base_props])
             rows.append((patch.stem, by_checks, by_props))
-            print(f"{patch.stem}: {len(by_checks)} scenario verdicts, {len(by_props)} "
-                  f"property tests", file=sys.stderr, flush=True)
+            print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
             shutil.rmtree(tree)
     print(table(rows))
     survived = [name for name, by_checks, by_props in rows if not by_checks and not by_props]
