@@ -4,6 +4,8 @@
 - FAIL: a check or an expectation did not hold.
 - REPRODUCED: a run that reproduces a known failure (a scenario variant with
   ``reproduces: true``, or a published experiment) showed it: its expectations held.
+  Its checks do not decide: the failure it reproduces is often a check failing. An
+  expectation such as ``checks.no_loss.ok equals true`` makes a check count.
 - NOT REPRODUCED: such a run did not show the failure.
 - UNKNOWN: nothing failed, but something could not be judged (an expectation whose
   metric has no data, e.g. the latency of a queue that started no job).

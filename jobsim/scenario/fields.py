@@ -152,7 +152,12 @@ def string(value: Any, where: Where) -> str:
 @described({"type": "string", "pattern": f"^{NAME.pattern}$", "maxLength": MAX_NAME})
 def name(value: Any, where: Where) -> str:
     """An identifier-like name (queues, services, variants): no spaces, no slashes."""
-    text = string(value, where)
+    return key_name(string(value, where), where)
+
+
+def key_name(text: str, where: Where) -> str:
+    """``name``'s rule for a mapping key (a service or pool declared by its key): the key
+    is checked without recording a string shape at WHERE, which holds the entry."""
     if len(text) > MAX_NAME:
         raise where.error(f"a name of {len(text)} characters; at most {MAX_NAME} allowed")
     if not NAME.fullmatch(text):

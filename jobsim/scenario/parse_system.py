@@ -184,6 +184,7 @@ def _each(specs: dict[str, Any], where: Where, read: f.Reader[T]) -> dict[str, T
     """Every non-null entry of SPECS read by READ; a bad one is recorded and dropped."""
     out: dict[str, T] = {}
     for name, spec in specs.items():
+        attempt(lambda n=name: f.key_name(n, where.key(n)), None)   # recorded, not dropped
         if spec is not None:
             attempt(lambda n=name, s=spec: out.update({n: read(s, where.key(n))}), None)
     return out

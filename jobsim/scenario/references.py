@@ -79,6 +79,29 @@ def _world(scenario: Scenario, where: Where) -> None:
         World(Simulation(0), config)
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         raise where.error(f"the world cannot be built: {exc}") from None
+    for name in scenario.world.services:
+        attempt(lambda name=name: _unused_service(scenario, name, where.key("services")), None)
+
+
+def _unused_service(scenario: Scenario, name: str, where: Where) -> None:
+    """A declared service that no job or fault uses, spelt like one that is used, is a typo
+    (``emial`` beside the ``email`` a job calls): refuse it rather than run without it.
+    A service nothing uses and nothing resembles may be a Python job's undeclared use."""
+    used = _used_services(scenario)
+    if name in used:
+        return
+    # only against services that are declared too: a used but undeclared one is already
+    # reported where it is used, with this name as its did-you-mean
+    close = suggest(name, sorted(used & set(service_names(scenario))))
+    if close:
+        raise where.key(name).error(f"no job or fault uses service {name!r}{close}")
+
+
+def _used_services(scenario: Scenario) -> set[str]:
+    used = {f.target for f in scenario.faults if f.target}
+    for cls in scenario.library.classes():
+        used.update(cls.services)
+    return used
 
 
 def _job(scenario: Scenario, name: str, where: Where) -> Any:

@@ -54,6 +54,12 @@ CASES = {
                      "rate: 1000000/s}]\n", "--allow-large"),
     "processes_100000": (OK.replace("processes: 2", "processes: 100000") + JOB,
                          "--allow-large"),
+    "misspelt_service_declared": (
+        OK + "plugins: [jobsim.shop]\nworld: {services: {emial: {timeout: 5s}}}\n"
+        "workload: [{job: NotificationDeliveryJob, fanout: 10}]\n",
+        "world.services.emial: no job or fault uses service 'emial' (did you mean 'email'?)"),
+    "pool_name_with_a_space": (OK + "world: {pools: {'a b': {size: 3}}}\n" + JOB,
+                               "world.pools.a b: expected a name"),
 }
 
 
@@ -101,3 +107,12 @@ def test_a_fault_job_that_is_not_a_name_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.stderr
     (line,) = result.stderr.splitlines()
     assert "faults[0].job: expected a string" in line
+
+
+def test_a_service_only_a_python_job_might_call_is_not_refused(tmp_path: Path) -> None:
+    """Control for the typo rule: an unused service with no close name loads and runs."""
+    path = tmp_path / "s.yaml"
+    path.write_text(OK + "world: {services: {ledger: {timeout: 5s}}}\n" + JOB)
+    result = CliRunner().invoke(main, ["simulate", str(path), "--scale", "0.5", "--quiet",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output

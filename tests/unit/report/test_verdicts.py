@@ -9,7 +9,7 @@ from jobsim.report.metrics import evaluate
 from jobsim.report.summary import held, story_line, verdict
 
 
-def run(ok_checks: bool = True, expectations: list[bool | None] | None = None,
+def run(ok_checks: bool | None = True, expectations: list[bool | None] | None = None,
         reproduces: bool = False) -> dict:
     return {"checks": {"no_loss": {"ok": ok_checks}},
             "expectations": [{"ok": e} for e in (expectations or [])],
@@ -24,6 +24,10 @@ def run(ok_checks: bool = True, expectations: list[bool | None] | None = None,
     (run(expectations=[None, False]), "FAIL"),
     (run(reproduces=True, expectations=[True]), "REPRODUCED"),
     (run(reproduces=True, expectations=[False]), "NOT REPRODUCED"),
+    # the failure a variant reproduces is often a failing check: expectations decide
+    (run(ok_checks=False, reproduces=True, expectations=[True]), "REPRODUCED"),
+    (run(ok_checks=False, reproduces=True, expectations=[False]), "NOT REPRODUCED"),
+    (run(ok_checks=None, reproduces=True, expectations=[True]), "UNKNOWN"),
 ])
 def test_verdict_words(m: dict, expected: str) -> None:
     assert verdict(m) == expected
