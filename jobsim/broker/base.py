@@ -17,6 +17,7 @@ Contract shared by every implementation, proven by tests/conformance:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -57,6 +58,10 @@ class Broker(Protocol):
     def push_front(self, queue: str, payload: Payload) -> None: ...
     def pop(self, queue: str) -> Payload | None: ...
     def queue_size(self, queue: str) -> int: ...
+    def queue_sizes(self, queues: Sequence[str]) -> list[int]:
+        """Every queue's size at one instant: one round trip on a networked store, where
+        a fetch decision would otherwise ask each queue in turn."""
+        ...
     def queue_names(self) -> list[str]: ...
     def queue_items(self, queue: str) -> list[Payload]:
         """Every job in the queue, the next to be popped first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from jobsim.broker.base import (
@@ -101,6 +102,10 @@ class MemoryBroker:
     def queue_size(self, queue: str) -> int:
         q = self._queues.get(queue)
         return len(q) if q else 0
+
+    def queue_sizes(self, queues: Sequence[str]) -> list[int]:
+        get = self._queues.get
+        return [len(q) if (q := get(name)) else 0 for name in queues]
 
     def queue_names(self) -> list[str]:
         return sorted(name for name, q in self._queues.items() if q)

@@ -34,7 +34,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -201,6 +201,14 @@ class RedisBroker:
 
     def queue_size(self, queue: str) -> int:
         return int(self.client.llen(self._q(queue)))
+
+    def queue_sizes(self, queues: Sequence[str]) -> list[int]:
+        """One pipelined LLEN per queue: one round trip (not atomic, nor need it be:
+        the simulation is the only client and runs one command at a time)."""
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(self._q(queue))
+        return [int(n) for n in pipe.execute()]
 
     def queue_names(self) -> list[str]:
         return self._nonempty(_QUEUES, self._q)

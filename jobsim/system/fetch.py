@@ -21,7 +21,7 @@ from jobsim.broker.base import Broker, Payload
 class QueueSelector:
     """Picks the queue to fetch from, given which queues currently hold jobs."""
 
-    __slots__ = ("mode", "names", "pairs", "rng", "weights")
+    __slots__ = ("mode", "names", "ordered", "pairs", "rng", "weights")
 
     def __init__(self, spec: list[tuple[str, int]], mode: str, rng: random.Random) -> None:
         self.names = [name for name, _ in spec]
@@ -29,16 +29,22 @@ class QueueSelector:
         self.pairs = list(spec)
         self.mode = mode
         self.rng = rng
+        # Strict order, or one queue: the queue served is the first non-empty one in a
+        # fixed order, so a fetch may simply pop each in turn (see Fetcher.fetch).
+        self.ordered = mode == "strict" or len(self.names) <= 1
 
     def choose(self, broker: Broker) -> str | None:
-        """The queue to pop next, or None when every queue is empty."""
-        size = broker.queue_size
+        """The queue to pop next, or None when every queue is empty.
+
+        Every size is read in one ``queue_sizes`` call: one round trip on Redis, where
+        asking queue by queue cost a round trip each (most of a fakeredis run)."""
+        sizes = broker.queue_sizes(self.names)
         if self.mode == "strict":
-            for name in self.names:
-                if size(name):
+            for name, size in zip(self.names, sizes, strict=True):
+                if size:
                     return name
             return None
-        live = [pair for pair in self.pairs if size(pair[0])]
+        live = [pair for pair, size in zip(self.pairs, sizes, strict=True) if size]
         if len(live) <= 1:
             return live[0][0] if live else None
         pick = self.rng.random() * sum(w for _, w in live)
@@ -62,6 +68,8 @@ class Fetcher:
         self.reliable = reliable
 
     def fetch(self) -> tuple[Payload, str] | None:
+        if self.selector.ordered:
+            return self._pop_in_order()
         queue = self.selector.choose(self.broker)
         if queue is None:
             return None
@@ -70,6 +78,20 @@ class Fetcher:
         else:
             payload = self.broker.pop(queue)
         return None if payload is None else (payload, queue)
+
+    def _pop_in_order(self) -> tuple[Payload, str] | None:
+        """Pop each queue in order until one yields, as Sidekiq's BRPOP over its queue
+        list does: the same queue ``choose`` would name, without first asking sizes (a
+        round trip per queue on Redis). An empty pop changes nothing in storage, and the
+        storage faults draw only on a pop that returned a job, so the history is the
+        one a size check then a pop would give."""
+        take = self.broker.pop_to_private if self.reliable else self.broker.pop
+        worker = self.worker
+        for queue in self.selector.names:
+            payload = take(queue, worker) if self.reliable else take(queue)  # type: ignore[call-arg]
+            if payload is not None:
+                return payload, queue
+        return None
 
     def acknowledge(self, payload: Payload) -> None:
         """Done with the job: drop it from the private list (reliable fetch only)."""

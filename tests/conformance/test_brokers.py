@@ -148,6 +148,7 @@ class QueueRules(BrokerMachine):
     @rule(queue=queues)
     def look_at_queue(self, queue: str) -> None:
         self.same("queue_size", queue)
+        self.same("queue_sizes", [queue, "never_used", queue])
         self.same("queue_items", queue)
         self.same("queue_names")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from jobsim.broker import BrokerError, MemoryBroker
-from jobsim.broker.base import RETRY
+from jobsim.broker.base import RETRY, Payload
 from jobsim.sim.simulation import Simulation
 from jobsim.system import Job
 
@@ -103,17 +104,25 @@ def test_unknown_job_class_fails_and_retries(build: Build, events: Events) -> No
 
 
 class FlakyBroker(MemoryBroker):
-    """Fails every queue_size call until ``healthy_at`` on the given clock."""
+    """Fails every fetch (a pop, or the sizes a weighted fetch reads) until ``healthy_at``
+    on the given clock."""
 
     def __init__(self, sim: Simulation, healthy_at: float) -> None:
         super().__init__()
         self.sim, self.healthy_at, self.failures = sim, healthy_at, 0
 
-    def queue_size(self, queue: str) -> int:
+    def _flaky(self) -> None:
         if self.sim.now < self.healthy_at:
             self.failures += 1
             raise BrokerError("connection reset")
-        return super().queue_size(queue)
+
+    def pop(self, queue: str) -> Payload | None:
+        self._flaky()
+        return super().pop(queue)
+
+    def queue_sizes(self, queues: Sequence[str]) -> list[int]:
+        self._flaky()
+        return super().queue_sizes(queues)
 
 
 def test_fetch_error_sleeps_then_carries_on(events: Events) -> None:
