@@ -51,6 +51,10 @@ class Broker(Protocol):
     """Storage for queues, scheduled/retry/dead sets, in-progress lists, locks and counters."""
 
     name: str
+    # How many writes that can fill a queue (push, push_bulk, push_front, restore) this
+    # store has taken: a fetcher that found every queue empty at count N knows they
+    # still are while the count reads N, and need not ask (see system/fetch.py).
+    queue_writes: int
 
     # ---- queues -------------------------------------------------------------------
     def push(self, queue: str, payload: Payload) -> None: ...

@@ -78,6 +78,7 @@ class MemoryBroker:
         self._locks: dict[str, tuple[str, float | None]] = {}
         self._counters: dict[str, int] = {}
         self._hashes: dict[str, dict[str, Any]] = {}
+        self.queue_writes = 0
 
     # ---- queues -------------------------------------------------------------------
     def _queue(self, queue: str) -> deque[Payload]:
@@ -87,12 +88,15 @@ class MemoryBroker:
         return q
 
     def push(self, queue: str, payload: Payload) -> None:
+        self.queue_writes += 1
         self._queue(queue).appendleft(payload)
 
     def push_bulk(self, queue: str, payloads: list[Payload]) -> None:
+        self.queue_writes += 1
         self._queue(queue).extendleft(payloads)
 
     def push_front(self, queue: str, payload: Payload) -> None:
+        self.queue_writes += 1
         self._queue(queue).append(payload)
 
     def pop(self, queue: str) -> Payload | None:
@@ -294,6 +298,7 @@ class MemoryBroker:
 
     def restore(self, snapshot: Any) -> None:
         queues, private, zsets, locks, counters, hashes = snapshot
+        self.queue_writes += 1
         self._queues = {k: deque(v) for k, v in queues.items()}
         self._private = {k: list(v) for k, v in private.items()}
         self._zsets = {k: v.copy() for k, v in zsets.items()}

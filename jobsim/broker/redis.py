@@ -151,6 +151,7 @@ class RedisBroker:
         # Names already SADDed into ``queues``/``privates`` since the keyspace was last
         # replaced: saves one command on every push and fetch.
         self._known: set[str] = set()
+        self.queue_writes = 0      # counted here, not in Redis: see base.Broker
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -175,6 +176,7 @@ class RedisBroker:
         return f"{self.prefix}queue:{queue}"
 
     def _push(self, queue: str, values: list[str], front: bool) -> None:
+        self.queue_writes += 1
         pipe = self.client.pipeline(transaction=True)
         self._register(_QUEUES, queue, pipe)
         command = pipe.rpush if front else pipe.lpush
@@ -184,6 +186,7 @@ class RedisBroker:
 
     def push(self, queue: str, payload: Payload) -> None:
         if f"{_QUEUES}\0{queue}" in self._known:
+            self.queue_writes += 1
             self.client.lpush(self._q(queue), canonical(payload))
         else:
             self._push(queue, [canonical(payload)], front=False)
@@ -402,6 +405,7 @@ class RedisBroker:
 
     def restore(self, snapshot: tuple[_KeyDump, ...]) -> None:
         """Replace the whole keyspace under the prefix with the snapshot."""
+        self.queue_writes += 1
         pipe = self.client.pipeline(transaction=True)
         for key in self._keys():
             pipe.delete(key)

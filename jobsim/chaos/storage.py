@@ -81,6 +81,12 @@ class FaultyBroker:
     def inner(self) -> Broker:
         return self._inner
 
+    @property
+    def queue_writes(self) -> int | None:
+        """The store's count, or None while a fault is on: then every fetch must reach
+        the store, since an outage or a redelivery acts on the call itself."""
+        return None if self._faults.any() else self._inner.queue_writes
+
     def __getattr__(self, op: str) -> Any:
         method = getattr(self._inner, op)
         if not callable(method):

@@ -58,7 +58,7 @@ class QueueSelector:
 class Fetcher:
     """Takes one job for a worker process, by basic or reliable fetch."""
 
-    __slots__ = ("broker", "reliable", "selector", "worker")
+    __slots__ = ("broker", "empty_at", "reliable", "selector", "worker")
 
     def __init__(self, broker: Broker, selector: QueueSelector, worker: str,
                  reliable: bool) -> None:
@@ -66,10 +66,23 @@ class Fetcher:
         self.selector = selector
         self.worker = worker
         self.reliable = reliable
+        self.empty_at: int | None = None   # broker.queue_writes when every queue was empty
 
     def fetch(self) -> tuple[Payload, str] | None:
-        if self.selector.ordered:
-            return self._pop_in_order()
+        """The next job and its queue, or None when every queue is empty.
+
+        An idle thread wakes every 2 s (the BRPOP timeout) and fetches again; while no
+        write has reached any queue since this fetcher last found them all empty (and
+        no storage fault is on), they still are, so it answers None without asking the
+        store: no storage call, no random draw, so the same history as asking."""
+        writes = self.broker.queue_writes
+        if writes is not None and writes == self.empty_at:
+            return None
+        got = self._pop_in_order() if self.selector.ordered else self._choose_and_pop()
+        self.empty_at = writes if got is None else None
+        return got
+
+    def _choose_and_pop(self) -> tuple[Payload, str] | None:
         queue = self.selector.choose(self.broker)
         if queue is None:
             return None

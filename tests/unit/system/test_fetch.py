@@ -173,3 +173,55 @@ def test_reliable_fetch_keeps_the_job_until_acknowledged() -> None:
     fetcher.acknowledge(got[0])
     assert broker.private_items("p3") == []
     assert fetcher.fetch() is None
+
+
+class CountingBroker(MemoryBroker):
+    """Counts the storage calls a fetch makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def pop(self, queue: str) -> Any:
+        self.calls += 1
+        return super().pop(queue)
+
+    def queue_sizes(self, queues: Any) -> list[int]:
+        self.calls += 1
+        return super().queue_sizes(queues)
+
+
+@pytest.mark.parametrize("mode", ["strict", "weighted"])
+def test_an_idle_fetch_asks_storage_only_after_a_queue_write(mode: str) -> None:
+    from jobsim.chaos.storage import FaultyBroker, StorageFaults
+
+    store = CountingBroker()
+    faults = StorageFaults()
+    broker = FaultyBroker(store, faults, random.Random(0), "workers")
+    fetcher = Fetcher(broker, QueueSelector(WEIGHTS, mode, random.Random(1)), "w1",
+                      reliable=False)
+    assert fetcher.fetch() is None
+    asked = store.calls
+    assert asked >= 1
+    assert fetcher.fetch() is None and store.calls == asked    # nothing written: no call
+    store.push("low", {"jid": "a", "queue": "low"})
+    assert fetcher.fetch() == ({"jid": "a", "queue": "low"}, "low")
+    assert fetcher.fetch() is None
+    asked = store.calls
+    faults.outage = True                                       # a fault on: always ask
+    with pytest.raises(Exception, match="unavailable"):
+        fetcher.fetch()
+    assert store.calls == asked           # the outage refused the call before the store
+    faults.outage = False                 # still nothing written: still nothing to ask
+    assert fetcher.fetch() is None and store.calls == asked
+    faults.duplicate_delivery_rate = 0.5
+    assert fetcher.fetch() is None and store.calls > asked
+
+
+def test_ordered_pops_take_the_queue_a_size_check_would_name() -> None:
+    selector = QueueSelector(WEIGHTS, "strict", random.Random(1))
+    for nonempty in (["low"], ["default", "low"], ["critical", "low"], []):
+        broker = broker_with(nonempty)
+        named = selector.choose(broker)
+        got = Fetcher(broker_with(nonempty), selector, "w1", reliable=False).fetch()
+        assert (got[1] if got else None) == named
