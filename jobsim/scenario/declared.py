@@ -34,7 +34,7 @@ from jobsim.scenario import templates
 from jobsim.scenario.build import latency_spec
 from jobsim.scenario.errors import ScenarioError, Where, show, unknown
 from jobsim.scenario.parse_system import read_distribution
-from jobsim.scenario.problems import Abandon
+from jobsim.scenario.problems import Abandon, attempt
 from jobsim.scenario.schema import Distribution, Fault, WorkloadEntry
 from jobsim.system.job import Job, Work
 from jobsim.system.unique import check_options
@@ -262,7 +262,9 @@ class _Compiler:
 
     def steps(self, value: Any, where: Where) -> tuple[Step, ...]:
         items = f.sequence(value, where, nonempty=True)
-        return tuple(self.step(i, item, where.index(i)) for i, item in enumerate(items))
+        steps = [attempt(lambda i=i, item=item: self.step(i, item, where.index(i)), None)
+                 for i, item in enumerate(items)]   # every step's problems, not the first's
+        return tuple(step for step in steps if step is not None)
 
     def rescue_steps(self, value: Any, where: Where) -> tuple[Step, ...]:
         """``rescue:`` steps; their enqueues cannot wait on perform's."""

@@ -102,7 +102,10 @@ def read_jobs(value: Any, where: Where, ctx: JobsContext) -> dict[str, type[Job]
 def _job(name: str, spec: Any, at: Where, names: declared.Names, ctx: JobsContext
          ) -> type[Job]:
     if not name.isidentifier():
-        raise at.error(f"a job name must be a class name like 'SendReceipt', got {show(name)}")
+        error = at.error(f"a job name must be a class name like 'SendReceipt', got {show(name)}")
+        if isinstance(spec, dict):      # read it anyway: all its problems are reported at once
+            attempt(lambda: declared.declare(name, spec, at, names), None)
+        raise error
     if isinstance(spec, dict):
         cls: type[Job] = declared.declare(name, spec, at, names)
     elif isinstance(spec, str):

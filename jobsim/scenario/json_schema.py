@@ -44,6 +44,23 @@ _SECTIONS: dict[str, Any] = {
     "expect": [{"metric": "jobs.lost", "max": 0}],
     "latency_bounds": {"default": "1s"},
     "variants": {_ANY: {}},
+    # a declared job with every step kind, so the schema knows what perform: may hold
+    "jobs": {_ANY: {
+        "queue": "default", "retry": 3, "backoff": "sidekiq", "jitter": 0.1, "dead": True,
+        "unique": {"lock": "until_executed", "ttl": "1m", "on_conflict": "drop"},
+        "perform": [
+            {"call": {"service": "probe", "op": "x", "key": "k", "effect": True, "once": True,
+                      "idempotency_key": "k"}},
+            {"read": {"table": "probe", "key": "k", "from": "primary", "exists": "stop"}},
+            {"insert": {"table": "probe", "key": "k", "on_conflict": "stop"}},
+            {"delete": {"table": "probe", "key": "k"}},
+            {"enqueue": {"job": "SyntheticJob", "args": [], "after": []}},
+            {"work": "1s"},
+            {"use": {"pool": "db", "for": "1s"}},
+            {"tempfile": {"bytes": 1}},
+            {"memory": {"bytes": 1}},
+            {"fail": {"rate": 0.1, "error": "ProbeError"}}],
+        "rescue": [{"work": "1s"}]}},
 }
 PROBES: list[dict[str, Any]] = [
     _SECTIONS,

@@ -56,6 +56,9 @@ def test_the_documented_example_passes(validator: Any) -> None:
     ({"world": {"services": {"a": {"timeout": True}}}}, ["world", "services", "a", "timeout"]),
     ({"variants": {"v": {"sytem": {}}}}, ["variants", "v"]),
     ({"name": "black friday"}, ["name"]),
+    ({"jobs": {"J": {"perform": [{"cal": {"service": "s"}}]}}}, ["jobs", "J", "perform", 0]),
+    ({"jobs": {"J": {"perform": [{"read": {"tabel": "t", "key": "k"}}]}}},
+     ["jobs", "J", "perform", 0, "read"]),
 ])
 def test_the_schema_refuses_what_the_loader_refuses(validator: Any, change: dict[str, Any],
                                                     where: list[Any]) -> None:
