@@ -368,8 +368,12 @@ def scenarios(draw: Draw, *, jobs: Sequence[str] = SIMPLE_JOBS, kinds: Sequence[
               checks: Sequence[str] = CHECK_NAMES, services: Sequence[str] = SERVICES,
               retry: st.SearchStrategy[Any] | None = None,
               policies: st.SearchStrategy[str] | None = None,
-              extra: Mapping[str, Any] | None = None) -> Doc:
+              extra: Mapping[str, Any] | None = None,
+              job_classes: Sequence[type[Any]] = ()) -> Doc:
     """A complete, validated scenario document: system, workload and fault schedule.
+
+    ``job_classes``: your own Job classes, which ``jobs`` may name; pass the same classes
+    to the run (``jobsim_run(doc, jobs=[...])``), since no class is known globally.
 
     ``extra`` is deep-merged over the generated document (fixed settings such as
     ``{"system": {"safeguards": {...}}}`` or ``{"world": ...}``); lists in it replace.
@@ -400,7 +404,7 @@ def scenarios(draw: Draw, *, jobs: Sequence[str] = SIMPLE_JOBS, kinds: Sequence[
     if set(jobs) & {cls.__name__ for cls in SHOP.jobs} or set(services) & set(SHOP.services):
         doc["plugins"] = ["jobsim.shop"]
     doc = deep_merge(doc, {k: v for k, v in (extra or {}).items() if k != "system"})
-    validate(doc)
+    validate(doc, jobs=job_classes)
     return doc
 
 

@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import secrets
-import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -47,14 +44,12 @@ from jobsim.broker.base import (
     Payload,
     canonical,
 )
+from jobsim.broker.namespace import NAMESPACE, claim, lock_key
 from jobsim.broker.url import RedisURL
 
 _QUEUES = "queues"
 _PRIVATES = "privates"
 _BULK_CHUNK = 1000
-NAMESPACE = "jobsim:"
-LOCK_TTL_S = 24 * 3600       # a killed run's lock frees its prefix after a day
-_CLAIM_TRIES = 5
 _F = TypeVar("_F", bound=Callable[..., Any])
 _KeyDump = tuple[str, str, Any]
 
@@ -93,29 +88,13 @@ def connect(target: RedisURL, flush: bool = False) -> RedisBroker:
         client.ping()
         if flush:
             _flush_database(client, target)
-        token = _claim(client, target)
+        token = claim(client, target)
     except redis.exceptions.RedisError as exc:
         client.close()
         raise BrokerError(f"{target.redacted}: {_reason(exc)}") from None
     broker = RedisBroker(client=client, prefix=f"{NAMESPACE}{token}:")
-    broker.lock_key = _lock_key(token)
+    broker.lock_key = lock_key(token)
     return broker
-
-
-def _lock_key(token: str) -> str:
-    return f"{NAMESPACE}{token}.lock"
-
-
-def _claim(client: Any, target: RedisURL) -> str:
-    """A token no other run holds, claimed with SET NX (with an expiry, for runs killed
-    before they could release it)."""
-    owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
-    for _ in range(_CLAIM_TRIES):
-        token = secrets.token_hex(8)
-        if client.set(_lock_key(token), owner, nx=True, ex=LOCK_TTL_S):
-            return token
-    raise BrokerError(f"{target.redacted}: could not claim a run prefix after "
-                      f"{_CLAIM_TRIES} tries")
 
 
 def _flush_database(client: Any, target: RedisURL) -> None:

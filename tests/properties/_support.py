@@ -25,11 +25,14 @@ def budget(ci_examples: int, **kw: Any) -> settings:
 
 
 def run(doc: Mapping[str, Any], checks: Sequence[str],
-        options: Mapping[str, Mapping[str, Any]] | None = None) -> Result:
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        jobs: Sequence[type[Any]] = ()) -> Result:
     """Run a generated document and assert ``checks``; on failure the document is saved
-    under reports/failing/ and the message gives ``jobsim simulate FILE --seed N``."""
+    under reports/failing/ and the message gives ``jobsim simulate FILE --seed N``.
+    ``jobs``: the test's own Job classes (the run's library has no others)."""
     event(f"faults: {len(doc.get('faults') or [])}")
-    return run_scenario_and_assert(dict(doc), list(checks), check_options=options)
+    return run_scenario_and_assert(dict(doc), list(checks), check_options=options,
+                                   jobs=jobs)
 
 
 def count(history: History, *kinds: str) -> int:

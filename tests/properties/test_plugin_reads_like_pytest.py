@@ -23,6 +23,8 @@ from jobsim import Job
 
 
 class SendReceiptNaively(Job):
+    services = ("email",)
+
     def perform(self, order_id):
         yield from self.world.service("email").call(
             self, "send", key=f"receipt:{order_id}", effect=True, once=True)
@@ -32,6 +34,7 @@ DOC = {
     "description": "receipts under duplicate deliveries",
     "duration": "1m",
     "system": {"processes": 2, "concurrency": 5, "fetch": "reliable"},
+    "world": {"services": {"email": {"latency": {"dist": "exponential", "mean": "150ms"}}}},
     "workload": [{"job": "SendReceiptNaively", "count": 50, "spread": "30s"}],
     "faults": [{"type": "duplicate_delivery", "rate": 0.3, "start": "0s", "duration": "1m"}],
     "checks": ["idempotency"],
@@ -39,23 +42,24 @@ DOC = {
 
 
 def test_receipts_are_sent_once(jobsim_run):
-    jobsim_run(DOC)
+    jobsim_run(DOC, jobs=[SendReceiptNaively])
 
 
 @pytest.mark.jobsim(seed=3)
 def test_marked_seed(jobsim_run):
-    jobsim_run(DOC)
+    jobsim_run(DOC, jobs=[SendReceiptNaively])
 
 
 def test_bad_document(jobsim_run):
-    jobsim_run({**DOC, "duration": "5s"})
+    jobsim_run({**DOC, "duration": "5s"}, jobs=[SendReceiptNaively])
 
 
 @settings(max_examples=2, database=None)
 @given(st.integers(0, 1))
 def test_slow_examples_with_jobsim(jobsim_run, n):
     jobsim_run({**DOC, "faults": [], "duration": "5s",
-                "workload": [{"job": "SendReceiptNaively", "count": 5, "spread": "1s"}]})
+                "workload": [{"job": "SendReceiptNaively", "count": 5, "spread": "1s"}]},
+               jobs=[SendReceiptNaively])
     time.sleep(0.3)
 
 
@@ -79,7 +83,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_the_failure_shows_the_test_not_the_plugin(session: tuple[Path, str]) -> None:
     _, out = session
-    assert ">       jobsim_run(DOC)" in out
+    assert ">       jobsim_run(DOC, jobs=[SendReceiptNaively])" in out
     assert "def run_scenario_and_assert" not in out and "__tracebackhide__" not in out
     assert "pytest_plugin.py:" not in out
 

@@ -106,12 +106,13 @@ class DiamondJob(Job):
 
 @budget(30)
 @given(js.scenarios(min_faults=1,
-    jobs=("DiamondJob", "PaymentProcessingJob"), kinds=WITHOUT_FAILOVER, max_jobs=20,
+    jobs=("DiamondJob", "PaymentProcessingJob"), job_classes=(DiamondJob, FlakyStep),
+    kinds=WITHOUT_FAILOVER, max_jobs=20,
     system=_reliable(queues=st.just(["critical"])),
     checks=("dependencies", "no_loss", "lifecycle"),
     extra={"system": {"safeguards": {"dependencies": {"enabled": True}}}}))
 def test_dependencies_wait_and_cancel(doc: dict[str, Any]) -> None:
-    result = run(doc, ["dependencies", "no_loss", "lifecycle"])
+    result = run(doc, ["dependencies", "no_loss", "lifecycle"], jobs=[DiamondJob, FlakyStep])
     steer("dependents still deferred", held_where(result.history)["deferred"])
     steer("canceled dependents", result.checks["dependencies"].stats["canceled"])
 
