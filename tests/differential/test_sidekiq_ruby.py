@@ -113,6 +113,9 @@ class Sizes:
     def queue_size(self, name: str) -> int:
         return int(name in self.nonempty)
 
+    def queue_sizes(self, names: list[str]) -> list[int]:
+        return [self.queue_size(name) for name in names]
+
 
 WEIGHTED = [["critical", 6], ["default", 3], ["low", 1]]
 FETCHES = 20000
