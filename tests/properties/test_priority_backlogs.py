@@ -11,7 +11,7 @@ from hypothesis import find, given, settings
 
 from jobsim import strategies as js
 from jobsim.scenario.runner import run_scenario
-from jobsim.system.fetch import QueueSelector
+from jobsim.system.fetch import Fetcher, QueueSelector
 
 from ._support import SCALE, budget, run
 
@@ -29,10 +29,13 @@ def test_backlogged_queues_are_served_in_order_and_share(doc: dict[str, Any]) ->
         assert stats["weighted"]["n"] >= 20, stats["weighted"]   # the shares were measured
 
 
-def _reversed(self: QueueSelector, broker: Any) -> str | None:
-    for name in reversed(self.names):
-        if broker.queue_size(name):
-            return name
+def _reversed(self: Fetcher) -> tuple[Any, str] | None:
+    """Strict order popped backwards (strict fetches pop in order, without ``choose``)."""
+    for queue in reversed(self.selector.names):
+        payload = (self.broker.pop_to_private(queue, self.worker) if self.reliable
+                   else self.broker.pop(queue))
+        if payload is not None:
+            return payload, queue
     return None
 
 
@@ -41,13 +44,14 @@ def _unweighted(self: QueueSelector, broker: Any) -> str | None:
     return self.rng.choice(live) if live else None
 
 
-@pytest.mark.parametrize(("mode", "broken", "stat"), [
-    ("strict", _reversed, "strict_violations"),
-    ("weighted", _unweighted, "weighted"),
+@pytest.mark.parametrize(("mode", "owner", "method", "broken"), [
+    ("strict", Fetcher, "_pop_in_order", _reversed),
+    ("weighted", QueueSelector, "choose", _unweighted),
 ])
 def test_negative_controls_break_order_and_shares(monkeypatch: pytest.MonkeyPatch, mode: str,
-                                                  broken: Any, stat: str) -> None:
-    monkeypatch.setattr(QueueSelector, "choose", broken)
+                                                  owner: type, method: str,
+                                                  broken: Any) -> None:
+    monkeypatch.setattr(owner, method, broken)
     docs = js.backlogs(modes=(mode,))
     doc = find(docs, lambda d: not _priority(d).ok,
                settings=settings(max_examples=20 * SCALE, database=None))
