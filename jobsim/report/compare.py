@@ -1,11 +1,13 @@
 """The ``--all-variants`` comparison page: the base story and each variant side by side.
 
-Why: a variant is the story with one safeguard switched off, so the page's job is to
-show what that safeguard is worth. The page leads with the scenario's story: its
-question and the story metric in every run, drawn first. Then the metrics that differ
-between the runs are drawn (one small chart each, largest difference first; a metric
-equal in every run is left out of the charts, never drawn as identical bars), and every
-key metric is laid out per variant with its relative difference to the base.
+Why: a variant is the story with one thing changed (a safeguard switched off, another
+job system, another setting), so the page's job is to show what that change is worth.
+The page leads with the scenario's story: its question and the story metric in every
+run, drawn first (or stated in words when every run has the same value). Then the
+metrics that differ between the runs are drawn (one small chart each, largest
+difference first; a metric equal in every run is left out of the charts, never drawn
+as identical bars), and every key metric is laid out per variant with its relative
+difference to the base.
 
 Relative difference is ``(variant - base) / |base|``, ranked by its magnitude; a metric
 that is zero in the base and not in the variant counts as infinitely different (ties
@@ -120,7 +122,9 @@ def fmt_rel(rel: float | None) -> str:
 
 
 def story_chart(results: list[dict[str, Any]]) -> Chart | None:
-    """The story metric in every run, one bar each, its value written on the bar."""
+    """The story metric in every run, one bar each, its value written on the bar; None
+    when there is no story, or when every run has the same value (an all-equal chart, often
+    all zero bars, looks empty; the headline states the value instead)."""
     from jobsim.report.figures import colour, new_figure, nothing, png
     from jobsim.report.summary import fmt, seconds, story_value
 
@@ -130,7 +134,11 @@ def story_chart(results: list[dict[str, Any]]) -> Chart | None:
     show = seconds if story["metric"].endswith("_s") else fmt
     labels = [_label(m) for m in results]
     values = [story_value(m) for m in results]
-    fig, axes = new_figure(size=(11.0, 1.4 + 0.5 * len(results)))
+    if len({show(v) for v in values}) == 1 and _number(values[0]):
+        return None   # the same in every run: the headline says so; bars would add nothing
+    # Room for the longest variant name on the y axis (about 0.09 in a character at 10 pt).
+    left = max(0.85, 0.3 + 0.09 * max(len(label) for label in labels))
+    fig, axes = new_figure(size=(11.0, 1.4 + 0.5 * len(results)), left=left)
     ax = axes[0][0]
     if not any(_number(v) for v in values):
         nothing(ax, "none: the story metric has no data in any run")

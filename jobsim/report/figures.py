@@ -57,16 +57,19 @@ def colour(i: int) -> str:
 
 
 def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = WIDE,
-               right: float | None = None, **kwargs: Any) -> tuple[Figure, Any]:
+               right: float | None = None, left: float | None = None,
+               **kwargs: Any) -> tuple[Figure, Any]:
     """A figure and its axes, with a light grid; no pyplot involved. ``right``: the
-    right margin in inches (room for a legend outside the data)."""
+    right margin in inches (room for a legend outside the data); ``left``: the left
+    margin in inches (room for long tick labels, such as variant names)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size)
     w, h = size
     axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
     fig.subplots_adjust(
-        left=MARGINS["left"] / w, right=1 - (MARGINS["right"] if right is None else right) / w,
+        left=(MARGINS["left"] if left is None else left) / w,
+        right=1 - (MARGINS["right"] if right is None else right) / w,
         bottom=MARGINS["bottom"] / h, top=1 - MARGINS["top"] / h,
         hspace=GAP["h"] * rows / max(h - GAP["h"] * (rows - 1) - 1.05, 0.5),
         wspace=GAP["w"] * cols / max(w - GAP["w"] * (cols - 1) - 1.1, 0.5))

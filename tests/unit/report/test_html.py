@@ -151,3 +151,19 @@ def test_comparison_leads_with_the_story_and_draws_only_what_differs(
     assert text.index('id="fig-story"') < text.index('id="fig-compare"')
     assert "default p99 wait: 0.5 s (base) -&gt; 431 s (slow)" in text
     assert "A hand-made story." in text
+
+
+def test_comparison_draws_no_story_chart_when_every_run_has_the_same_value(
+        tmp_path: Path, history: History) -> None:
+    story = {"question": "Lost?", "metric": "jobs.lost", "label": "jobs lost"}
+    base = _metrics(history)
+    base["story"] = {**story, "value": 0}
+    variant = copy.deepcopy(base)
+    variant["variant"] = "timeout_above_countdown"
+    variant["queues"]["default"]["latency_p99_s"] = 431.0      # something else differs
+    assert compare.story_chart([base, variant]) is None
+    text = compare.write_comparison(tmp_path, [base, variant]).read_text()
+    assert 'id="fig-story"' not in text and 'id="fig-compare"' in text
+    assert "jobs lost: 0 in every run (base, timeout_above_countdown)" in text
+    variant["story"]["value"] = 3                               # control: now it differs
+    assert compare.story_chart([base, variant]) is not None

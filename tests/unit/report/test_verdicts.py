@@ -59,3 +59,12 @@ def test_story_line_leads_with_the_metric_across_variants() -> None:
     fifo = {"variant": "single_fifo", "story": {**story, "value": 431.2}}
     assert story_line([base, fifo]) == "payments p99 wait: 0.031 s (base) -> 431 s (single_fifo)"
     assert story_line([{"variant": None}]) is None
+
+
+def test_story_line_lists_three_runs_and_says_when_none_differs() -> None:
+    story = {"question": "Lost?", "metric": "jobs.lost", "label": "jobs lost"}
+    runs = [{"variant": v, "story": {**story, "value": n}}
+            for v, n in ((None, 0), ("celery", 12), ("rq", 0))]
+    assert story_line(runs) == "jobs lost: 0 (base), 12 (celery), 0 (rq)"
+    same = [{**r, "story": {**story, "value": 0}} for r in runs]
+    assert story_line(same) == "jobs lost: 0 in every run (base, celery, rq)"
