@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jobsim.files import replace_file
 from jobsim.history.history import History
 from jobsim.report.summary import good, sections, story_line, verdict
 from jobsim.sim.offload import Offload
@@ -51,7 +52,7 @@ def render(template: str, **context: Any) -> str:
 
 def write_page(path: Path, template: str, **context: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(template, **context), encoding="utf-8")
+    replace_file(path, render(template, **context).encode("utf-8"))
     return path
 
 

@@ -8,12 +8,16 @@ every finished row; rerun the same command to resume).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
+from jobsim.files import replace_file
 from jobsim.guard import EXIT_INTERRUPTED
 from jobsim.guard import fail as fail_input
 
@@ -57,24 +61,42 @@ def sweep(scenario: str, seeds: str, sets: tuple[str, ...], variant: str | None,
             metrics=list(metrics))
         name = farm.plan(request, scenarios_dir()).meta["scenario"]
         folder = out or Path("reports") / "sweeps" / name
-        the_plan, rows = farm.run(request, folder, scenarios_dir(), scheduler=scheduler,
-                                  workers=workers, progress=_progress())
+        with _folder_lock(folder):
+            the_plan, rows = farm.run(request, folder, scenarios_dir(), scheduler=scheduler,
+                                      workers=workers, progress=_progress())
+            result = summary.summarize(rows, the_plan.meta, folder)
+            replace_file(folder / "summary.md", summary.markdown(result).encode())
+            replace_file(folder / "summary.json", (json.dumps(result, indent=2) + "\n").encode())
+            html = page.write(folder, result, rows)
     except (ScenarioError, PlanError, EngineError) as exc:
         fail_input(str(exc))
     except KeyboardInterrupt:
         click.echo("\njobsim: interrupted; the table keeps every finished run; rerun the "
                    "same command to resume", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    result = summary.summarize(rows, the_plan.meta, folder)
-    (folder / "summary.md").write_text(summary.markdown(result))
-    (folder / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
-    html = page.write(folder, result, rows)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
         _print(result, folder, html)
     sys.exit(0 if all(g["verdict"]["passes"] == g["verdict"]["runs"]
                       for g in result["groups"]) else 1)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One sweep at a time per folder: two would append interleaved rows to one table
+    (the lock file sits beside the folder, as for ``jobsim simulate``; a dead sweep's
+    lock is taken over)."""
+    from jobsim.scenario.lock import FolderLock
+
+    folder = Path(os.path.abspath(folder))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(folder)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _check_options(variant: str | None, all_variants: bool, scale: float,

@@ -32,6 +32,7 @@ from typing import Any
 
 import click
 
+from jobsim.files import replace_file
 from jobsim.guard import fail
 
 SEARCHES = ("perturb", "faults")
@@ -184,7 +185,7 @@ def _report(folder: Path, name: str, prop: str, failure: dict[str, Any]) -> None
 
     path = folder / "failing" / f"{name}-{prop}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(failure["doc"], sort_keys=False))
+    replace_file(path, yaml.safe_dump(failure["doc"], sort_keys=False).encode())
     words = ["jobsim", "simulate", str(path), "--seed", str(failure["doc"].get("seed", 0))]
     if failure["scale"] != 1.0:
         words += ["--scale", f"{failure['scale']:g}"]

@@ -20,6 +20,8 @@ from typing import Any
 
 import msgspec
 
+from jobsim.files import replace_file
+
 ROWS = "rows.jsonl"
 CSV = "rows.csv"
 HEAD = ("point", "variant", "seed", "verdict", "ok", "digest", "error")
@@ -66,8 +68,8 @@ class Table:
         """Sort the rows, rewrite rows.jsonl and rows.csv atomically; the sorted rows."""
         self.close()
         rows = sorted(self.rows.values(), key=order)
-        _replace(self.path, b"".join(encode(r) for r in rows))
-        _replace(self.folder / CSV, to_csv(rows).encode())
+        replace_file(self.path, b"".join(encode(r) for r in rows))
+        replace_file(self.folder / CSV, to_csv(rows).encode())
         self._file = self.path.open("ab")
         return rows
 
@@ -123,13 +125,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return msgspec.json.encode(value, order="sorted").decode()
     return str(value)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write-then-rename: readers see the old file or the new one, never a part."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -87,3 +87,35 @@ def test_a_folder_of_another_sweep_is_refused(tiny: Path, tmp_path: Path) -> Non
     other.scale = 0.5
     with pytest.raises(PlanError, match="another scale"):
         farm.run(other, tmp_path, scenarios_dir(), engine=Shuffled())
+
+
+def test_a_folder_another_live_sweep_holds_is_refused_and_left_alone(tiny: Path,
+                                                                     tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from jobsim.cli import main
+    from jobsim.scenario.lock import OutputError
+    from jobsim.sweep.command import _folder_lock
+
+    out = tmp_path / "farm"
+    lock = tmp_path / ".farm.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(f"{holder.pid}\n")
+        result = CliRunner().invoke(main, ["sweep", str(tiny), "--seeds", "2", "--out",
+                                           str(out)])
+        assert result.exit_code == 2, result.output
+        assert "another jobsim run" in result.output and str(holder.pid) in result.output
+        assert not out.exists()                      # nothing written beside its rows
+    finally:
+        holder.kill()
+        holder.wait()
+    with _folder_lock(out):                          # control: a dead holder's lock is taken
+        assert lock.read_text().strip() == str(os.getpid())
+    assert not lock.exists()
+    with _folder_lock(out), pytest.raises(OutputError), _folder_lock(out):  # a live one
+        pass                                                               # refuses
