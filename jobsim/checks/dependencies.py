@@ -13,10 +13,13 @@ From ``defer(queue, cls, retry, deps)`` events:
 (b) ``not_canceled``: a dependency ended dead, discarded or canceled but its dependent
     is not canceled at the end. Canceled counts as failed, so the rule is transitive:
     in A -> B -> C, A dead requires B and then C canceled. Cancellation is expected at
-    the dependency's death, so this holds whether or not the run drained.
+    the dependency's death, so this holds whether or not the run drained. Under the
+    ``hold`` rule (``safeguards.dependencies.on_failure`` in the run's config; RQ's), the
+    dependent must instead still be deferred at the end: never run, never failed.
 (c) ``stuck``: the run drained (a ``horizon`` exists and no job is in a non-terminal state
     other than deferred) yet a dependent is still deferred although all its dependencies
-    are terminal. A dependent already counted in (b) is not counted again.
+    are terminal (under ``hold``: all succeeded). A dependent already counted in (b) is
+    not counted again.
 
 (d) ``order``: the run's declared happens-before rules (``config["order"]``), judged on
     effects, starts and successes whether or not a dependency manager ran: see
@@ -89,9 +92,12 @@ class _Deps:
     def drained(self) -> bool:
         return self.horizon and all(s in TERMINAL or s == "deferred" for s in self.state.values())
 
-    def final(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-        """(b) and (c) from the final states: not-canceled examples, stuck ones, stuck count."""
+    def final(self, hold: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                 int]:
+        """(b) and (c) from the final states: not-canceled examples, stuck ones, stuck count.
+        ``hold``: a failed dependency's dependents must stay deferred instead."""
         drained = self.drained()
+        expected, what = ("deferred", "not held") if hold else ("canceled", "not canceled")
         not_canceled: list[dict[str, Any]] = []
         stuck: list[dict[str, Any]] = []
         n_stuck = 0
@@ -99,10 +105,11 @@ class _Deps:
             ends = [self.state.get(d) for d in deps]
             mine = self.state.get(jid)
             failed = [d for d, s in zip(deps, ends, strict=True) if s in FAILED]
-            is_stuck = drained and mine == "deferred" and all(s in TERMINAL for s in ends)
+            is_stuck = drained and mine == "deferred" and all(s in TERMINAL for s in ends) \
+                and not (hold and failed)
             n_stuck += is_stuck
-            if failed and mine != "canceled":
-                not_canceled.append({"jid": jid, "t": self.t_end, "what": "not canceled",
+            if failed and mine != expected:
+                not_canceled.append({"jid": jid, "t": self.t_end, "what": what,
                                      "state": mine, "failed_deps": failed[:5]})
             elif is_stuck:
                 stuck.append({"jid": jid, "t": self.t_end, "what": "stuck deferred",
@@ -115,9 +122,10 @@ def check(history: History, config: Mapping[str, Any] | None = None) -> CheckRes
     declared ordering rules."""
     deps = _Deps()
     deps.run(history)
-    order = Ordering(rules_of(_config(history) if config is None else config))
+    config = _config(history) if config is None else config
+    order = Ordering(rules_of(config))
     order.run(history)
-    not_canceled, stuck, n_stuck = deps.final()
+    not_canceled, stuck, n_stuck = deps.final(hold=on_failure(config) == "hold")
     early = deps.started_early | deps.released_early
     twice = sum(1 for n in deps.releases.values() if n > 1)
     examples = [*deps.started_early.values(), *deps.released_early.values()][:MAX_EXAMPLES]
@@ -133,6 +141,13 @@ def check(history: History, config: Mapping[str, Any] | None = None) -> CheckRes
         not_canceled=len(not_canceled), drained=deps.drained(),
         order_violations=order.violations, order_rules=order.stats(),
     )
+
+
+def on_failure(config: Mapping[str, Any]) -> str:
+    """The run's rule for the dependents of a failed job: ``cancel`` unless its config
+    says otherwise (the scenario parser records the job system's own rule there)."""
+    deps = (config.get("safeguards") or {}).get("dependencies") or {}
+    return deps.get("on_failure") or "cancel"
 
 
 def _config(history: History) -> dict[str, Any]:

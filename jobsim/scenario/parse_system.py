@@ -24,6 +24,7 @@ from jobsim.scenario.schema import (
     SystemConfig,
     WorldConfig,
 )
+from jobsim.system.dependencies import ON_FAILURE, on_failure_rule
 from jobsim.world.distributions import DISTRIBUTIONS, did_you_mean
 
 T = TypeVar("T")
@@ -58,6 +59,7 @@ KIND_READERS: dict[str, f.Reader[Any]] = {
     "lock": f.choice(UNIQUE_LOCKS),
     "on_conflict": f.choice(ON_CONFLICT),
     "guard": f.choice(IDEMPOTENCY_GUARDS),
+    "dependency_failure": f.choice(ON_FAILURE),
 }
 
 
@@ -97,8 +99,19 @@ def read_system(value: Any, where: Where) -> SystemConfig:
         ),
         max_retries=f.optional(data, "max_retries", where, f.integer(minimum=0),
                                base.max_retries),
-        safeguards=f.optional(data, "safeguards", where, read_safeguards, {}),
+        safeguards=_flavor_defaults(
+            f.optional(data, "safeguards", where, read_safeguards, {}), flavor.name),
     )
+
+
+def _flavor_defaults(safeguards: dict[str, dict[str, Any]], flavor: str
+                     ) -> dict[str, dict[str, Any]]:
+    """Fill the options whose default is the job system's own rule, so the run's recorded
+    config (and the checkers reading it) carry the rule that was in force."""
+    deps = safeguards.get("dependencies")
+    if deps is not None and deps.get("on_failure") is None:
+        safeguards["dependencies"] = {**deps, "on_failure": on_failure_rule(flavor)}
+    return safeguards
 
 
 def read_queues(value: Any, where: Where) -> tuple[tuple[tuple[str, int], ...], str]:

@@ -49,7 +49,8 @@ KNOWN_SAFEGUARDS: dict[str, dict[str, tuple[str, Any]]] = {
         "args": ("names", None),
     },
     "idempotency": {"guard": ("guard", "primary"), "payment_keys": ("bool", False)},
-    "dependencies": {"enabled": ("bool", True)},
+    # on_failure None: the flavour's own rule, filled in by the parser (cancel; RQ holds)
+    "dependencies": {"enabled": ("bool", True), "on_failure": ("dependency_failure", None)},
     "resources": {"scoped": ("bool", True)},
     "retry_budget": {
         "tokens": ("positive_int", 500),

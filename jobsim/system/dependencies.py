@@ -26,9 +26,22 @@ job, retries marks that storage refused, and after a process (re)starts walks ev
 job, recomputing from ``deps:done``, like orphan recovery. In Redis each step below is one
 Lua script; here nothing runs between two storage calls of one step, which is the same.
 
-A dependency that died, was discarded or canceled cancels its dependents, transitively
-(``cancel(reason, dep)``). One already succeeded at enqueue counts as done; one already
-failed cancels the new job at once. Unknown jids and cycles are refused at enqueue.
+What a failed dependency (dead, discarded or canceled) does to its dependents is the job
+system's rule, ``on_failure``:
+
+- ``cancel`` (Sidekiq, Celery): the dependents are canceled, transitively
+  (``cancel(reason, dep)``), and one enqueued after its dependency failed is canceled at
+  once. A Celery chain never sends the tasks after a failed one; jobsim's Sidekiq model
+  does the same.
+- ``hold`` (RQ): the dependents stay deferred for good. rq 2.x (``rq/worker/base.py``,
+  ``handle_job_failure``; ``rq/queue.py``, ``enqueue_dependents``) moves a dependent to
+  its queue only when ``Job.dependencies_are_met`` holds, and a FAILED dependency meets
+  it only for a ``Dependency(..., allow_failure=True)``; otherwise the dependent waits in
+  the DeferredJobRegistry, never runs and is never failed. One enqueued after its
+  dependency failed is deferred the same way.
+
+One already succeeded at enqueue counts as done. Unknown jids and cycles are refused at
+enqueue.
 """
 
 from __future__ import annotations
@@ -51,6 +64,13 @@ UNRELEASED = "deps:unreleased"
 OPTION = "depends_on"
 FAILED = frozenset({"dead", "discarded", "canceled"})
 SWEEP_EVERY_S = 5.0
+ON_FAILURE = ("cancel", "hold")          # the ``on_failure`` rules, see the module docstring
+_FLAVOR_ON_FAILURE = {"rq": "hold"}       # every other job system cancels
+
+
+def on_failure_rule(flavor: str) -> str:
+    """The job system's own rule for the dependents of a failed job."""
+    return _FLAVOR_ON_FAILURE.get(flavor, "cancel")
 
 
 def dependents_key(jid: str) -> str:
@@ -68,9 +88,11 @@ class DependencyError(ValueError):
 class JobDependencyManager:
     """Holds deferred jobs and releases or cancels them as their dependencies finish."""
 
-    def __init__(self, system: JobSystem, sweep_every_s: float | None = SWEEP_EVERY_S) -> None:
+    def __init__(self, system: JobSystem, sweep_every_s: float | None = SWEEP_EVERY_S,
+                 on_failure: str | None = None) -> None:
         self.system = system
         self.sweep_every_s = sweep_every_s
+        self.hold = (on_failure or on_failure_rule(system.flavor.name)) == "hold"
         self.let_go = 0                                  # held jobs released or canceled
         self._outbox: list[tuple[str, str]] = []         # marks storage refused, retried
         self._lives: dict[str, int] = {}                 # worker id -> generation last seen
@@ -114,7 +136,7 @@ class JobDependencyManager:
             waiting = [d for d in deps if outcomes[d] != "succeeded"]
             held = {k: v for k, v in payload.items() if k != "enqueued_at"}
             held[OPTION] = deps
-            if failed is not None:
+            if failed is not None and not self.hold:
                 broker.hset(DONE, jid, "canceled")
             else:
                 for dep in waiting:
@@ -125,7 +147,7 @@ class JobDependencyManager:
             system.sim.record("enqueue_failed", jid, queue, cls, type(exc).__name__)
             raise PushError(f"defer of {jid} failed: {exc}") from exc
         system.lifecycle.move("defer", jid, queue, cls, payload["retry"], deps, payload["args"])
-        if failed is not None:
+        if failed is not None and not self.hold:
             system.lifecycle.move("cancel", jid, f"dependency_{outcomes[failed]}", failed)
         elif not waiting:
             self._release(system.broker, jid)
@@ -216,6 +238,8 @@ class JobDependencyManager:
                 if broker.hdel(key, child) and broker.hincr(PENDING, child, -1) <= 0:
                     self._release(broker, child)
             broker.delete(key)
+        elif self.hold:
+            broker.delete(dependents_key(jid))   # its dependents wait for good
         else:
             self._cancel_tree(broker, jid, outcome)
         broker.hdel(UNRELEASED, jid)
@@ -287,7 +311,7 @@ class JobDependencyManager:
         outcomes = [broker.hget(DONE, d) for d in deps]
         for dep, outcome in zip(deps, outcomes, strict=True):
             if outcome in FAILED:
-                if self._cancel(broker, jid, dep, outcome):
+                if not self.hold and self._cancel(broker, jid, dep, outcome):
                     self.propagate(broker, jid, "canceled")
                 return
         if all(o == "succeeded" for o in outcomes):
@@ -310,12 +334,14 @@ class JobDependencyManager:
 
     def settled(self) -> bool:
         """No release or cancel is owed: nothing waits in the outbox or for propagation,
-        and no deferred job has all its dependencies finished. A run is not drained
-        until this holds (the sweep will act on it)."""
+        and no deferred job has all its dependencies finished (under ``hold``, none has
+        them all succeeded: one with a failed dependency waits for good). A run is not
+        drained until this holds (the sweep will act on it)."""
         broker = self.system.broker
         if self._outbox or broker.hgetall(UNRELEASED):
             return False
-        return not any(all(broker.hget(DONE, d) is not None for d in held[OPTION])
+        owed = {"succeeded"} if self.hold else {"succeeded", *FAILED}
+        return not any(all(broker.hget(DONE, d) in owed for d in held[OPTION])
                        for held in broker.hgetall(DEFERRED).values())
 
     # ---- inventory ----------------------------------------------------------------------
@@ -328,6 +354,6 @@ def install(system: JobSystem, options: dict[str, Any]) -> JobDependencyManager 
     """The ``dependencies`` safeguard; ``enabled: false`` installs nothing (steps race)."""
     if not options.get("enabled", True):
         return None
-    manager = JobDependencyManager(system)
+    manager = JobDependencyManager(system, on_failure=options.get("on_failure"))
     manager.attach()
     return manager

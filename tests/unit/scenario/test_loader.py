@@ -626,3 +626,30 @@ def test_docs_example_is_valid(tmp_path: Path) -> None:
     fifo = scenario.with_variant("single_fifo")
     assert fifo.latency_bounds == {"default": 5.0}
     assert fifo.expect == (Expectation("queues.default.latency_p99_s", max=5.0),)
+
+
+@pytest.mark.parametrize(("system", "rule"), [
+    ("{safeguards: {dependencies: {}}}", "cancel"),
+    ("{flavor: rq, safeguards: {dependencies: {}}}", "hold"),          # RQ's own rule
+    ("{flavor: celery, safeguards: {dependencies: {}}}", "cancel"),
+    ("{flavor: rq, safeguards: {dependencies: {on_failure: cancel}}}", "cancel"),
+])
+def test_dependency_failure_rule_defaults_to_the_job_systems(tmp_path: Path, system: str,
+                                                              rule: str) -> None:
+    path = tmp_path / "deps.yaml"
+    path.write_text(f"description: d\nduration: 1m\nsystem: {system}\n"
+                    "workload: [{job: SyntheticJob, count: 1}]\n")
+    scenario = load_scenario(path, **KNOWN)
+    assert scenario.system.safeguards["dependencies"]["on_failure"] == rule
+    assert scenario.config()["safeguards"]["dependencies"]["on_failure"] == rule
+
+
+def test_an_unknown_dependency_failure_rule_names_the_choices(tmp_path: Path) -> None:
+    path = tmp_path / "deps.yaml"
+    path.write_text("description: d\nduration: 1m\n"
+                    "system: {safeguards: {dependencies: {on_failure: retry}}}\n"
+                    "workload: [{job: SyntheticJob, count: 1}]\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path, **KNOWN)
+    text = str(err.value)
+    assert "on_failure" in text and "cancel" in text and "hold" in text and ":3" in text

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from jobsim.broker.base import BrokerError
+from jobsim.checks.dependencies import check as check_dependencies
 from jobsim.checks.registry import run_checks
 from jobsim.sim.simulation import Simulation
 from jobsim.system import JobSystem
@@ -337,3 +338,50 @@ def test_memory_and_fakeredis_record_the_same_history() -> None:
         finish(sim, system, 20)
         digests.append(sim.history.digest())
     assert digests[0] == digests[1]
+
+
+HOLD = {"safeguards": {"dependencies": {"on_failure": "hold"}}}
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_under_the_hold_rule_a_failed_dependency_keeps_its_dependents_deferred(
+        broker: str) -> None:
+    """RQ's rule: the dependents of a failed job wait in the DeferredJobRegistry for good,
+    transitively, and one enqueued after the failure waits too; nothing is lost."""
+    sim, system = build_system(broker=broker, start=False, concurrency=3)
+    JobDependencyManager(system, on_failure="hold").attach()
+    system.start(HOLD)
+    client = system.client
+    doomed = client.perform_async(DepDieJob, 1.0)
+    fine = client.perform_async(DepSleepJob, 0.5)
+    b = client.perform_async(DepSleepJob, 1.0, depends_on=[doomed])
+    c = client.perform_async(DepSleepJob, 1.0, depends_on=[b])
+    e = client.perform_async(DepSleepJob, 1.0, depends_on=[fine])
+    late: list[str] = []
+    at(sim, 10, lambda: late.append(client.perform_async(DepSleepJob, 1.0,
+                                                         depends_on=[doomed])))
+    sim.run(until=30)
+    assert system.dependencies.settled()              # nothing is owed to the held ones
+    system.inventory()
+    verdicts = run_checks(sim.history, CHECKS, {})
+    assert all(v.ok for v in verdicts.values()), verdicts
+    for jid in (b, c, *late):
+        assert kinds_of(sim, jid) == ["defer", "held"]
+    assert kinds_of(sim, e)[-1] == "success"
+    assert sorted(system.broker.hgetall(DEFERRED)) == sorted([b, c, *late])
+    # control: judged by the cancel rule, the same history has the two direct dependents
+    # of the dead job not canceled (c waits on b, which did not fail)
+    cancel = check_dependencies(sim.history, {})
+    assert not cancel.ok and cancel.stats["not_canceled"] == 2
+    assert {ex["jid"] for ex in cancel.examples} == {b, *late}
+
+
+def test_under_the_hold_rule_a_canceled_dependent_is_a_violation() -> None:
+    sim, system, _ = setup(concurrency=2)                 # the cancel rule runs...
+    doomed = system.client.perform_async(DepDieJob, 1.0)
+    b = system.client.perform_async(DepSleepJob, 1.0, depends_on=[doomed])
+    sim.run(until=20)
+    system.inventory()
+    verdict = check_dependencies(sim.history, HOLD)       # ...the hold rule is asked
+    assert not verdict.ok and verdict.stats["not_canceled"] == 1
+    assert verdict.examples[0]["what"] == "not held" and verdict.examples[0]["jid"] == b
