@@ -12,8 +12,10 @@ second copy runs and nothing fails. This checker replays the ``lock`` events (an
 - ``past_ttl``: A's hold is still treated as held after its TTL: a conflict naming A, or
   A's ``release``, later than A's acquire plus the TTL.
 
-The TTL is the ``ttl`` option, else the run's ``safeguards.unique.ttl`` (seconds; none:
-locks never expire). A job class with its own ``unique`` TTL needs the option.
+Each hold is judged by its own TTL: the ``ttl`` option when given (it overrides), else
+the TTL its ``acquire`` or ``force`` event carries (a job class's own ``unique`` TTL, or
+the run's default), else the run's ``safeguards.unique.ttl`` (histories recorded before
+lock events carried a TTL; seconds; none: the lock never expires).
 """
 
 from __future__ import annotations
@@ -27,24 +29,32 @@ from jobsim.history.events import index
 from jobsim.history.history import History
 
 OPTIONS = {
-    "ttl": Option("positive", "lock TTL in seconds (default: the run's safeguards.unique.ttl)"),
+    "ttl": Option("positive", "lock TTL in seconds for every hold (default: each hold's "
+                              "own, from its lock event)"),
 }
-_KEY, _OP = index("lock", "key"), index("lock", "op")
+_KEY, _OP, _TTL = index("lock", "key"), index("lock", "op"), index("lock", "ttl")
 _CONFLICT_KEY = index("unique_conflict", "key")
 _CONFLICT_HOLDER = index("unique_conflict", "holder")
 _EPS = 1e-9
 
 
 class _Locks:
-    def __init__(self, ttl: float | None) -> None:
-        self.ttl = ttl
-        self.held: dict[str, tuple[str, float]] = {}    # digest -> (holder, acquired at)
+    def __init__(self, ttl: float | None, forced_ttl: bool) -> None:
+        self.ttl = ttl                  # the option's, or the run's default
+        self.forced_ttl = forced_ttl    # the option was given: it overrides every hold's own
+        self.held: dict[str, tuple[str, float, float | None]] = {}  # digest -> (holder, since, ttl)
         self.examples: list[dict[str, Any]] = []
         self.overlaps = self.past_ttl = self.acquires = self.forced = self.conflicts = 0
         self.digests: set[str] = set()
 
-    def expired(self, since: float, t: float) -> bool:
-        return self.ttl is not None and t >= since + self.ttl - _EPS
+    @staticmethod
+    def expired(hold: tuple[str, float, float | None], t: float) -> bool:
+        ttl = hold[2]
+        return ttl is not None and t >= hold[1] + ttl - _EPS
+
+    def hold_ttl(self, ev: tuple[Any, ...]) -> float | None:
+        own = ev[_TTL] if len(ev) > _TTL else None
+        return self.ttl if self.forced_ttl or own is None else float(own)
 
     def lock(self, ev: tuple[Any, ...]) -> None:
         t, jid, key, op = ev[0], ev[2], ev[_KEY], ev[_OP]
@@ -55,17 +65,17 @@ class _Locks:
             if current is not None and current[0] != jid:
                 if op == "force":
                     self.forced += 1
-                elif not self.expired(current[1], t):
+                elif not self.expired(current, t):
                     self._flag("overlap", "lock taken while held", t, jid, key, current)
             if current is None or current[0] != jid:
-                self.held[key] = (jid, t)
+                self.held[key] = (jid, t, self.hold_ttl(ev))
         elif op == "expire":
             # An expiry before the TTL frees nothing: the hold stands, and the next
             # holder's acquire is the overlap it hides.
-            if current is not None and current[0] == jid and self.expired(current[1], t):
+            if current is not None and current[0] == jid and self.expired(current, t):
                 del self.held[key]
         elif op == "release" and current is not None and current[0] == jid:
-            if self.expired(current[1], t):
+            if self.expired(current, t):
                 self._flag("past_ttl", "released after its TTL", t, jid, key, current)
             del self.held[key]
 
@@ -73,11 +83,11 @@ class _Locks:
         self.conflicts += 1
         key, holder = ev[_CONFLICT_KEY], ev[_CONFLICT_HOLDER]
         current = self.held.get(key)
-        if current is not None and current[0] == holder and self.expired(current[1], ev[0]):
+        if current is not None and current[0] == holder and self.expired(current, ev[0]):
             self._flag("past_ttl", "conflict with an expired hold", ev[0], ev[2], key, current)
 
     def _flag(self, kind: str, what: str, t: float, jid: str, key: str,
-              current: tuple[str, float]) -> None:
+              current: tuple[str, float, float | None]) -> None:
         if kind == "overlap":
             self.overlaps += 1
         else:
@@ -98,7 +108,7 @@ def check(history: History, config: Mapping[str, Any] | None = None,
     """Verdict on overlapping holds of one digest and holds past their TTL."""
     cfg = (next((e[3] for e in history.events if e[1] == "config"), None) or {}
            if config is None else config)
-    locks = _Locks(ttl if ttl is not None else _ttl(cfg))
+    locks = _Locks(ttl if ttl is not None else _ttl(cfg), forced_ttl=ttl is not None)
     for ev in history.events:
         kind = ev[1]
         if kind == "lock":

@@ -40,7 +40,9 @@ KINDS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     "release": (("queue",), "every dependency succeeded: pushed to its queue"),
     "cancel": (("reason", "dep"), "a dependency died or was discarded; will never run"),
     "unique_conflict": (("key", "strategy", "holder"), "a uniqueness lock was held by holder"),
-    "lock": (("key", "op", "holder"), "uniqueness lock acquired/released/expired (op)"),
+    "lock": (("key", "op", "holder", "ttl"),
+             "uniqueness lock acquired/forced/released/expired (op); ttl: the hold's TTL in "
+             "seconds on acquire and force (None: never expires, or another op)"),
     # ---- storage movements -------------------------------------------------------
     "promote": (("queue", "source"), "moved from the schedule or retry set to its queue"),
     "requeue": (("queue", "worker"), "pushed back to the front at graceful shutdown"),
@@ -86,6 +88,7 @@ LATE_FIELDS: Final[dict[tuple[str, str], object]] = {
     ("enqueue", "args"): None,
     ("schedule", "args"): None,
     ("defer", "args"): None,
+    ("lock", "ttl"): None,
 }
 
 # Which lifecycle state an event moves its job into (dup executions move nothing).

@@ -92,7 +92,7 @@ TYPES: Final[dict[str, dict[str, Check]]] = {
     "release": {"queue": _str},
     "cancel": {"reason": _str, "dep": _opt_str},
     "unique_conflict": {"key": _str, "strategy": _str, "holder": _opt_str},
-    "lock": {"key": _str, "op": _str, "holder": _opt_str},
+    "lock": {"key": _str, "op": _str, "holder": _opt_str, "ttl": _opt_num},
     "promote": {"queue": _str, "source": _str},
     "requeue": {"queue": _str, "worker": _str},
     "recover": {"queue": _str, "worker": _str, "count": _int},

@@ -166,8 +166,10 @@ class UniqueLocks:
         return self._rules[cls_name]
 
     # ---- lock primitives --------------------------------------------------------------
-    def _record(self, holder: str, key: str, op: str) -> None:
-        self.system.sim.record("lock", holder, key, op, holder)
+    def _record(self, holder: str, key: str, op: str, ttl: float | None = None) -> None:
+        """A ``lock`` event; acquire and force carry the hold's TTL, so the uniqueness
+        check judges each hold by its own class's TTL."""
+        self.system.sim.record("lock", holder, key, op, holder, ttl)
 
     def acquire(self, broker: Broker, key: str, jid: str, ttl: float | None) -> str | None:
         """Take ``key`` for ``jid``; None when taken (or already ours), else the holder."""
@@ -178,7 +180,7 @@ class UniqueLocks:
             if old is not None and old[0] != jid:
                 self._record(old[0], key, "expire")
             self._held[key] = (jid, expires)
-            self._record(jid, key, "acquire")
+            self._record(jid, key, "acquire", ttl)
             return None
         holder = broker.lock_holder(key, now)
         return None if holder in (jid, None) else holder
@@ -187,15 +189,22 @@ class UniqueLocks:
         expires = None if ttl is None else self.system.sim.now + ttl
         broker.lock_force(key, jid, expires)
         self._held[key] = (jid, expires)
-        self._record(jid, key, "force")
+        self._record(jid, key, "force", ttl)
 
     def release(self, broker: Broker, key: str, jid: str) -> None:
-        """Release if ``jid`` holds it; a storage error leaves the lock (stuck until TTL)."""
+        """Release if ``jid`` holds it; a storage error leaves the lock (stuck until TTL).
+        A hold whose TTL has run out is gone, as a Redis key with an expiry is: the
+        unlock finds nothing, and the history says ``expire``, not ``release``."""
+        old = self._held.get(key)
+        now = self.system.sim.now
         try:
-            released = broker.lock_release(key, jid)
+            if old is not None and old[0] == jid and old[1] is not None and old[1] <= now:
+                broker.lock_holder(key, now)          # drops the expired key
+                released = False
+            else:
+                released = broker.lock_release(key, jid)
         except BrokerError:
             return
-        old = self._held.get(key)
         if released:
             self._held.pop(key, None)
             self._record(jid, key, "release")

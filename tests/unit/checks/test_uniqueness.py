@@ -45,3 +45,19 @@ def test_holds_past_the_ttl() -> None:
     conflict = (15, "unique_conflict", "b", "d1", "drop", "a")
     assert run(lock(1, "a", "acquire"), conflict, ttl=5).stats["past_ttl"] == 1
     assert run(lock(1, "a", "acquire"), conflict, ttl=50).ok
+
+
+def test_each_hold_is_judged_by_the_ttl_its_lock_event_carries() -> None:
+    """A class with its own 10 s TTL in a run whose default has none: the takeover at 15 s
+    is legal; judged by the run's default (or an overriding option) it is an overlap."""
+    own = (lock(0, "a", "acquire") + (10.0,), lock(15, "a", "expire") + (None,),
+           lock(15, "b", "acquire") + (10.0,))
+    assert run(*own).ok
+    unknown = tuple(ev[:-1] for ev in own)             # no TTL recorded: the run's default
+    assert run(*unknown).stats["overlaps"] == 1
+    assert run(*unknown, ttl=10).ok
+    cfg = {"safeguards": {"unique": {"ttl": None}}}
+    forced = uniqueness.check(History([(0, "config", None, cfg), *own]), ttl=100)
+    assert forced.stats["overlaps"] == 1               # the option overrides every hold
+    late = (lock(0, "a", "acquire") + (5.0,), lock(9, "a", "release") + (None,))
+    assert run(*late, ttl=3600).stats["past_ttl"] == 1  # its own TTL, not the default

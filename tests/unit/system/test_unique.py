@@ -485,3 +485,32 @@ def _story(broker: str) -> str:
 
 def test_memory_and_fakeredis_record_the_same_lock_history() -> None:
     assert _story("memory") == _story("fakeredis")
+
+
+class UqShortTtlJob(Job):
+    unique = {"lock": "until_executed", "ttl": 5.0, "args": ["user_id"]}
+
+    def perform(self, user_id: int) -> Any:
+        yield self.sleep(10.0)
+
+
+def test_a_class_ttl_is_recorded_and_judged_per_hold() -> None:
+    """The run's default has no TTL; the class's own 5 s does. The copy pushed at 7 s takes
+    the expired lock legally, and the uniqueness check agrees because each acquire carries
+    its hold's TTL; judged by the run's default instead, the takeover is an overlap."""
+    sim, system = build_system(start=False, concurrency=2)
+    unique.install(system, {"lock": "until_executed", "ttl": None})
+    system.start({"safeguards": {"unique": {"ttl": None}}})
+    first = system.client.perform_async(UqShortTtlJob, 1)
+
+    def later() -> Any:
+        yield sim.timeout(7.0)
+        system.client.perform_async(UqShortTtlJob, 1)
+
+    sim.process(later())
+    sim.run(until=40)
+    acquires = [e for e in history_events(sim, "lock") if e[4] == "acquire"]
+    assert [(e[2] == first, e[6]) for e in acquires] == [(True, 5.0), (False, 5.0)]
+    assert run_checks(sim.history, ["uniqueness"], {})["uniqueness"].ok
+    default = run_checks(sim.history, ["uniqueness"], {"uniqueness": {"ttl": 3600}})
+    assert default["uniqueness"].stats["overlaps"] == 1
