@@ -6,8 +6,9 @@ from jobsim.checks import uniqueness
 from jobsim.history.history import History
 
 
-def lock(t: float, jid: str, op: str, key: str = "d1") -> tuple:
-    return (t, "lock", jid, key, op, jid)
+def lock(t: float, jid: str, op: str, key: str = "d1", *ttl: float | None) -> tuple:
+    """A lock event; ``ttl`` (at most one) is the hold's own, absent in older histories."""
+    return (t, "lock", jid, key, op, jid, *ttl)
 
 
 def run(*events: tuple, ttl: float | None = None) -> uniqueness.CheckResult:
@@ -50,8 +51,8 @@ def test_holds_past_the_ttl() -> None:
 def test_each_hold_is_judged_by_the_ttl_its_lock_event_carries() -> None:
     """A class with its own 10 s TTL in a run whose default has none: the takeover at 15 s
     is legal; judged by the run's default (or an overriding option) it is an overlap."""
-    own = (lock(0, "a", "acquire") + (10.0,), lock(15, "a", "expire") + (None,),
-           lock(15, "b", "acquire") + (10.0,))
+    own = (lock(0, "a", "acquire", "d1", 10.0), lock(15, "a", "expire", "d1", None),
+           lock(15, "b", "acquire", "d1", 10.0))
     assert run(*own).ok
     unknown = tuple(ev[:-1] for ev in own)             # no TTL recorded: the run's default
     assert run(*unknown).stats["overlaps"] == 1
@@ -59,5 +60,5 @@ def test_each_hold_is_judged_by_the_ttl_its_lock_event_carries() -> None:
     cfg = {"safeguards": {"unique": {"ttl": None}}}
     forced = uniqueness.check(History([(0, "config", None, cfg), *own]), ttl=100)
     assert forced.stats["overlaps"] == 1               # the option overrides every hold
-    late = (lock(0, "a", "acquire") + (5.0,), lock(9, "a", "release") + (None,))
+    late = (lock(0, "a", "acquire", "d1", 5.0), lock(9, "a", "release", "d1", None))
     assert run(*late, ttl=3600).stats["past_ttl"] == 1  # its own TTL, not the default
