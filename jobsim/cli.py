@@ -21,7 +21,7 @@ import click
 from jobsim import __version__
 from jobsim.checks.verdicts import GOOD, combine, exit_code
 from jobsim.guard import fail, guarded
-from jobsim.report.summary import sections, story_line
+from jobsim.report.summary import sections, story_line, threads_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -116,7 +116,8 @@ def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
 @click.argument("scenario")
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option("--scale", type=float, default=1.0, show_default=True,
-              help="Multiply every count and rate.")
+              help="Multiply every count and rate (and the worker threads, when the "
+                   "scenario says scale: {threads: true}).")
 @click.option("--variant", default=None, help="Run one variant instead of the base story.")
 @click.option("--all-variants", is_flag=True, help="Run the base story and every variant.")
 @click.option("--broker", default="memory", show_default=True,
@@ -164,7 +165,7 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
     except ImportFailed as exc:
         fail_input(f"--import: {exc}")
     try:
-        base = _load_warning(lambda name: load(name, jobs=library), scenario)
+        base = _load_warning(lambda name: load(name, jobs=library, scale=scale), scenario)
         names = [None, *base.variants] if all_variants else [variant]
         for name in names:                   # every run is sized before the first starts
             check_budget(base.with_variant(name).scaled(scale), allow_large=allow_large)
@@ -321,6 +322,8 @@ def _print_summary(metrics: dict[str, Any], paths: dict[str, Path]) -> None:
     console.rule(f"{title}: [{'green' if word in GOOD else 'red'}]{word}")
     if metrics.get("description"):
         console.print(" ".join(metrics["description"].split()), highlight=False)
+    if metrics.get("scale", 1.0) != 1.0:      # what --scale made of the system, stated
+        console.print(f"  scale {metrics['scale']:g}: {threads_text(metrics)}", highlight=False)
     for fault in metrics.get("faults") or []:
         console.print(f"  fault: {fault}", highlight=False)
     for heading, header, rows in sections(metrics):

@@ -116,6 +116,7 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "history_digest": meta.get("history_digest") or history.digest(),
         "sim_seconds": meta.get("sim_seconds"), "wall_seconds": meta.get("wall_seconds"),
         "scale": meta.get("scale", 1.0),
+        **({"system": meta["system"]} if "system" in meta else {}),   # the threads that ran
         "description": meta.get("description"),
         "reproduces": bool(meta.get("reproduces")),
         "faults": list(meta.get("faults") or []),

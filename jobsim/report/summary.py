@@ -159,6 +159,14 @@ def _run_names(results: list[dict[str, Any]]) -> list[str]:
     return [m.get("variant") or "base" for m in results]
 
 
+def threads_text(m: dict[str, Any]) -> str:
+    """"2 processes x 1 thread": the worker threads the run had (after ``--scale``)."""
+    system = m.get("system") or {}
+    processes, concurrency = system.get("processes"), system.get("concurrency")
+    return (f"{processes} process{'es' if processes != 1 else ''} x {concurrency} "
+            f"thread{'s' if concurrency != 1 else ''}")
+
+
 def md_text(value: Any) -> str:
     """A string as literal Markdown text: HTML escaped (a viewer must never run an
     ``expect ... equals: "<script>"`` from a scenario file), and the characters that
@@ -178,7 +186,8 @@ def markdown(m: dict[str, Any]) -> str:
     if story:
         lines += [f"**{md_text(story['question'])}** {md_text(story_line([m]))}", ""]
     lines += [f"Verdict: **{verdict(m)}**  ",
-              f"seed {m['seed']}, broker {md_text(m['broker'])}, scale {m.get('scale', 1.0)}, "
+              f"seed {m['seed']}, broker {md_text(m['broker'])}, scale {m.get('scale', 1.0)}"
+              f"{f' ({threads_text(m)})' if m.get('system') else ''}, "
               f"{fmt(m['sim_seconds'])} simulated s in {fmt(m['wall_seconds'])} wall s  ",
               f"history digest `{m['history_digest']}`", ""]
     for title_, header, rows in sections(m):

@@ -43,6 +43,7 @@ _SECTIONS: dict[str, Any] = {
     "faults": [{"type": "redis_outage", "start": "1s", "duration": "1s"}],
     "expect": [{"metric": "jobs.lost", "max": 0}],
     "latency_bounds": {"default": "1s"},
+    "scale": {"threads": True},
     "variants": {_ANY: {}},
     # a declared job with every step kind, so the schema knows what perform: may hold
     "jobs": {_ANY: {

@@ -46,12 +46,14 @@ def load_scenario(
     variant: str | None = None,
     search_dir: Path = Path("scenarios"),
     references: Resolver | None = None,
+    scale: float = 1.0,
 ) -> Scenario:
     """Load SOURCE (a .yaml path, or a bare name looked up as SEARCH_DIR/NAME.yaml).
 
     Returns the base scenario (its ``variants`` hold every validated variant), or, with
     ``variant``, that variant. REFERENCES checks the references a registry alone cannot
-    (fault targets, handlers, job args) on the base and on every variant. Raises
+    (fault targets, handlers, job args) on the base and on every variant, also as
+    scaled by SCALE (the scenario returned is not scaled). Raises
     ScenarioError (ScenarioErrors for several problems) for anything wrong.
     """
     path = resolve(source, search_dir)
@@ -66,6 +68,7 @@ def load_scenario(
         variant=variant,
         references=references,
         node=node,
+        scale=scale,
     )
 
 
@@ -80,12 +83,13 @@ def load_document(
     stem: str = "scenario",
     references: Resolver | None = None,
     node: yaml.Node | None = None,
+    scale: float = 1.0,
 ) -> Scenario:
     """Validate an already-parsed document (e.g. built in Python or by a strategy).
 
     NODE, the composed YAML, places each problem at its line and column."""
     jobs = known_jobs if isinstance(known_jobs, JobLibrary) else frozenset(known_jobs)
-    known = Known(jobs, frozenset(known_faults), frozenset(known_checks), references)
+    known = Known(jobs, frozenset(known_faults), frozenset(known_checks), references, scale)
     with collecting() as found:
         scenario = attempt(lambda: _load(raw, Where(file), known, stem), None)
     if found:
@@ -121,7 +125,12 @@ def _build(raw: dict[str, Any], where: Where, known: Known, stem: str) -> Scenar
     # References are resolved on a document that built cleanly: a dropped list item
     # would shift the indexes the resolver's paths are made of.
     if check is not None and not found:
-        attempt(lambda: check(scenario, where), None)
+        with collecting() as unresolved:
+            attempt(lambda: check(scenario, where), None)
+        if not unresolved and known.scale != 1.0:      # what only --scale breaks
+            attempt(lambda: check(scenario.scaled(known.scale), where), None)
+        for problem in unresolved:
+            report(problem)
     return scenario
 
 

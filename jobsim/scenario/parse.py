@@ -19,6 +19,7 @@ from jobsim.scenario.errors import Where, show
 from jobsim.scenario.jobs import JobsContext, declared_only, read_jobs, read_plugins
 from jobsim.scenario.parse_system import read_system, read_world
 from jobsim.scenario.problems import attempt
+from jobsim.scenario.scaling import Scaling
 from jobsim.scenario.schema import (
     ARRIVAL_TIMING,
     ARRIVALS,
@@ -51,6 +52,7 @@ TOP_KEYS = (
     "route_all_to",
     "story",
     "reproduces",
+    "scale",
     "variants",
 )
 ENTRY_KEYS = (
@@ -70,6 +72,7 @@ ENTRY_KEYS = (
 FAULT_KEYS = ("type", "start", "duration", "target")  # any other key is a fault parameter
 EXPECT_KEYS = ("metric", "min", "max", "equals")
 STORY_KEYS = ("question", "metric", "label")
+SCALE_KEYS = ("threads",)
 METRIC = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_:-]+)*")
 
 
@@ -81,12 +84,15 @@ Resolver = Callable[[Scenario, Where], None]
 @dataclass(frozen=True)
 class Known:
     """The registries names are checked against (the runner passes the real ones).
-    ``jobs`` is the caller's JobLibrary, or bare names (then classes are not checked)."""
+    ``jobs`` is the caller's JobLibrary, or bare names (then classes are not checked).
+    ``scale``: the --scale the run will use, which may change what a name resolves to
+    (``scale: {threads: true}`` may leave fewer processes than a fault names)."""
 
     jobs: Collection[str]
     faults: Collection[str]
     checks: Collection[str]
     references: Resolver | None = None
+    scale: float = 1.0    # --scale: references are resolved at this scale too
 
 
 def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -> Scenario:
@@ -114,7 +120,8 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
                            None if isinstance(known.jobs, JobLibrary) else set(known.jobs))
     own = f.optional(data, "jobs", where, lambda v, w: read_jobs(v, w, jobs_ctx), {})
     names = library if isinstance(known.jobs, JobLibrary) else {*known.jobs, *library}
-    ctx = _Context(Known(names, known.faults, known.checks), duration, duration + drain,
+    ctx = _Context(Known(names, known.faults, known.checks, scale=known.scale), duration,
+                   duration + drain,
                    queues, route)
     workload = attempt(lambda: f.required(data, "workload", where, ctx.workload), ())
     faults = f.optional(data, "faults", where, ctx.faults, ())
@@ -140,6 +147,7 @@ def build_scenario(raw: dict[str, Any], where: Where, known: Known, stem: str) -
         route_all_to=route,
         story=f.optional(data, "story", where, _story, None),
         reproduces=f.optional(data, "reproduces", where, f.boolean, False),
+        scaling=f.optional(data, "scale", where, _scaling, Scaling()),
         file=where.file,
         plugins=plugins,
         library=library,
@@ -304,6 +312,11 @@ def _retry(value: Any, where: Where) -> bool | int:
     if not isinstance(value, int) or value < 0:
         raise where.error(f"expected true, false or a non-negative integer, got {show(value)}")
     return value
+
+
+def _scaling(value: Any, where: Where) -> Scaling:
+    data = f.mapping(value, where, SCALE_KEYS)
+    return Scaling(threads=f.optional(data, "threads", where, f.boolean, False))
 
 
 def _expectations(value: Any, where: Where) -> tuple[Expectation, ...]:

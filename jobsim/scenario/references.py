@@ -197,6 +197,15 @@ def _target(scenario: Scenario, kind: str | None, fault: str, target: str,
     valid = target_names(scenario, kind)
     if target in valid:
         return
+    if kind == "process" and scenario.scaling.unscaled is not None:
+        processes, concurrency = scenario.scaling.unscaled
+        if target in (f"p{i}" for i in range(processes)):
+            system = scenario.system
+            raise where.error(
+                f"fault {fault!r} targets process {target!r}, which does not exist at --scale "
+                f"{scenario.scale:g}: scale: {{threads: true}} turns {processes} processes x "
+                f"{concurrency} threads into {system.processes} x {system.concurrency} "
+                f"(p0..p{system.processes - 1}); target one of those, or use a larger --scale")
     if kind == "replica" and not scenario.world.database.replicas:
         raise where.error(f"no replica {target!r}: world.database.replicas is 0")
     listed = ", ".join(valid) or f"none ({kind}s are declared under world.{kind}s or by a plug-in)"

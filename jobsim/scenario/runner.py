@@ -107,11 +107,14 @@ def known_registries(jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] 
 
 def load(source: str | Path, variant: str | None = None,
          search_dir: Path | None = None,
-         jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] | None = None) -> Scenario:
+         jobs: JobLibrary | list[type[Job]] | tuple[type[Job], ...] | None = None,
+         scale: float = 1.0) -> Scenario:
     """A scenario by name or path, validated against everything that exists here;
-    ``jobs``: the caller's job classes (``--import``, ``jobs=[...]``)."""
+    ``jobs``: the caller's job classes (``--import``, ``jobs=[...]``); ``scale``: the
+    ``--scale`` it will run at, so what scaling breaks is refused at load, with the line
+    (the scenario returned is not scaled)."""
     scenario = load_scenario(source, **known_registries(jobs),
-                             search_dir=search_dir or scenarios_dir())
+                             search_dir=search_dir or scenarios_dir(), scale=scale)
     return scenario.with_variant(variant)
 
 
@@ -189,6 +192,8 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
             "broker": describe(broker),
             "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
             "scale": scenario.scale, "description": scenario.description,
+            "system": {"processes": scenario.system.processes,     # after --scale: what ran
+                       "concurrency": scenario.system.concurrency},
             "reproduces": scenario.reproduces,
             "faults": [f.describe() for f in scenario.faults],
             "story": None if scenario.story is None else {

@@ -14,6 +14,7 @@ from typing import Any
 
 from jobsim.scenario.durations import format_duration
 from jobsim.scenario.errors import ScenarioError, unknown
+from jobsim.scenario.scaling import Scaling, thread_split
 from jobsim.system.flavors.options import FlavorConfig
 from jobsim.system.library import JobLibrary
 from jobsim.world.plugin import Plugin
@@ -221,6 +222,7 @@ class Scenario:
     variants: Mapping[str, Scenario] = field(default_factory=dict, repr=False)  # base only
     file: str = ""
     scale: float = 1.0
+    scaling: Scaling = field(default_factory=Scaling)  # scale: what --scale also multiplies
     plugins: tuple[Plugin, ...] = ()
     library: JobLibrary = field(default_factory=JobLibrary, repr=False, compare=False)
     jobs: Mapping[str, Any] = field(default_factory=dict, repr=False)  # its own jobs: section
@@ -238,14 +240,24 @@ class Scenario:
         return self.variants[name]
 
     def scaled(self, factor: float) -> Scenario:
-        """Counts (rounded, at least 1) and rates multiplied by ``factor``; variants too."""
+        """Counts (rounded, at least 1) and rates multiplied by ``factor``; with
+        ``scale: {threads: true}`` the worker threads too (``scaling.thread_split``);
+        variants too, each by its own ``scale:``."""
         if not factor > 0:
             raise ScenarioError(self.file, "", f"scale must be positive, got {factor}")
+        system, scaling = self.system, self.scaling
+        if scaling.threads:      # from the declared threads: scaling twice does not round twice
+            declared = scaling.unscaled or (system.processes, system.concurrency)
+            processes, concurrency = thread_split(*declared, self.scale * factor)
+            system = dataclasses.replace(system, processes=processes, concurrency=concurrency)
+            scaling = dataclasses.replace(scaling, unscaled=declared)
         return dataclasses.replace(
             self,
             workload=tuple(entry.scaled(factor) for entry in self.workload),
             variants={name: v.scaled(factor) for name, v in self.variants.items()},
             scale=self.scale * factor,
+            system=system,
+            scaling=scaling,
         )
 
     def expected_effects(self) -> list[dict[str, str]]:

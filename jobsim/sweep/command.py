@@ -31,7 +31,8 @@ from jobsim.guard import fail as fail_input
 @click.option("--variant", default=None, help="Run this variant instead of the base story.")
 @click.option("--all-variants", is_flag=True, help="The base story and every variant.")
 @click.option("--scale", type=float, default=1.0, show_default=True,
-              help="Multiply every count and rate.")
+              help="Multiply every count and rate (and the worker threads, when the "
+                   "scenario says scale: {threads: true}).")
 @click.option("--metric", "metrics", multiple=True, metavar="PATH",
               help="Also summarise this metrics.json path across seeds.")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -68,7 +69,11 @@ def sweep(scenario: str, seeds: str, sets: tuple[str, ...], variant: str | None,
             replace_file(folder / "summary.md", summary.markdown(result).encode())
             replace_file(folder / "summary.json", (json.dumps(result, indent=2) + "\n").encode())
             html = page.write(folder, result, rows)
-    except (ScenarioError, PlanError, EngineError) as exc:
+    except ScenarioError as exc:     # one FILE:LINE:COL: PATH: REASON line per problem
+        for line in str(exc).splitlines():
+            click.echo(line, err=True)
+        sys.exit(2)
+    except (PlanError, EngineError) as exc:
         fail_input(str(exc))
     except KeyboardInterrupt:
         click.echo("\njobsim: interrupted; the table keeps every finished run; rerun the "

@@ -58,14 +58,14 @@ class Plan:
 
 def plan(request: Request, scenarios: Path) -> Plan:
     """Every task, validated: raises ScenarioError or PlanError before anything runs."""
-    from jobsim.scenario.loader import read_document, resolve
+    from jobsim.scenario.loader import read_nodes, resolve
 
     path = resolve(request.source, scenarios)
-    raw = read_document(path)
-    base = task.validate(raw, str(path))
+    raw, node = read_nodes(path)
+    base = task.validate(raw, str(path), request.scale, node)
     variants = _variants(request.variants, list(base.variants))
     points = grid.points(request.sets)
-    docs = {p: _point_doc(raw, p, str(path)) for p in points}
+    docs = {p: _point_doc(raw, p, str(path), request.scale) for p in points}
     specs = [task.Spec(point=p.label, settings=p.settings, variant=v, seed=seed,
                        scale=request.scale, doc=msgspec.json.encode(docs[p]), file=str(path),
                        replay=_replay_source(request.source, p), metrics=tuple(request.metrics))
@@ -119,12 +119,12 @@ def _variants(asked: list[str] | None, known: list[str]) -> list[str]:
     return asked
 
 
-def _point_doc(raw: dict[str, Any], point: Point, file: str) -> dict[str, Any]:
+def _point_doc(raw: dict[str, Any], point: Point, file: str, scale: float) -> dict[str, Any]:
     from jobsim.scenario.errors import ScenarioError
 
     doc = grid.apply_point(raw, point)
     try:
-        task.validate(doc, file)
+        task.validate(doc, file, scale)
     except ScenarioError as err:
         raise grid.check_point(err, point) from None
     return doc

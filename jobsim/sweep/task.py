@@ -122,11 +122,15 @@ def _scenario(doc: bytes, file: str) -> Any:
     return validate(msgspec.json.decode(doc), file)
 
 
-def validate(raw: dict[str, Any], file: str) -> Any:
-    """A document through the normal scenario loader (raises ScenarioError)."""
+def validate(raw: dict[str, Any], file: str, scale: float = 1.0, node: Any = None) -> Any:
+    """A document through the normal scenario loader, its references resolved as they
+    are at ``scale`` too (raises ScenarioError; ``node``, the file's composed YAML,
+    gives the problems their lines)."""
     from jobsim.checks.registry import NAMES
     from jobsim.scenario import build, load_document
     from jobsim.scenario.jobs import base_library
+    from jobsim.scenario.references import check_references
 
     return load_document(raw, known_jobs=base_library(), known_faults=build.FAULT_NAMES,
-                         known_checks=NAMES, file=file, stem=str(raw.get("name", "sweep")))
+                         known_checks=NAMES, file=file, stem=str(raw.get("name", "sweep")),
+                         references=check_references, scale=scale, node=node)

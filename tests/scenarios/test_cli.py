@@ -12,6 +12,8 @@ from jobsim.cli import main
 from jobsim.scenario import ScenarioError
 from jobsim.scenario.runner import load
 
+from ._black_friday import fixed_threads
+
 BAD = Path(__file__).parents[1] / "unit" / "scenario" / "bad"
 BAD_FILES = sorted(BAD.glob("*.yaml"))
 
@@ -84,11 +86,11 @@ def test_simulate_writes_the_run_and_check_reproduces_its_verdicts(tmp_path: Pat
 
 
 def test_a_failing_expectation_exits_1(tmp_path: Path) -> None:
-    # At 2 % scale there is no analytics backlog, so the FIFO variant's "p99 >= 60 s"
-    # expectation cannot hold: the run must say so with exit 1.
-    code, _, _ = invoke("simulate", "black_friday", "--variant", "single_fifo",
-                        "--scale", "0.02", "--out", str(tmp_path), "--quiet")
-    metrics = json.loads((tmp_path / "single_fifo" / "metrics.json").read_text())
+    # At 2 % scale with its 40 threads kept there is no analytics backlog, so the FIFO
+    # variant's "p99 >= 60 s" expectation cannot hold: the run must say so with exit 1.
+    code, _, _ = invoke("simulate", str(fixed_threads(tmp_path)), "--variant", "single_fifo",
+                        "--scale", "0.02", "--out", str(tmp_path / "out"), "--quiet")
+    metrics = json.loads((tmp_path / "out" / "single_fifo" / "metrics.json").read_text())
     assert [e["metric"] for e in metrics["expectations"] if not e["ok"]] == [
         "queues.default.latency_p99_s"]
     assert code == 1
@@ -149,15 +151,15 @@ def test_simulate_json_prints_the_metrics_document_and_nothing_else(tmp_path: Pa
 
 
 def test_quiet_prints_the_one_line_verdict_and_reproduces_words(tmp_path: Path) -> None:
-    # At 1 % scale there is no backlog: single_fifo does not reproduce the incident.
-    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.01", "--out",
-                          str(tmp_path), "--quiet", "--variant", "single_fifo")
+    # At 1 % scale on 40 threads there is no backlog: single_fifo does not reproduce.
+    code, out, _ = invoke("simulate", str(fixed_threads(tmp_path)), "--scale", "0.01", "--out",
+                          str(tmp_path / "out"), "--quiet", "--variant", "single_fifo")
     assert (code, out) == (1, "black_friday/single_fifo: NOT REPRODUCED\n")
 
 
 def test_all_variants_lead_with_the_story_line(tmp_path: Path) -> None:
-    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.01", "--out",
-                          str(tmp_path), "--all-variants")
+    code, out, _ = invoke("simulate", str(fixed_threads(tmp_path)), "--scale", "0.01", "--out",
+                          str(tmp_path / "out"), "--all-variants")
     first = out.splitlines()[0]
     assert first.startswith("How long do payments wait at the sale peak? payments p99 wait:")
     assert "(base) -> " in first and "(single_fifo)" in first and "(strict_order)" in first

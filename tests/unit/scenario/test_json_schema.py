@@ -55,6 +55,8 @@ def test_the_documented_example_passes(validator: Any) -> None:
     ({"system": {"fetch": "super"}}, ["system", "fetch"]),
     ({"world": {"services": {"a": {"timeout": True}}}}, ["world", "services", "a", "timeout"]),
     ({"variants": {"v": {"sytem": {}}}}, ["variants", "v"]),
+    ({"scale": {"thread": True}}, ["scale"]),
+    ({"scale": {"threads": "yes"}}, ["scale", "threads"]),
     ({"name": "black friday"}, ["name"]),
     ({"jobs": {"J": {"perform": [{"cal": {"service": "s"}}]}}}, ["jobs", "J", "perform", 0]),
     ({"jobs": {"J": {"perform": [{"read": {"tabel": "t", "key": "k"}}]}}},

@@ -329,7 +329,7 @@ BAD_FILES = [
         "unknown_top_key.yaml",
         "workloads: unknown key 'workloads' (did you mean 'workload' or 'world'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, name, "
-        "order, plugins, reproduces, route_all_to, seed, story, system, variants, workload, "
+        "order, plugins, reproduces, route_all_to, scale, seed, story, system, variants, workload, "
         "world",
     ),
     (
@@ -451,13 +451,13 @@ BAD_FILES = [
         "variant_unknown_key.yaml",
         "variants.single_fifo.sytem: unknown key 'sytem' (did you mean 'system'?); valid keys: "
         "checks, description, drain, duration, expect, faults, jobs, latency_bounds, "
-        "order, plugins, reproduces, route_all_to, seed, story, system, workload, world",
+        "order, plugins, reproduces, route_all_to, scale, seed, story, system, workload, world",
     ),
     (
         "variant_renames.yaml",
         "variants.other.name: unknown key 'name'; valid keys: checks, description, drain, "
         "duration, expect, faults, jobs, latency_bounds, order, plugins, reproduces, "
-        "route_all_to, "
+        "route_all_to, scale, "
         "seed, story, system, workload, world",
     ),
     ("variant_bad_value.yaml", "variants.slow.system.concurrency: must be at least 1, got 0"),
@@ -488,6 +488,8 @@ BAD_FILES = [
     ),
     ("export_error_rate_range.yaml",
      "world.export: error_rate: expected a number in [0, 1], got 1.5"),
+    ("scale_unknown_key.yaml",
+     "scale.processes: unknown key 'processes'; valid keys: threads"),
 ]
 
 
