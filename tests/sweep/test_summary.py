@@ -47,3 +47,16 @@ def test_spread_counts_missing_values() -> None:
     assert spread([None, 2, 4]) == {"runs": 2, "no_data": 1, "median": 3.0, "p95": 3.9,
                                     "max": 4.0}
     assert spread([None])["median"] is None
+
+
+def test_the_page_says_when_no_seed_failed(tmp_path: Path) -> None:
+    """A group without failing seeds is named, not left out of an empty list."""
+    from jobsim.sweep import page
+
+    lost = [0, 0, 3, 0, 0, 0, 0, 0, 0, 0]
+    rows = [_row(s, n) for s, n in enumerate(lost)] + [_row(s, 0, "v") for s in range(10)]
+    html = page.write(tmp_path, summarize(rows, META, tmp_path), rows).read_text()
+    worst = html.split("<h2>Worst seeds</h2>", 1)[1]
+    assert "system.concurrency=5 / v: every seed reproduced." in worst
+    assert "system.concurrency=5 / base, seed 2: FAIL" in worst
+    assert "every seed passed" not in worst
