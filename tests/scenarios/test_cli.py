@@ -158,14 +158,15 @@ def test_quiet_prints_the_one_line_verdict_and_reproduces_words(tmp_path: Path) 
 
 
 def test_all_variants_lead_with_the_story_line(tmp_path: Path) -> None:
-    code, out, _ = invoke("simulate", str(fixed_threads(tmp_path)), "--scale", "0.01", "--out",
-                          str(tmp_path / "out"), "--all-variants")
+    # At 2 % scale black_friday scales its threads too: single_fifo has its backlog.
+    code, out, _ = invoke("simulate", "black_friday", "--scale", "0.02", "--out",
+                          str(tmp_path), "--all-variants")
     first = out.splitlines()[0]
     assert first.startswith("How long do payments wait at the sale peak? payments p99 wait:")
-    assert "(base) -> " in first and "(single_fifo)" in first and "(strict_order)" in first
-    assert out.splitlines()[-1] == ("black_friday: NOT REPRODUCED: PASS (base), "
-                                    "PASS (strict_order), NOT REPRODUCED (single_fifo)")
-    assert code == 1
+    assert "(base), " in first and "(single_fifo)" in first and "(strict_order)" in first
+    assert out.splitlines()[-1] == ("black_friday: PASS: PASS (base), "
+                                    "PASS (strict_order), REPRODUCED (single_fifo)")
+    assert code == 0
     # the story line (first) and the verdict line (last) are never wrapped; tables fit
     tables = [line for line in out.splitlines()[1:-1] if not line.startswith(("  ", "sim "))]
     assert max(len(line) for line in tables) <= 80      # paths and digests may run on
