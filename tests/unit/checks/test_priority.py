@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from jobsim.checks.priority import MIN_FETCHES, check, chi2_sf, percentile, queue_latency_stats
+from jobsim.checks.priority import (
+    MIN_FETCHES,
+    QueueTracker,
+    check,
+    chi2_sf,
+    percentile,
+    queue_latency_stats,
+)
 from jobsim.history.history import History
 
 
@@ -169,3 +176,31 @@ def test_a_fetch_takes_the_copy_visible_in_its_own_queue() -> None:
     assert stats["critical"]["latency_max_s"] == 6      # waited from its requeue at 4
     assert stats["default"]["latency_max_s"] == 12      # the older copy, from 0
     assert stats["default"]["max_depth"] == stats["critical"]["max_depth"] == 1
+
+
+def _fed_every_event(history: History) -> dict:
+    """The reference: QueueTracker.feed called for every event, no fast path."""
+    tracker = QueueTracker()
+    for ev in history.events:
+        tracker.feed(ev)
+    return tracker.stats(["critical", "default"])
+
+
+def test_queue_latency_fast_path_agrees_with_feeding_every_event() -> None:
+    history = History([
+        config(), enq(0, "a", "critical"), enq(0, "b", "default"), enq(1, "c", "default"),
+        start(2, "a", "critical"), (3, "failure", "a", "Boom", 1, 0),
+        (3, "retry", "a", 0, 5.0, 8.0, "sidekiq", 25),
+        (8, "promote", "a", "critical", "retry"), (9, "discard", "c", "replaced"),
+        start(9, "a", "critical"), (10, "success", "a", 0), (10, "effect", "a", "k", "s", True),
+        (11, "sample", None, "pool.db.in_use", 1), start(12, "b", "default"),
+        (13, "requeue", "b", "critical", "p0"), start(15, "b", "critical"),
+        start(16, "c", "default"),                  # a stray copy: nothing visible to take
+    ])
+    fast = queue_latency_stats(history)
+    assert fast == _fed_every_event(history)
+    assert fast["critical"]["fetched"] == 3 and fast["critical"]["latency_max_s"] == 2
+    assert fast["default"]["fetched"] == 2 and fast["default"]["latency_max_s"] == 12
+    # Negative control: without the discard, c's copy was still visible at 16.
+    kept = History([ev for ev in history.events if ev[1] != "discard"])
+    assert queue_latency_stats(kept) != fast
