@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobsim.broker.base import SCHEDULE, BrokerError, Payload
+from jobsim.system.jids import JidSource
 from jobsim.system.job import Job
 
 if TYPE_CHECKING:
@@ -90,6 +91,20 @@ def check_json_native(cls_name: str, value: Any, path: str) -> None:
     )
 
 
+class PushTemplate:
+    """One workload entry's pushes, checked once: the payload every push of ``cls`` with
+    these options starts from (``Client.template``). ``args`` is the entry's one shared
+    args list when the class's ``make_args`` ignores the index (already checked), else
+    None and each push brings, and has checked, its own."""
+
+    __slots__ = ("args", "cls", "proto")
+
+    def __init__(self, cls: type[Job], proto: Payload, args: list[Any] | None) -> None:
+        self.cls = cls
+        self.proto = proto
+        self.args = args
+
+
 class Client:
     """Pushes jobs into a JobSystem's storage and records each push in the history."""
 
@@ -97,11 +112,8 @@ class Client:
         self.system = system
         self.broker = system.broker      # the application's own connection to storage
         self.middleware: list[ClientMiddleware] = []
-        self._jid_rng = system.sim.streams["jid"]
-
-    def new_jid(self) -> str:
-        """Sidekiq's 12 random bytes in hex, from a seeded stream."""
-        return f"{self._jid_rng.getrandbits(96):024x}"
+        self.new_jid = JidSource(system.sim.streams["jid"])
+        """Sidekiq's 12 random bytes in hex, from a seeded stream (``jids.py``)."""
 
     # ---- public API ---------------------------------------------------------------
     def perform_async(self, cls: type[Job], *args: Any, **options: Any) -> str | None:
@@ -130,7 +142,59 @@ class Client:
         if self.middleware or options.get("at") is not None:
             jids = [self.push(cls, args, **options) for args in args_list]
             return [j for j in jids if j is not None]
-        payloads = [self.build(cls, args, **options) for args in args_list]
+        return self._store_bulk([self.build(cls, args, **options) for args in args_list])
+
+    # ---- a workload entry's pushes: checked once per entry, not per push ----------
+    def template(self, cls: type[Job], options: dict[str, Any],
+                 args: list[Any] | None = None) -> PushTemplate:
+        """What ``push(cls, args, **options)`` would build, with its class, queue, retry
+        and options checked now, once: every push from the template builds the same
+        payload (key order included) and refuses what ``push`` refuses. ``args``: one
+        list every push shares, checked here too."""
+        if "at" in options or "jid" in options:
+            raise TypeError("a push template takes no 'at' or 'jid': push those one by one")
+        proto = self.build(cls, [], jid="-", **options)   # a placeholder: no id drawn
+        if args is not None:
+            check_json_native(proto["class"], args, "args")
+        return PushTemplate(cls, proto, args)
+
+    def _from_template(self, template: PushTemplate, args: list[Any] | None) -> Payload:
+        """A payload from ``template``: ``args`` (None: the template's shared, checked
+        args) are checked here unless shared."""
+        payload = template.proto.copy()
+        # the library names the class at every push, as build does: a class added
+        # mid-run can make a bare name ambiguous
+        name = payload["class"] = self.system.library.payload_name(template.cls)
+        if args is None:
+            payload["args"] = template.args
+        else:
+            check_json_native(name, args, "args")
+            payload["args"] = args
+        payload["jid"] = self.new_jid()
+        payload["created_at"] = payload["enqueued_at"] = self.system.sim.now
+        return payload
+
+    def push_template(self, template: PushTemplate, args: list[Any] | None = None
+                      ) -> str | None:
+        """``push`` from a template: same payload, middleware, storage and records."""
+        payload = self._from_template(template, args)
+        for middleware in self.middleware:
+            payload = middleware.before_push(payload)  # type: ignore[assignment]
+            if payload is None or isinstance(payload, str):
+                return payload
+        self.store(payload)
+        return payload["jid"]
+
+    def push_template_bulk(self, template: PushTemplate, args_list: list[list[Any] | None]
+                           ) -> list[str]:
+        """``push_bulk`` from a template (None in ``args_list``: the shared args)."""
+        if self.middleware:
+            jids = [self.push_template(template, args) for args in args_list]
+            return [j for j in jids if j is not None]
+        return self._store_bulk([self._from_template(template, a) for a in args_list])
+
+    def _store_bulk(self, payloads: list[Payload]) -> list[str]:
+        """One storage call for payloads of one queue, then their records."""
         if not payloads:
             return []
         queue = payloads[0]["queue"]
@@ -184,14 +248,15 @@ class Client:
         except BrokerError as exc:
             self._record_failed_push(payload, exc)
             raise self._push_exception(payload, exc) from exc
-        if system.lifecycle.state.get(jid) is not None:
+        lifecycle = system.lifecycle
+        if jid in lifecycle.state:
             system.sim.record("copy", jid, queue, "repush")
         elif at is None:
-            system.lifecycle.move("enqueue", jid, queue, payload["class"], payload["retry"], True,
-                                  payload["args"])
+            lifecycle.move("enqueue", jid, queue, payload["class"], payload["retry"], True,
+                           payload["args"])
         else:
-            system.lifecycle.move("schedule", jid, queue, payload["class"], payload["retry"],
-                                  True, at, payload["args"])
+            lifecycle.move("schedule", jid, queue, payload["class"], payload["retry"], True,
+                           at, payload["args"])
         if at is None:
             system.notify(queue, 1)
 

@@ -50,7 +50,9 @@ class Job:
     unique: ClassVar[dict[str, Any] | None] = None   # uniqueness options (system/unique.py)
     abstract: ClassVar[bool] = True         # subclasses are concrete unless they say so
     # make_args's index: a running number per class ("class": ids never collide across
-    # workload entries) or the arrival's index within its entry ("entry": ``{n}``).
+    # workload entries), the arrival's index within its entry ("entry": ``{n}``), or
+    # none at all ("none": make_args ignores it, so a workload entry builds and checks
+    # its args once and every arrival shares that one list; perform must not mutate it).
     arrival_index: ClassVar[str] = "class"
     # Events that must happen before this job starts, as checker patterns over its own
     # arguments ({0} is the first): ("effect payment:{0}",). Judged by ``dependencies``.

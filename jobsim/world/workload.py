@@ -6,6 +6,10 @@ or N orders each starting a chain): N jobs over a window, like ``count``, whose 
 name the recipient. Each entry draws from its own RNG stream, so adding an entry never
 changes another's arrivals.
 
+A workload entry's pushes share one payload template (``Client.template``): the class,
+queue and options are checked once per entry, and when the class's ``make_args`` ignores
+the index (``arrival_index = "none"``) so are the args, which every arrival then shares.
+
 A push that times out is pushed again, once, as application code wrapped in a retry
 would do (a new jid; a uniqueness lock is what stops the duplicate). A push refused
 outright is recorded by the client as ``enqueue_failed`` and not retried.
@@ -13,14 +17,14 @@ outright is recorded by the client as ``enqueue_failed`` and not retried.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobsim.sim.simulation import Simulation
-from jobsim.system.client import Client, PushError, PushTimeout
-from jobsim.system.job import Job
+from jobsim.system.client import Client, PushError, PushTemplate, PushTimeout
 
 
 @dataclass
@@ -71,21 +75,28 @@ class Workload:
     def _drive(self, i: int, entry: Arrivals) -> Generator[Any, Any, None]:
         env = self.sim.env
         cls = self.client.system.library.resolve(entry.job)
-        batch: list[list[Any]] = []
+        index_by, make_args, params = cls.arrival_index, cls.make_args, entry.args
+        template: PushTemplate | None = None
+        batch: list[list[Any] | None] = []
         batch_t = None
-        per_entry = cls.arrival_index == "entry"
         times = arrival_times(entry, self.sim.streams[f"workload.{i}"], self.horizon)
         for n, t in enumerate(times):
             if batch and t != batch_t:
-                self._push(cls, batch, entry.options)
+                self._push(template, batch)      # type: ignore[arg-type]
                 batch = []
             if t > env.now:
                 yield env.timeout(t - env.now)
             batch_t = t
-            index = n if per_entry else self._index(entry.job)
-            batch.append(cls.make_args(index, entry.args))
+            if template is None:   # at the first arrival, where a per-push check would fail
+                shared = make_args(n, params) if index_by == "none" else None
+                template = self.client.template(cls, entry.options, shared)
+            if index_by == "none":
+                batch.append(None)                 # the template's shared args
+            else:
+                batch.append(make_args(n if index_by == "entry" else self._index(entry.job),
+                                       params))
         if batch:
-            self._push(cls, batch, entry.options)
+            self._push(template, batch)          # type: ignore[arg-type]
 
     def _index(self, job: str) -> int:
         """A running number per job class: order ids and recipients never collide."""
@@ -93,26 +104,21 @@ class Workload:
         self._next_index[job] = n + 1
         return n
 
-    def _push(self, cls: type[Job], batch: list[list[Any]], options: dict[str, Any]) -> None:
+    def _push(self, template: PushTemplate, batch: list[list[Any] | None]) -> None:
+        client = self.client
         if len(batch) > 1:
             try:
-                self.pushed += len(self.client.push_bulk(cls, batch, **options))
+                self.pushed += len(client.push_template_bulk(template, batch))
             except (PushError, PushTimeout):
                 return
             return
-        push_job(self.client, cls, batch[0], options)
+        args = batch[0]
+        try:
+            client.push_template(template, args)
+        except PushTimeout:                # pushed again once, as application code would
+            with contextlib.suppress(PushError, PushTimeout):
+                client.push_template(template, args)
+        except PushError:
+            pass
         self.pushed += 1
 
-
-def push_job(client: Client, cls: type[Job], args: list[Any], options: dict[str, Any]
-             ) -> str | None:
-    """Push one job as application code would: retry once after a timeout."""
-    try:
-        return client.push(cls, args, **options)
-    except PushTimeout:
-        try:
-            return client.push(cls, args, **options)
-        except (PushError, PushTimeout):
-            return None
-    except PushError:
-        return None

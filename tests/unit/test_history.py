@@ -175,3 +175,27 @@ def test_late_fields_default_for_older_callers_and_files(tmp_path) -> None:
     assert History.from_jsonl(old).events[0][-1] is None
     with pytest.raises(HistoryError):
         History([(1.0, "enqueue", "j1", "default", "Job", True)])
+
+
+
+def test_record_shares_one_float_per_instant_and_keeps_the_clock_type() -> None:
+    """Events of one instant share a float object (memory), never changing a value or
+    a type: the clock's int 0 stays int, an equal float keeps its value."""
+    from jobsim.sim.simulation import Simulation
+
+    sim = Simulation()
+    env = sim.env
+
+    def clock() -> Any:
+        sim.record("stop", None, "p0")          # t = int 0, simpy's start
+        for delay in (0.0, 0, 0.5, 0, 0.25):    # each timeout makes a new float
+            yield env.timeout(delay)
+            sim.record("stop", None, "p0")
+            sim.record("stop", None, "p1")
+
+    env.process(clock())
+    env.run()
+    times = [e[0] for e in sim.history]
+    assert times == [0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 0.75, 0.75]
+    assert type(times[0]) is int and all(type(t) is float for t in times[1:])
+    assert len({id(t) for t in times[1:]}) == 3          # one object per instant

@@ -290,6 +290,21 @@ def test_synthetic_uniform_stays_in_bounds() -> None:
     assert min(ends) >= 1.0 and max(ends) <= 2.0
 
 
+def test_synthetic_sampler_follows_params_changed_in_place() -> None:
+    """The sampler cache keys on the params dict's identity; a dict changed in place
+    (a caller reusing one) must still get its new distribution."""
+    h = Harness()
+    params = {"value": 1.0}
+    first = h.start(jobs.SyntheticJob, "fixed", 0.0, params)
+    h.run()
+    assert h.sim.now == 1.0
+    params["value"] = 5.0
+    second = h.start(jobs.SyntheticJob, "fixed", 0.0, params)
+    h.run()
+    assert h.sim.now == 6.0                   # 1.0 + 5.0: a stale sampler would say 2.0
+    assert first.value == second.value == "success"
+
+
 def test_noop_and_analytics_jobs() -> None:
     h = Harness()
     noop = h.start(jobs.NoopJob)
