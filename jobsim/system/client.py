@@ -171,7 +171,7 @@ class Client:
             check_json_native(name, args, "args")
             payload["args"] = args
         payload["jid"] = self.new_jid()
-        payload["created_at"] = payload["enqueued_at"] = self.system.sim.now
+        payload["created_at"] = payload["enqueued_at"] = self.system.sim.env.now
         return payload
 
     def push_template(self, template: PushTemplate, args: list[Any] | None = None

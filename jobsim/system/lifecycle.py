@@ -44,13 +44,12 @@ GUARDS: dict[str, tuple[Guard, ...]] = {
 }
 
 
-# (current state, event kind) -> the state it moves to, for every legal move: one dict
-# lookup per transition on the hot path, derived from the shared table.
-_LEGAL: dict[tuple[str | None, str], str] = {
-    (current, kind): target
-    for current, allowed in TRANSITIONS.items()
+# event kind -> {current state -> the state it moves to}, for every legal move: two
+# plain lookups per transition on the hot path (no key tuple to build and hash),
+# derived from the shared table.
+_LEGAL: dict[str, dict[str | None, str]] = {
+    kind: {current: target for current, allowed in TRANSITIONS.items() if target in allowed}
     for kind, target in STATE_OF.items()
-    if target in allowed
 }
 
 
@@ -65,8 +64,9 @@ class Lifecycle:
 
     def move(self, kind: str, jid: str, *fields: Any) -> None:
         """Apply event ``kind`` to ``jid``: check the table and guards, then record it."""
-        current = self.state.get(jid)
-        target = _LEGAL.get((current, kind))
+        state = self.state
+        current = state.get(jid)
+        target = _LEGAL[kind].get(current)      # KeyError: not a state-moving kind
         if target is None:
             target = STATE_OF[kind]
             raise IllegalTransition(f"job {jid}: {kind} cannot move {current} -> {target}")
@@ -75,7 +75,7 @@ class Lifecycle:
                 reason = guard(jid, fields)
                 if reason:
                     raise IllegalTransition(f"job {jid}: {kind} refused: {reason}")
-        self.state[jid] = target
+        state[jid] = target
         self._record(kind, jid, *fields)
 
     def get(self, jid: str) -> str | None:

@@ -14,7 +14,7 @@ from jobsim.system import ArgumentError, Job
 from jobsim.system.jids import BLOCK, JidSource
 from jobsim.world.workload import Arrivals, Workload
 
-from .conftest import Build
+from .conftest import Build, build_system
 
 OPTIONS: dict[str, Any] = {"queue": "bulk", "retry": 3, "backoff": "linear", "jitter": 0.1}
 
@@ -109,8 +109,6 @@ class SharedArgsJob(TemplateJob):
 
 
 def _workload(args: dict[str, Any], count: int = 5) -> tuple[Simulation, Any]:
-    from .conftest import build_system
-
     sim, system = build_system(start=False)
     entry = Arrivals(job="SharedArgsJob", kind="count", count=count, spread=10.0, args=args)
     system.library.add(SharedArgsJob)
@@ -120,7 +118,7 @@ def _workload(args: dict[str, Any], count: int = 5) -> tuple[Simulation, Any]:
 
 def test_index_free_args_are_made_checked_and_shared_once_per_entry() -> None:
     SharedArgsJob.made = []
-    sim, system = _workload({"v": "ok"})
+    sim, _ = _workload({"v": "ok"})
     sim.run(until=60)
     enqueues = list(sim.history.of_kind("enqueue"))
     assert len(enqueues) == 5 and SharedArgsJob.made == [0]
