@@ -10,7 +10,7 @@ VARIANT  ?=
 BROKER   ?= memory
 SIM_ARGS := $(if $(SEED),--seed $(SEED)) $(if $(VARIANT),--variant $(VARIANT)) --broker $(BROKER)
 
-.PHONY: install test lint bench simulate report validate property-nightly mutants clean
+.PHONY: install test test-slow lint bench simulate report validate property-nightly mutants clean
 
 install: $(STAMP)
 
@@ -20,9 +20,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# make test: everything but the tests marked slow (full-scale runs, big fuzz budgets); about
+# 7 minutes on 2 cores. make test-slow runs only those; CI (.ci/run) runs both.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q tests
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q -m "not slow" tests
+
+test-slow: $(STAMP)
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q -m slow tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,8 +3,12 @@ Hypothesis must find a run that shows it within the CI example budget.
 
 A checker that never fails proves nothing; these tests show each one can. Each uses
 ``hypothesis.find`` (it raises NoSuchExample when the budget runs out) and then asserts
-what the violation is. The minimal witness is saved under reports/negative/ so that
+what the violation is. The witness is saved under reports/negative/ so that
 ``jobsim simulate reports/negative/NAME.yaml --seed N`` shows the violation.
+
+Each control runs twice: ``[found]`` (``make test``) stops at the first run that breaks the
+property; ``[minimal]`` (marked slow: ``make test-slow``, in CI) also shrinks it to the
+minimal witness, which takes hundreds of runs where the search took a few.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import find, settings
+from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
 
 from jobsim import strategies as js
@@ -26,14 +30,25 @@ from jobsim.system import safeguards
 from . import racing
 from ._support import SCALE
 
+FIRST_FOUND = (Phase.explicit, Phase.reuse, Phase.generate)
+SHRINK = (*FIRST_FOUND, Phase.shrink)
 Doc = dict[str, Any]
 
 
 def search(strategy: st.SearchStrategy[Any], broken: Callable[[Any], bool],
-           ci_examples: int) -> Any:
-    """``find`` with the profile's budget: generate until ``broken``, then shrink."""
+           ci_examples: int, shrink: bool) -> Any:
+    """``find`` with the profile's budget: generate until ``broken``, then (``shrink``)
+    shrink to the minimal example."""
+    phases = SHRINK if shrink else FIRST_FOUND
     return find(strategy, broken, settings=settings(max_examples=ci_examples * SCALE,
-                                                    database=None))
+                                                    database=None, phases=phases))
+
+
+@pytest.fixture(params=[pytest.param(False, id="found"),
+                        pytest.param(True, id="minimal", marks=pytest.mark.slow)])
+def shrink(request: pytest.FixtureRequest) -> bool:
+    """Shrink the violating run to a minimal witness: only in the slow tier."""
+    return bool(request.param)
 
 
 def simulate(doc: Doc) -> Result:
@@ -50,52 +65,53 @@ def _violates(check: str) -> Callable[[Doc], bool]:
 
 
 # ---- broken by a fault schedule ------------------------------------------------------
-def test_no_loss_breaks_under_basic_fetch_with_crashes() -> None:
+def test_no_loss_breaks_under_basic_fetch_with_crashes(shrink: bool) -> None:
     docs = js.scenarios(kinds=("worker_crash",), min_faults=1, checks=("no_loss",),
                         system=js.worker_configs(fetch=("basic",)))
-    doc = search(docs, _violates("no_loss"), 30)
+    doc = search(docs, _violates("no_loss"), 30, shrink)
     stats = simulate(doc).checks["no_loss"].stats
     assert stats["lost"] >= 1, stats
     assert [f["type"] for f in doc["faults"]] == ["worker_crash"]
     witness("no_loss", doc)
 
 
-def test_idempotency_breaks_without_a_guard_under_duplicate_delivery() -> None:
+def test_idempotency_breaks_without_a_guard_under_duplicate_delivery(shrink: bool) -> None:
     docs = js.scenarios(jobs=("NotificationDeliveryJob",), min_faults=1,
                         kinds=("duplicate_delivery", "duplicate_enqueue"),
                         checks=("idempotency",),
                         extra={"system": {"safeguards": {"idempotency": {"guard": "none"}}}})
-    doc = search(docs, _violates("idempotency"), 30)
+    doc = search(docs, _violates("idempotency"), 30, shrink)
     result = simulate(doc).checks["idempotency"]
     assert result.stats["duplicates"] >= 1
     assert all(e["key"].startswith("email:") for e in result.examples)
     witness("idempotency", doc)
 
 
-def test_retry_spread_breaks_with_synchronised_retries() -> None:
+def test_retry_spread_breaks_with_synchronised_retries(shrink: bool) -> None:
     docs = js.scenarios(max_faults=0, retry=st.integers(1, 5), max_jobs=60,
                         policies=js.retry_policies(jitter=False), checks=("retry_spread",))
-    doc = search(docs, _violates("retry_spread"), 40)
+    doc = search(docs, _violates("retry_spread"), 40, shrink)
     result = simulate(doc).checks["retry_spread"]
     assert result.stats["herd_groups"] >= 1, result.stats
     assert result.examples[0]["what"] == "herd"
     witness("retry_spread", doc)
 
 
-def test_priority_breaks_on_a_single_fifo_queue() -> None:
+def test_priority_breaks_on_a_single_fifo_queue(shrink: bool) -> None:
     docs = js.scenarios(
         jobs=("SyntheticJob", "PaymentProcessingJob"), max_faults=0, max_jobs=50,
         system=js.worker_configs(max_processes=1, max_concurrency=3,
                                  queues=st.just(["default"])),
         checks=("priority",), extra={"latency_bounds": {"default": 5}})
-    doc = search(docs, _violates("priority"), 30)
+    doc = search(docs, _violates("priority"), 30, shrink)
     stats = simulate(doc).checks["priority"].stats
     assert stats["latency_violations"] >= 1
     assert stats["queues"]["default"]["latency_max_s"] > 5
     witness("priority", doc)
 
 
-def test_dependencies_break_when_steps_race(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dependencies_break_when_steps_race(monkeypatch: pytest.MonkeyPatch,
+                                            shrink: bool) -> None:
     monkeypatch.setitem(safeguards.INSTALLERS, "dependencies", racing.__name__)
     docs = js.scenarios(jobs=("PaymentProcessingJob",), max_faults=1, max_jobs=20,
                         kinds=("latency", "service_errors"), services=("payment",),
@@ -106,18 +122,18 @@ def test_dependencies_break_when_steps_race(monkeypatch: pytest.MonkeyPatch) -> 
     # Not just "released early": a step must actually have started before the step it
     # depends on succeeded (the seed's fulfilment before capture).
     doc = search(docs, lambda d: simulate(d).checks["dependencies"].stats["started_early"] > 0,
-                 30)
+                 30, shrink)
     result = simulate(doc).checks["dependencies"]
     assert not result.ok
     assert any(e["what"] == "started early" for e in result.examples), result.examples
 
 
-def test_resources_leak_when_unscoped() -> None:
+def test_resources_leak_when_unscoped(shrink: bool) -> None:
     docs = js.scenarios(jobs=("DataExportJob",), max_faults=0, max_jobs=20,
                         checks=("resources",),
                         extra={"system": {"safeguards": {"resources": {"scoped": False}}},
                                "world": {"export": {"error_rate": 0.3}}})
-    doc = search(docs, _violates("resources"), 30)
+    doc = search(docs, _violates("resources"), 30, shrink)
     examples = simulate(doc).checks["resources"].examples
     assert any(e["what"] == "not released at the end" for e in examples), examples
     witness("resources", doc)
@@ -145,7 +161,7 @@ _ILLEGAL_AFTER_SUCCESS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def test_lifecycle_flags_an_injected_illegal_transition() -> None:
+def test_lifecycle_flags_an_injected_illegal_transition(shrink: bool) -> None:
     def mutated(args: tuple[Doc, int, str]) -> tuple[History, str]:
         doc, pick, kind = args
         history = simulate(doc).history
@@ -158,14 +174,14 @@ def test_lifecycle_flags_an_injected_illegal_transition() -> None:
 
     found = search(st.tuples(_TERMINAL_RUNS, st.integers(0, 1000),
                              st.sampled_from(sorted(_ILLEGAL_AFTER_SUCCESS))),
-                   lambda args: not get("lifecycle")(mutated(args)[0]).ok, 20)
+                   lambda args: not get("lifecycle")(mutated(args)[0]).ok, 20, shrink)
     history, jid = mutated(found)
     result = get("lifecycle")(history)
     assert result.violations == 1
     assert result.examples[0]["jid"] == jid and result.examples[0]["from"] == "succeeded"
 
 
-def test_dead_set_flags_a_handler_called_twice() -> None:
+def test_dead_set_flags_a_handler_called_twice(shrink: bool) -> None:
     def mutated(args: tuple[Doc, int]) -> tuple[History, str]:
         doc, pick = args
         history = simulate(doc).history
@@ -176,7 +192,7 @@ def test_dead_set_flags_a_handler_called_twice() -> None:
         return _insert_after(history, at, history.events[at]), history.events[at][2]
 
     found = search(st.tuples(_TERMINAL_RUNS, st.integers(0, 1000)),
-                   lambda args: not get("dead_set")(mutated(args)[0]).ok, 30)
+                   lambda args: not get("dead_set")(mutated(args)[0]).ok, 30, shrink)
     history, jid = mutated(found)
     result = get("dead_set")(history)
     assert result.violations == 1
