@@ -53,10 +53,10 @@ _FAITHFUL = MemoryBroker.dead_add
 
 
 def test_dead_set_catches_a_store_that_never_ages_entries_out(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, shrink: bool) -> None:
     monkeypatch.setattr(MemoryBroker, "dead_add", _ageless_dead_add)
     docs = js.scenarios(max_faults=0, **_AGING_RUNS)
-    doc = search(docs, lambda d: not simulate(d).checks["dead_set"].ok, 30)
+    doc = search(docs, lambda d: not simulate(d).checks["dead_set"].ok, 30, shrink)
     result = simulate(doc).checks["dead_set"]
     assert result.stats["survived_timeout"] == result.violations >= 1, result.examples
     assert result.stats["trimmed"].get("age", 0) == 0

@@ -44,13 +44,6 @@ def search(strategy: st.SearchStrategy[Any], broken: Callable[[Any], bool],
                                                     database=None, phases=phases))
 
 
-@pytest.fixture(params=[pytest.param(False, id="found"),
-                        pytest.param(True, id="minimal", marks=pytest.mark.slow)])
-def shrink(request: pytest.FixtureRequest) -> bool:
-    """Shrink the violating run to a minimal witness: only in the slow tier."""
-    return bool(request.param)
-
-
 def simulate(doc: Doc) -> Result:
     return run_scenario(js.validate(doc))
 
