@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,6 @@ def _bytes(folder: Path) -> tuple[bytes, bytes]:
     return (folder / ROWS).read_bytes(), (folder / CSV).read_bytes()
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[object]:
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as c:
-        yield c
-
-
 def test_one_worker_two_workers_and_in_process_agree(tiny: Path, tmp_path: Path,
                                                       cluster: object) -> None:
     farm.run(_request(tiny), tmp_path / "inline", scenarios_dir(), engine=Shuffled())
@@ -47,6 +39,7 @@ def test_one_worker_two_workers_and_in_process_agree(tiny: Path, tmp_path: Path,
     assert _bytes(tmp_path / "inline") == _bytes(tmp_path / "one") == _bytes(tmp_path / "two")
 
 
+@pytest.mark.slow      # its own two-process cluster: make test-slow (CI runs it)
 def test_a_killed_worker_loses_no_task(tiny: Path, tmp_path: Path) -> None:
     """SIGKILL a worker process while tasks run on it: the scheduler reruns its tasks
     elsewhere and the table is whole and identical to an undisturbed sweep's."""

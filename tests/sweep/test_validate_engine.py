@@ -3,9 +3,6 @@ cluster and through a scheduler address."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 from click.testing import CliRunner
 
@@ -17,11 +14,9 @@ from jobsim.validate.table import text
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as c:
-        yield c.scheduler_address
+@pytest.fixture
+def scheduler(cluster: distributed.LocalCluster) -> str:
+    return cluster.scheduler_address
 
 
 def test_weighted_case_same_table_inline_and_on_a_cluster(scheduler: str) -> None:
