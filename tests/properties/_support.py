@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hypothesis import event, settings, target
+from hypothesis import Phase, event, settings, target
 
 from jobsim.history.history import History
 from jobsim.pytest_plugin import run_scenario_and_assert
@@ -17,6 +17,12 @@ from jobsim.scenario.runner import Result
 # The per-test numbers below are CI budgets; other profiles multiply them (tests/conftest.py).
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 SCALE = {"ci": 1, "dev": 4, "nightly": 100}.get(PROFILE, 1)
+
+
+# A negative control's ``find``: [found] (make test) stops at the first violating run,
+# [minimal] (make test-slow) shrinks it too (the ``shrink`` fixture in conftest.py).
+FIRST_FOUND = (Phase.explicit, Phase.reuse, Phase.generate)
+SHRINK = (*FIRST_FOUND, Phase.shrink)
 
 
 def budget(ci_examples: int, **kw: Any) -> settings:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import Phase, find, settings
+from hypothesis import find, settings
 from hypothesis import strategies as st
 
 from jobsim import strategies as js
@@ -28,10 +28,8 @@ from jobsim.scenario.runner import Result, run_scenario
 from jobsim.system import safeguards
 
 from . import racing
-from ._support import SCALE
+from ._support import FIRST_FOUND, SCALE, SHRINK
 
-FIRST_FOUND = (Phase.explicit, Phase.reuse, Phase.generate)
-SHRINK = (*FIRST_FOUND, Phase.shrink)
 Doc = dict[str, Any]
 
 

@@ -22,7 +22,7 @@ from jobsim.scenario.runner import run_scenario
 from jobsim.system.scheduler import Poller
 from jobsim.system.unique import UniqueLocks
 
-from ._support import SCALE, budget, run
+from ._support import FIRST_FOUND, SCALE, SHRINK, budget, run
 
 Doc = dict[str, Any]
 
@@ -53,9 +53,10 @@ def campaigns(draw: Any, guard: str = "constraint", lock: bool = True) -> Doc:
     return doc
 
 
-def _search(strategy: st.SearchStrategy[Doc], check: str) -> Doc:
+def _search(strategy: st.SearchStrategy[Doc], check: str, shrink: bool) -> Doc:
     return find(strategy, lambda d: not run_scenario(js.validate(d)).checks[check].ok,
-                settings=settings(max_examples=20 * SCALE, database=None))
+                settings=settings(max_examples=20 * SCALE, database=None,
+                                  phases=SHRINK if shrink else FIRST_FOUND))
 
 
 # ---- uniqueness ----------------------------------------------------------------------
@@ -79,9 +80,10 @@ def _always_succeeds(self: UniqueLocks, broker: Any, key: str, jid: str,
     self._record(jid, key, "acquire")
 
 
-def test_negative_control_a_lock_that_always_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_negative_control_a_lock_that_always_succeeds(monkeypatch: pytest.MonkeyPatch,
+                                                       shrink: bool) -> None:
     monkeypatch.setattr(UniqueLocks, "acquire", _always_succeeds)
-    doc = _search(campaigns(), "uniqueness")
+    doc = _search(campaigns(), "uniqueness", shrink)
     stats = run_scenario(js.validate(doc)).checks["uniqueness"].stats
     assert stats["overlaps"] > 0, stats
 
@@ -94,8 +96,8 @@ def test_insert_before_send_without_crashes_is_exactly_once(doc: Doc) -> None:
     assert result.checks["exactly_once"].stats["expected"] > 0
 
 
-def test_negative_control_no_guard_sends_twice() -> None:
-    doc = _search(campaigns(guard="none", lock=False), "exactly_once")
+def test_negative_control_no_guard_sends_twice(shrink: bool) -> None:
+    doc = _search(campaigns(guard="none", lock=False), "exactly_once", shrink)
     stats = run_scenario(js.validate(doc)).checks["exactly_once"].stats
     assert stats["duplicated"] > 0, stats
 
@@ -117,7 +119,8 @@ def test_nothing_runs_before_it_is_due(doc: Doc) -> None:
     assert result.checks["due"].stats["promotions_checked"] > 0
 
 
-def test_negative_control_a_poller_five_seconds_early(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_negative_control_a_poller_five_seconds_early(monkeypatch: pytest.MonkeyPatch,
+                                                      shrink: bool) -> None:
     real = Poller.enqueue_due
 
     def early(self: Poller) -> int:
@@ -130,6 +133,6 @@ def test_negative_control_a_poller_five_seconds_early(monkeypatch: pytest.Monkey
             del worker.now
 
     monkeypatch.setattr(Poller, "enqueue_due", early)
-    doc = _search(RETRYING, "due")
+    doc = _search(RETRYING, "due", shrink)
     stats = run_scenario(js.validate(doc)).checks["due"].stats
     assert stats["early_jobs"] > 0 and stats["max_early_s"] <= 5.0 + 1e-6, stats

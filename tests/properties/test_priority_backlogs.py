@@ -13,7 +13,7 @@ from jobsim import strategies as js
 from jobsim.scenario.runner import run_scenario
 from jobsim.system.fetch import Fetcher, QueueSelector
 
-from ._support import SCALE, budget, run
+from ._support import FIRST_FOUND, SCALE, SHRINK, budget, run
 
 
 def _priority(doc: dict[str, Any]) -> Any:
@@ -50,11 +50,12 @@ def _unweighted(self: QueueSelector, broker: Any) -> str | None:
 ])
 def test_negative_controls_break_order_and_shares(monkeypatch: pytest.MonkeyPatch, mode: str,
                                                   owner: type, method: str,
-                                                  broken: Any) -> None:
+                                                  broken: Any, shrink: bool) -> None:
     monkeypatch.setattr(owner, method, broken)
     docs = js.backlogs(modes=(mode,))
     doc = find(docs, lambda d: not _priority(d).ok,
-               settings=settings(max_examples=20 * SCALE, database=None))
+               settings=settings(max_examples=20 * SCALE, database=None,
+                                 phases=SHRINK if shrink else FIRST_FOUND))
     stats = _priority(doc).stats
     if mode == "strict":
         assert stats["strict_violations"] > 0
