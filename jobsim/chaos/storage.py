@@ -41,6 +41,7 @@ class StorageFaults:
 
     def __init__(self) -> None:
         self._connections: list[FaultyBroker] = []
+        self._watchers: list[Callable[[], None]] = []
         self.outage = False
         self.ambiguous_push_rate = 0.0
         self.duplicate_delivery_rate = 0.0
@@ -51,6 +52,8 @@ class StorageFaults:
         if not name.startswith("_"):
             for connection in self._connections:
                 connection.rebind()
+            for watcher in self._watchers:
+                watcher()
 
     def any(self) -> bool:
         return bool(self.outage or self.ambiguous_push_rate or self.duplicate_delivery_rate)
@@ -86,6 +89,18 @@ class FaultyBroker:
         """The store's count, or None while a fault is on: then every fetch must reach
         the store, since an outage or a redelivery acts on the call itself."""
         return None if self._faults.any() else self._inner.queue_writes
+
+    @property
+    def idle_observable(self) -> bool:
+        """Whether a fault is on that an idle thread's timer could see: an outage fails
+        even a fetch of empty queues, and an ambiguous push lands a job without waking
+        anyone. A redelivery acts only on a fetch that took a job (system/idle.py)."""
+        return bool(self._faults.outage or self._faults.ambiguous_push_rate)
+
+    def watch_faults(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever a fault switch is set: idle threads waiting
+        without a timer need theirs back when a fetch can fail (system/idle.py)."""
+        self._faults._watchers.append(callback)
 
     def __getattr__(self, op: str) -> Any:
         method = getattr(self._inner, op)

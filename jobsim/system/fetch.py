@@ -106,6 +106,11 @@ class Fetcher:
                 return payload, queue
         return None
 
+    def idle_lists(self) -> list[str]:
+        """The lists a fetch pops from: an idle thread of this process parks without a
+        timer while they are empty (system/idle.py)."""
+        return self.selector.names
+
     def acknowledge(self, payload: Payload) -> None:
         """Done with the job: drop it from the private list (reliable fetch only)."""
         if self.reliable:

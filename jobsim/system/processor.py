@@ -47,7 +47,7 @@ class Processor:
                 try:
                     got = fetcher.fetch()
                     if got is None:
-                        yield from system.wait_for_work()
+                        yield from system.wait_for_work(fetcher)
                         continue
                     yield from self.execute(*got)
                 except BrokerError:

@@ -6,11 +6,8 @@ being tested: faults reach it only through its storage, its world and its proces
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Generator
 from typing import Any
-
-import simpy
 
 from jobsim.broker.base import DEAD, RETRY, SCHEDULE, Broker
 from jobsim.sim.simulation import Simulation
@@ -19,6 +16,7 @@ from jobsim.system.config import SystemConfig
 from jobsim.system.dead import DeadSet
 from jobsim.system.flavors import build as build_flavor
 from jobsim.system.hooks import Hooks
+from jobsim.system.idle import IdleWaiters
 from jobsim.system.library import JobLibrary
 from jobsim.system.lifecycle import Lifecycle
 from jobsim.system.worker import WorkerProcess
@@ -40,8 +38,8 @@ class JobSystem:
         self.dead = DeadSet(self)
         self.workers = [WorkerProcess(self, f"p{i}") for i in range(self.config.processes)]
         self._by_id = {w.id: w for w in self.workers}
-        self._idle: deque[simpy.Event] = deque()
-        self._idle_cap = 2 * self.config.processes * self.config.concurrency
+        self.idle = IdleWaiters(sim.env, broker, self.config.idle_wait_s,
+                                2 * self.config.processes * self.config.concurrency)
         self.inventory_sources: list[Any] = []   # extra holders (e.g. deferred jobs)
 
     @property
@@ -61,33 +59,14 @@ class JobSystem:
 
     # ---- waking idle processors (BRPOP without blocking Redis) ---------------------
     def notify(self, queue: str | None, n: int = 1) -> None:
-        """A push happened: wake up to ``n`` idle processors, first-come first-served.
-        Waiters already woken by their timeout are skipped (lazy removal)."""
-        idle = self._idle
-        while n > 0 and idle:
-            wake = idle.popleft()
-            if not wake.triggered:
-                wake.succeed()
-                n -= 1
+        """A push happened: wake up to ``n`` idle processors, longest-waiting first
+        (system/idle.py)."""
+        self.idle.notify(n)
 
-    def wait_for_work(self) -> Generator[Any, Any, None]:
-        """Wait for a push, or the 2 s BRPOP timeout, whichever comes first.
-
-        The timeout's callback fires the same wake event, so a wait costs one event and
-        one timeout, and no simpy Condition (idle processors are most of a long run)."""
-        env = self.sim.env
-        wake = env.event()
-        idle = self._idle
-        if len(idle) > self._idle_cap:        # timer-woken waiters pile up in quiet spells
-            idle = self._idle = deque(w for w in idle if not w.triggered)
-        idle.append(wake)
-        env.timeout(self.config.idle_wait_s).callbacks.append(
-            lambda _timer: wake.triggered or wake.succeed())
-        try:
-            yield wake
-        finally:
-            if not wake.triggered:           # interrupted: never let notify pick us
-                wake.succeed()
+    def wait_for_work(self, fetcher: Any = None) -> Generator[Any, Any, None]:
+        """Wait for a push, or the 2 s BRPOP timeout where it can be observed; called
+        right after ``fetcher`` found nothing (system/idle.py)."""
+        return self.idle.wait(fetcher)
 
     # ---- the final read (Jepsen's drain) -------------------------------------------
     def inventory(self, store: Broker | None = None) -> int:

@@ -194,6 +194,10 @@ class StartedRegistryFetch:
             self.opts, 0.0)])
         return payload, queue
 
+    def idle_lists(self) -> list[str]:
+        """The queues a fetch pops from (system/idle.py): nothing is held outside them."""
+        return list(self.selector.order)
+
     def acknowledge(self, payload: Payload) -> None:
         name = owner(self.worker)
         self.broker.ack(name, payload)

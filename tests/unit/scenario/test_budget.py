@@ -96,3 +96,23 @@ def test_report_retries_refuses_a_hundred_million_jobs(tmp_path: Path) -> None:
     assert "delay draws, over the cap of 20,000,000" in err
     assert len(err.splitlines()) == 1
     assert time.perf_counter() - started < 10
+
+
+def test_idle_wakeups_are_counted_only_where_timers_run(tmp_path: Path) -> None:
+    """An idle thread wakes every 2 s only under a storage fault it could see, or under
+    Celery (system/idle.py): the estimate grows with those windows, not with idle time."""
+    base = HEAD + "system: {processes: 4, concurrency: 10}\n" \
+        "workload: [{job: SyntheticJob, count: 10}]\n"
+    outage = base + "faults: [{type: redis_outage, start: 10m, duration: 10m}]\n"
+    redelivery = base + "faults: [{type: duplicate_delivery, start: 10m, duration: 10m}]\n"
+    celery = base.replace("concurrency: 10}", "concurrency: 10, flavor: celery}")
+    steps = {}
+    for name, text in [("base", base), ("outage", outage), ("redelivery", redelivery),
+                       ("celery", celery)]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        steps[name] = estimate(load(path)).steps
+    threads_per_2s = 4 * 10 / budget.IDLE_WAIT_S
+    assert steps["redelivery"] == steps["base"]
+    assert steps["outage"] - steps["base"] == pytest.approx(threads_per_2s * 600)
+    assert steps["celery"] - steps["base"] == pytest.approx(threads_per_2s * 3600, rel=0.2)

@@ -39,15 +39,31 @@ def count_steps(sim: Simulation) -> list[int]:
     return counter
 
 
-def test_idle_processors_do_not_busy_poll(build: Build) -> None:
-    processes, concurrency, hour = 2, 5, 3600.0
-    sim, system = build(processes=processes, concurrency=concurrency)
+def idle_hour(build: Build, fault: bool) -> int:
+    """Simpy steps of an hour in which 2 processes x 5 threads find nothing to do."""
+    from jobsim.chaos.storage import FaultyBroker, StorageFaults
+
+    sim = Simulation(seed=1)
+    faults = StorageFaults()
+    broker = FaultyBroker(MemoryBroker(), faults, sim.streams["chaos"], "workers")
+    from jobsim.system import JobSystem, SystemConfig
+
+    JobSystem(sim, broker, SystemConfig(processes=2, concurrency=5)).start()
+    faults.duplicate_delivery_rate = 0.5      # acts only on a fetch that took a job
+    faults.ambiguous_push_rate = 0.5 if fault else 0.0   # a push may wake nobody
     steps = count_steps(sim)
-    sim.run(until=hour)
-    processors = processes * concurrency
-    waits = processors * hour / system.config.idle_wait_s     # one BRPOP timeout each 2 s
-    assert steps[0] <= 3 * waits
-    assert steps[0] >= waits          # they do wake on the timeout (the bound is not vacuous)
+    sim.run(until=3600.0)
+    return steps[0]
+
+
+def test_idle_processors_cost_no_steps_while_nothing_can_be_observed(build: Build) -> None:
+    waits = 2 * 5 * 3600.0 / 2.0            # one BRPOP timeout each 2 s per thread
+    quiet = idle_hour(build, fault=False)
+    assert quiet <= waits / 10               # heartbeats and pollers only
+    # the negative control: with a storage fault on, a wake may fetch something
+    # observable, and every thread wakes on its timeout again (but never busy-polls)
+    faulty = idle_hour(build, fault=True)
+    assert waits <= faulty <= 3 * waits
 
 
 def test_push_wakes_an_idle_processor_at_the_same_instant(build: Build, events: Events) -> None:

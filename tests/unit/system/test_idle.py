@@ -1,0 +1,80 @@
+"""Idle threads without timers: a push still wakes the thread Redis would serve, work no
+woken thread took is still found at the next BRPOP re-issue, and a storage fault gives
+the timers back (system/idle.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobsim.broker import MemoryBroker
+from jobsim.chaos.storage import FaultyBroker, StorageFaults
+from jobsim.sim.simulation import Simulation
+from jobsim.system import Job, JobSystem, SystemConfig
+
+from .conftest import Build, Events
+
+
+class IdleSleepJob(Job):
+    def perform(self, seconds: float) -> Any:
+        yield self.sleep(seconds)
+
+
+def test_a_push_wakes_the_thread_whose_last_brpop_is_oldest(build: Build,
+                                                            events: Events) -> None:
+    # p0 takes a 1 s job at t=0 and parks at 1 (re-issues at 3, 5, ...); p1 parks at 0
+    # (re-issues at 2, 4, ...). At 102.5 p0's last BRPOP (101) is older than p1's (102),
+    # though p1 parked first; p0 parks again at 103, so at 103.7 p1's (102) is older.
+    sim, system = build(start=False, processes=2, concurrency=1)
+    system.client.perform_async(IdleSleepJob, 1)
+    system.start()
+    sim.run(until=102.5)
+    first = system.client.perform_async(IdleSleepJob, 0.5)
+    sim.run(until=103.7)
+    second = system.client.perform_async(IdleSleepJob, 0.5)
+    sim.run(until=105)
+    assert [e[4] for e in events(sim, "start", first)] == ["p0"]
+    assert [e[4] for e in events(sim, "start", second)] == ["p1"]
+
+
+def test_work_no_woken_thread_took_is_fetched_at_the_next_reissue(build: Build,
+                                                                  events: Events) -> None:
+    # Two jobs land with one wake-up: the woken thread takes one at once; the other
+    # waits for the other thread's next BRPOP re-issue (t=6: it parked at 0), as it
+    # would with a real 2 s timer.
+    sim, system = build(processes=1, concurrency=2)
+    sim.run(until=5.5)
+    payloads = [system.client.build(IdleSleepJob, [10]) for _ in range(2)]
+    for payload in payloads:
+        system.broker.push("default", payload)
+    system.notify("default", 1)
+    sim.run(until=8)
+    assert sorted(e[0] for e in events(sim, "start")) == [5.5, 6.0]
+
+
+def test_a_storage_fault_gives_idle_threads_their_timers_back(build: Build) -> None:
+    sim = Simulation(seed=1)
+    faults = StorageFaults()
+    store = MemoryBroker()
+    calls = [0]
+    pop = store.pop
+
+    def counted_pop(queue: str) -> Any:
+        calls[0] += 1
+        return pop(queue)
+
+    store.pop = counted_pop  # type: ignore[method-assign]
+    broker = FaultyBroker(store, faults, sim.streams["chaos"], "workers")
+    JobSystem(sim, broker, SystemConfig(processes=1, concurrency=1)).start()
+    sim.run(until=10.5)
+    quiet = calls[0]
+    faults.duplicate_delivery_rate = 0.5     # acts only on a fetch that took a job
+    sim.run(until=50.5)
+    assert calls[0] == quiet
+    faults.outage = True                     # fails even a fetch of empty queues
+    sim.run(until=60.5)
+    assert calls[0] == quiet                 # refused before reaching the store
+    faults.outage = False
+    faults.ambiguous_push_rate = 0.5         # a push may land and wake nobody
+    sim.run(until=110.5)
+    assert quiet == 1                        # the first fetch; then no timer, no fetch
+    assert calls[0] - quiet == 25            # errors 52..60 each 1 s; then 61, 63, .., 109
