@@ -91,8 +91,8 @@ def million(quick: bool) -> dict[str, Any]:
 def fakeredis_vs_memory(quick: bool) -> dict[str, Any]:
     """black_friday at scale 0.05 on both brokers: same digest, and the wall ratio.
 
-    Quick uses 2,000 jobs of the million-job model instead: black_friday's 40 threads
-    poll for 2 h 10 m of simulated time even at a tiny scale, and on fakeredis every
+    Quick uses 2,000 jobs of the million-job model instead: black_friday's threads (2
+    at this scale) poll for 2 h 10 m of simulated time even at a tiny scale, and on fakeredis every
     idle fetch costs real Redis commands, so no scale of it is a smoke test."""
     from jobsim.scenario.runner import run_scenario
     from jobsim.validate.runs import scenario

@@ -10,7 +10,17 @@
 - ``speedup_2_workers``: the wall time of a 200-task sweep on one local worker over the
   same sweep on two. Runs are independent and CPU-bound, so two idle cores give close to
   2x; target at least 1.7x. On a machine whose cores are busy with other work the figure
-  measures that contention, not the engine: ``load_average`` is reported beside it.
+  measures that contention, not the engine: ``load_average`` is reported beside it, and
+  so is what the workers got. ``cores_1_worker`` / ``cores_2_workers``: the workers' CPU
+  seconds over the wall seconds, the cores the sweep actually had. Linux's autogroup
+  scheduler (``/proc/sys/kernel/sched_autogroup_enabled``, ``autogroup``) shares a busy
+  machine between sessions, not processes: every worker of one sweep is in the session
+  that started it, so a second worker adds no CPU while other sessions keep the cores
+  busy. ``speedup_own_cores`` is therefore also given: the 1-worker sweep's CPU seconds
+  over the busiest worker's CPU seconds in the 2-worker sweep, i.e. the ratio of the
+  wall times had each worker a core of its own (an estimate from CPU accounting: it
+  counts the split of the tasks and the per-task cost a second worker adds, not the
+  scheduler process's share of the cores).
 
 The tasks are ``jobsim.sweep.task.run`` on a small generated scenario (a minute of
 SyntheticJobs under a worker crash), exactly what ``jobsim sweep`` runs.
@@ -54,12 +64,16 @@ def specs(count: int) -> list[Any]:
 def run(quick: bool = False) -> dict[str, Any]:
     overhead_tasks, sweep_tasks = (10, 20) if quick else (60, 200)
     overhead = _overhead(specs(overhead_tasks))
-    one = _sweep_wall(specs(sweep_tasks), workers=1)
-    two = _sweep_wall(specs(sweep_tasks), workers=2)
+    one, one_cpu = _sweep_wall(specs(sweep_tasks), workers=1)
+    two, two_cpu = _sweep_wall(specs(sweep_tasks), workers=2)
     result = {"overhead_tasks": overhead_tasks, "sweep_tasks": sweep_tasks, **overhead,
               "sweep_1_worker_s": one, "sweep_2_workers_s": two,
               "speedup_2_workers": one / two, "cpus": os.cpu_count(),
-              "load_average": round(os.getloadavg()[0], 2), "targets": TARGETS}
+              "load_average": round(os.getloadavg()[0], 2),
+              "worker_cpu_s_1": one_cpu, "worker_cpu_s_2": two_cpu,
+              "cores_1_worker": sum(one_cpu) / one, "cores_2_workers": sum(two_cpu) / two,
+              "speedup_own_cores": sum(one_cpu) / max(two_cpu),
+              "autogroup": _autogroup(), "targets": TARGETS}
     result["pass"] = {
         "overhead_ms_per_task": result["overhead_ms_per_task"]
         <= TARGETS["overhead_ms_per_task_max"],
@@ -103,17 +117,29 @@ def _worker_cpu(engine: Any) -> float:
     return sum(engine.client.run(time.process_time).values())
 
 
-def _sweep_wall(tasks: list[Any], workers: int) -> float:
+def _sweep_wall(tasks: list[Any], workers: int) -> tuple[float, list[float]]:
+    """The sweep's wall seconds, and each worker's CPU seconds over the same span."""
     from jobsim.sweep import task
     from jobsim.sweep.engine import open_engine
 
     with open_engine(None, workers) as engine:
         list(engine.run(task.run, tasks[:workers * 2]))   # every worker imports jobsim
+        before = engine.client.run(time.process_time)
         started = time.perf_counter()
         rows = list(engine.run(task.run, tasks))
         wall = time.perf_counter() - started
+        after = engine.client.run(time.process_time)
     assert len(rows) == len(tasks)
-    return wall
+    return wall, sorted(after[w] - before[w] for w in after)
+
+
+def _autogroup() -> bool:
+    """Linux shares the CPU between sessions, not processes (see the module's notes)."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as flag:
+            return flag.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def render(result: dict[str, Any]) -> str:
@@ -133,4 +159,17 @@ def render(result: dict[str, Any]) -> str:
         f"{result['speedup_2_workers']:.2f}x; target >= "
         f"{TARGETS['speedup_2_workers_min']:g}x: {verdict(ok['speedup_2_workers'])} "
         f"({result['cpus']} CPUs, load average {result['load_average']})",
+        *_cores(result),
     ])
+
+
+def _cores(result: dict[str, Any]) -> list[str]:
+    """What the workers got, and the speed-up on cores of their own (older results
+    lack these figures)."""
+    if "cores_1_worker" not in result:
+        return []
+    shared = " (autogroup: the machine is shared between sessions)" if result.get(
+        "autogroup") else ""
+    return [f"  the workers had {result['cores_1_worker']:.2f} core with 1 worker, "
+            f"{result['cores_2_workers']:.2f} with 2{shared}; on cores of their own "
+            f"(CPU seconds, 1 worker / busiest of 2): {result['speedup_own_cores']:.2f}x"]

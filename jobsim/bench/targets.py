@@ -96,8 +96,8 @@ def black_friday_whole(quick: bool, repeats: int, work: Path) -> dict[str, Any]:
     ``--scale 0.1`` (median of ``repeats``).
 
     Quick stands in a 300-job M/M/4 scenario for black_friday (named in the figures):
-    black_friday's 40 threads poll through 2 h 10 m of simulated time at any scale, so
-    no scale of it is a smoke test."""
+    black_friday's threads (40, or 4 at --scale 0.1: it scales them) poll through
+    2 h 10 m of simulated time at any scale, so no scale of it is a smoke test."""
     if quick:
         path = work / "small.yaml"
         path.write_text(_yaml(mm4_document(300)))
