@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# make test: everything but the tests marked slow (full-scale runs, big fuzz budgets); about
-# 7 minutes on 2 cores. make test-slow runs only those; CI (.ci/run) runs both.
+# make test: everything but the tests marked slow (full-scale runs, big fuzz budgets, shrunk
+# negative controls), within its 10-minute budget on 2 cores. make test-slow runs only
+# those; CI (.ci/run) runs both.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -q -m "not slow" tests

@@ -2,8 +2,8 @@
 
 - ``ci`` (``make test``): derandomized, so a CI failure reproduces on any machine with the
   same code; no deadline (a simulated run's wall time depends on the machine's load);
-  bounded examples, so ``make test`` stays near 7 minutes on 2 cores (tests marked
-  ``slow`` run in ``make test-slow``; CI runs both).
+  bounded examples, so ``make test`` stays within its 10-minute budget on 2 cores (tests
+  marked ``slow`` run in ``make test-slow``; CI runs both).
 - ``dev``: random search with the example database, a few times the CI budget.
 - ``nightly`` (``make property-nightly``): thousands of examples.
 
