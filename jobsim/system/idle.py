@@ -24,7 +24,8 @@ be observed:
   watched queue's size in one call, and only when one holds work walks the line: for each
   process with work it sets a *sentinel* at the soonest re-issue of that process's lazy
   waiters, which wakes that waiter if the work is still there, as its timer would have.
-  (Walking the line at every push made full-scale black_friday 1.17x slower.) A fetcher takes part only if it answers ``idle_lists`` (the lists it
+  (Walking the line at every push made full-scale black_friday 1.17x slower.) A
+  fetcher takes part only if it answers ``idle_lists`` (the lists it
   pops from); one with work held outside the store (Celery's reserved messages) keeps
   real timers.
 
