@@ -128,7 +128,11 @@ class Client:
     def push(self, cls: type[Job], args: list[Any], *, queue: str | None = None,
              at: float | None = None, jid: str | None = None, **options: Any) -> str | None:
         """Push one job; returns its jid, or None when a middleware skipped it."""
-        payload = self.build(cls, args, queue=queue, at=at, jid=jid, **options)
+        return self._submit(self.build(cls, args, queue=queue, at=at, jid=jid, **options))
+
+    def _submit(self, payload: Payload) -> str | None:
+        """A built payload through the middleware (which may skip it, or take it into
+        custody and answer its jid), then into storage; returns its jid or None."""
         for middleware in self.middleware:
             payload = middleware.before_push(payload)  # type: ignore[assignment]
             if payload is None or isinstance(payload, str):
@@ -177,13 +181,7 @@ class Client:
     def push_template(self, template: PushTemplate, args: list[Any] | None = None
                       ) -> str | None:
         """``push`` from a template: same payload, middleware, storage and records."""
-        payload = self._from_template(template, args)
-        for middleware in self.middleware:
-            payload = middleware.before_push(payload)  # type: ignore[assignment]
-            if payload is None or isinstance(payload, str):
-                return payload
-        self.store(payload)
-        return payload["jid"]
+        return self._submit(self._from_template(template, args))
 
     def push_template_bulk(self, template: PushTemplate, args_list: list[list[Any] | None]
                            ) -> list[str]:
