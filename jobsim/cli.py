@@ -240,7 +240,8 @@ def _run_all(base: Any, names: list[str | None], staged: Path, variant: str | No
         if len(names) > 1:
             label += f" (variant {number} of {len(names)})"
         with _progress(quiet, label) as bar:
-            result = run_scenario(base, variant=name, progress=bar.tick, phase=bar.phase,
+            tick = bar.tick if bar.progress is not None else None   # hidden: no ticks
+            result = run_scenario(base, variant=name, progress=tick, phase=bar.phase,
                                   history_path=folder / HISTORY_FILE, **options)
             bar.phase("writing report")
             try:

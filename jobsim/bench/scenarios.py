@@ -33,6 +33,7 @@ def black_friday(quick: bool, repeats: int = 3) -> dict[str, Any]:
     for _ in range(1 if quick else repeats):
         started = time.perf_counter()
         result = run_scenario("black_friday", scale=scale)
+        _ = result.metrics               # computed on first read: inside the timing
         runs.append((time.perf_counter() - started, result))
     wall, result = min(runs, key=lambda r: r[0])
     sim = result.metrics["sim_seconds"]
@@ -69,6 +70,7 @@ def million_child(jobs: int) -> dict[str, Any]:
     doc = million_document(jobs)
     started = time.perf_counter()
     result = run_scenario(scenario(doc), seed=1)
+    _ = result.metrics                   # computed on first read: inside the timing
     wall = time.perf_counter() - started
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
     return {"jobs": result.metrics["jobs"]["enqueued"], "wall_s": wall,
@@ -106,6 +108,7 @@ def fakeredis_vs_memory(quick: bool) -> dict[str, Any]:
             result = run_scenario("black_friday", scale=0.05, broker=broker)
         else:
             result = run_scenario(model, seed=1, broker=broker)
+        _ = result.metrics               # computed on first read: inside the timing
         walls[broker] = time.perf_counter() - started
         digests[broker] = result.metrics["history_digest"]
     same = digests["memory"] == digests["fakeredis"]

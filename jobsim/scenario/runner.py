@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,19 +48,37 @@ Progress = Callable[[float, float], None]        # (sim now, horizon)
 Phase = Callable[[str], None]                    # the step after the simulation
 DRAIN_CHECK_S = 10.0
 PROGRESS_STEPS = 100
+QUIET_SLICE_EVENTS = 1_000   # a slice that recorded fewer lets the next one widen
 OFFLOAD_EVENTS = 100_000     # histories this long are saved and digested in a child
 # Charts are drawn in a child from this many events on. Measured (docs/performance.md):
 # at 961 events a fork made the whole run 2.7 % slower, at 15,340 events 1.2 % faster.
 CHARTS_OFFLOAD_EVENTS = 10_000
 
 
-@dataclass
 class Result:
-    scenario: Scenario
-    history: History
-    metrics: dict[str, Any]
-    checks: dict[str, CheckResult]
-    charts: Charts | None = None    # the report's charts, drawing in a child (see _judged_run)
+    """One run: its scenario, history, verdicts and metrics.json document.
+
+    ``metrics`` may be given as a function: it is then called on the first read and
+    kept. A property test reads only ``checks``; the metrics document (five passes over
+    the history and its digest) cost it about a tenth of each example."""
+
+    __slots__ = ("_metrics", "charts", "checks", "history", "scenario")
+
+    def __init__(self, scenario: Scenario, history: History,
+                 metrics: dict[str, Any] | Callable[[], dict[str, Any]],
+                 checks: dict[str, CheckResult], charts: Charts | None = None) -> None:
+        self.scenario = scenario
+        self.history = history
+        self._metrics = metrics
+        self.checks = checks
+        self.charts = charts        # the report's charts, drawing in a child (_judged_run)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        found = self._metrics
+        if callable(found):
+            found = self._metrics = found()
+        return found
 
     @property
     def ok(self) -> bool:
@@ -72,6 +89,10 @@ class Result:
     @property
     def verdict(self) -> str:
         return str(self.metrics["verdict"])
+
+    def __repr__(self) -> str:
+        return (f"Result(scenario={self.scenario.name!r}, events={len(self.history)}, "
+                f"checks={ {n: c.ok for n, c in self.checks.items()} })")
 
 
 def scenarios_dir() -> Path:
@@ -181,16 +202,32 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
         phase("checking")
     try:
         checks = run_checks(history, scenario.checks, scenario.check_options)
-        digest = saving.result()
+        # A file written or a child digesting: finish now. Otherwise the digest is
+        # computed in-process anyway, so it waits with the metrics for a first read.
+        eager = history_path is not None or saving.pipe is not None
+        digest = saving.result() if eager else None
     except BaseException:            # Ctrl-C included: no helper outlives the run
         saving.cancel()
         if charts is not None:
             charts.cancel()
         raise
+    sim_seconds = run.sim.now
+
+    def metrics() -> dict[str, Any]:
+        return _metrics(scenario, seed, broker, history, checks, sim_seconds, wall,
+                        digest if eager else saving.result())
+
+    return Result(scenario, history, metrics() if eager else metrics, checks, charts)
+
+
+def _metrics(scenario: Scenario, seed: int, broker: str, history: History,
+             checks: dict[str, CheckResult], sim_seconds: float, wall: float,
+             digest: str | None) -> dict[str, Any]:
+    """The run's metrics.json document."""
     meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
             "history_digest": digest,
             "broker": describe(broker),
-            "sim_seconds": run.sim.now, "wall_seconds": round(wall, 3),
+            "sim_seconds": sim_seconds, "wall_seconds": round(wall, 3),
             "scale": scenario.scale, "description": scenario.description,
             "system": {"processes": scenario.system.processes,     # after --scale: what ran
                        "concurrency": scenario.system.concurrency},
@@ -201,9 +238,8 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
                 "label": scenario.story.label}}
     expect = [{"metric": e.metric, "min": e.min, "max": e.max, "equals": e.equals}
               for e in scenario.expect]
-    extra = [p.metrics(run.sim.history) for p in scenario.plugins if p.metrics is not None]
-    metrics = compute(run.sim.history, checks, meta, expect, extra)
-    return Result(scenario, run.sim.history, metrics, checks, charts)
+    extra = [p.metrics(history) for p in scenario.plugins if p.metrics is not None]
+    return compute(history, checks, meta, expect, extra)
 
 
 def _save(history: History, path: Path | None) -> Offload[str]:
@@ -273,17 +309,33 @@ class _Run:
         simulated time, what is alive is frozen out of the garbage collector's sight
         (``gc.freeze``): a run's state only grows (history, rows, job states) and holds
         no cyclic garbage, yet every full collection walked all of it, 11 times on
-        black_friday for 1.4 s of its 12. The caller unfreezes (``_gc_frozen``)."""
+        black_friday for 1.4 s of its 12. The caller unfreezes (``_gc_frozen``).
+
+        Slices end on the grid of ``PROGRESS_STEPS`` equal steps. Without a progress
+        bar, a slice that recorded little makes the next one twice as wide (no wider
+        than the time already run, and the last slice is always the grid's last step):
+        a small run then stops about ten times instead of a hundred, each stop an
+        until event and an exception in simpy, while a busy run keeps every step. A
+        stop changes no event's order, and every stop lands on a grid point exactly
+        (``x + (a - x) == a`` when ``a / 2 <= x``), so the clock after the horizon,
+        and every time the drain derives from it, is the same as with a hundred."""
         scenario, sim = self.scenario, self.sim
         self.system.start(record_config=run_config(scenario, self.sim.streams.seed))
         self.nemesis.start()
         self.workload.start()
-        horizon = scenario.duration
-        for step in range(1, PROGRESS_STEPS + 1):
+        horizon, events = scenario.duration, sim.history.events
+        step, width, last = 0, 1, PROGRESS_STEPS - 1
+        while step < PROGRESS_STEPS:
+            recorded = len(events)
+            step = min(step + width, last) if step < last else PROGRESS_STEPS
             sim.run(until=horizon * step / PROGRESS_STEPS)
             gc.freeze()
             if progress is not None:
                 progress(sim.now, scenario.horizon)
+            elif len(events) - recorded < QUIET_SLICE_EVENTS:
+                width = min(2 * width, step)
+            else:
+                width = 1
         end = scenario.horizon
         while sim.now < end and not self.drained():
             sim.run(until=min(end, sim.now + DRAIN_CHECK_S))
