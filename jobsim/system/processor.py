@@ -54,7 +54,8 @@ class Processor:
                     self.current = None
                     yield timeout(error_sleep)
         except simpy.Interrupt:
-            return
+            pass
+        system.idle.recheck()          # a wake this thread was given goes unused
 
     def execute(self, payload: Payload, queue: str) -> Generator[Any, Any, None]:
         """Run one job and settle it: success, or failure handed to the retry logic."""

@@ -1,15 +1,18 @@
-"""Idle threads without timers: a push still wakes the thread Redis would serve, work no
-woken thread took is still found at the next BRPOP re-issue, and a storage fault gives
-the timers back (system/idle.py)."""
+"""Idle threads without timers: a push still wakes the thread Redis would serve, work a
+woken thread never took is still found at the next BRPOP re-issue, the audit runs only
+when a job can be stranded, and a storage fault gives the timers back (system/idle.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from jobsim.broker import MemoryBroker
 from jobsim.chaos.storage import FaultyBroker, StorageFaults
 from jobsim.sim.simulation import Simulation
 from jobsim.system import Job, JobSystem, SystemConfig
+from jobsim.system.idle import IdleWaiters
 
 from .conftest import Build, Events
 
@@ -36,19 +39,51 @@ def test_a_push_wakes_the_thread_whose_last_brpop_is_oldest(build: Build,
     assert [e[4] for e in events(sim, "start", second)] == ["p1"]
 
 
-def test_work_no_woken_thread_took_is_fetched_at_the_next_reissue(build: Build,
-                                                                  events: Events) -> None:
-    # Two jobs land with one wake-up: the woken thread takes one at once; the other
-    # waits for the other thread's next BRPOP re-issue (t=6: it parked at 0), as it
-    # would with a real 2 s timer.
-    sim, system = build(processes=1, concurrency=2)
+def _crash_after_wake(build: Build, monkeypatch: pytest.MonkeyPatch | None = None
+                      ) -> tuple[Any, JobSystem]:
+    """p0 and p1 idle since 0 (re-issues at 2, 4, 6, ...); at 5.5 a push wakes p0 (first
+    in line on the tie), which crashes at the same instant, before it can fetch."""
+    sim, system = build(processes=2, concurrency=1)
     sim.run(until=5.5)
-    payloads = [system.client.build(IdleSleepJob, [10]) for _ in range(2)]
-    for payload in payloads:
-        system.broker.push("default", payload)
-    system.notify("default", 1)
+    system.client.perform_async(IdleSleepJob, 10)
+    system.workers[0].crash()
     sim.run(until=8)
-    assert sorted(e[0] for e in events(sim, "start")) == [5.5, 6.0]
+    return sim, system
+
+
+def test_work_a_crashed_thread_was_woken_for_is_fetched_at_the_next_reissue(
+        build: Build, events: Events) -> None:
+    # The wake goes unused: the other process's idle thread finds the job at its next
+    # BRPOP re-issue (t=6), as it would with a real 2 s timer.
+    sim, _ = _crash_after_wake(build)
+    assert [(e[0], e[4]) for e in events(sim, "start")] == [(6.0, "p1")]
+
+
+def test_without_the_recheck_the_job_would_wait_for_the_next_push(
+        build: Build, events: Events, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Negative control: with the recheck switched off the job is stranded.
+    monkeypatch.setattr(IdleWaiters, "recheck", lambda self: None)
+    sim, _ = _crash_after_wake(build)
+    assert events(sim, "start") == []
+
+
+def test_identical_processes_skip_the_audit_and_a_stranger_brings_it_back(
+        build: Build, events: Events) -> None:
+    # Every fetcher pops the same lists: a push's woken thread takes the job, so no
+    # audit is scheduled. A waiter that pops no known lists (first in line: its timer
+    # is due at 7.9) is woken by the next push and never fetches; the audit then finds
+    # the job for the lazy thread whose re-issue comes next (8.0).
+    sim, system = build(processes=2, concurrency=2)
+    sim.run(until=5.5)
+    system.client.perform_async(IdleSleepJob, 1)
+    assert not system.idle._audit_due
+    sim.run(until=5.9)
+    sim.env.process(system.idle.wait(None))
+    sim.run(until=7.8)
+    jid = system.client.perform_async(IdleSleepJob, 1)
+    assert system.idle._audit_due
+    sim.run(until=9)
+    assert [e[0] for e in events(sim, "start", jid)] == [8.0]
 
 
 def test_a_storage_fault_gives_idle_threads_their_timers_back(build: Build) -> None:
