@@ -157,6 +157,18 @@ def _values(row: Mapping[str, Any], cols: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(map(row.get, cols))
 
 
+def _primary_rows(tbl: Table, where: Mapping[str, Any], now: float) -> Iterable[Row]:
+    """``tbl.matches(where, now)`` for a write on the primary. A ``where`` on exactly the
+    unique columns (the shop's notification row) has at most one current row, the one
+    the unique index names: no secondary index is built or kept up to date for it."""
+    unique = tbl.unique
+    if unique is None or len(where) != len(unique) or any(c not in where for c in unique):
+        return tbl.matches(where, now)
+    rid = tbl.unique_index.get(_values(where, unique))
+    row = None if rid is None else tbl.current(rid)   # no write is later than now
+    return (row,) if row is not None and _matches(row, where.items()) else ()
+
+
 class Database:
     """Primary plus ``replicas`` read replicas, each ``lags[i]`` seconds behind."""
 
@@ -295,7 +307,7 @@ class Database:
         """
         tbl = self.table(table)
         now = self.sim.env.now
-        targets = [(r["id"], {**r, **changes}) for r in tbl.matches(where, now)]
+        targets = [(r["id"], {**r, **changes}) for r in _primary_rows(tbl, where, now)]
         keys = [self._check_unique(tbl, new, rid) for rid, new in targets]
         if tbl.unique and len(set(keys)) < len(keys):
             raise UniqueViolation(f"update would give rows of {table} the same unique key")
@@ -310,7 +322,7 @@ class Database:
         """Delete every primary row matching ``where``; returns the count. No effect."""
         tbl = self.table(table)
         now = self.sim.env.now
-        rids = [r["id"] for r in tbl.matches(where, now)]
+        rids = [r["id"] for r in _primary_rows(tbl, where, now)]
         for rid in rids:
             self._unindex_unique(tbl, rid)
             tbl.write(now, rid, None)
