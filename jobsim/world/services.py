@@ -124,6 +124,9 @@ class LoadMeter:
         self._rn = self.recovered_peak = self.recovered_calls = 0
 
 
+_STREAMS = {"_rng": "", "_faults": ".faults"}    # a Service's lazy streams: name suffix
+
+
 class Service:
     """One external API. See the module docstring for faults and timeouts."""
 
@@ -150,8 +153,7 @@ class Service:
         self.effect_on_timeout = effect_on_timeout
         self.dedupe_window_s = dedupe_window_s
         self._res = Slots(sim.env, capacity) if capacity else None
-        self._rng = sim.streams[f"service.{name}"]
-        self._faults = sim.streams[f"service.{name}.faults"]
+        # self._rng and self._faults, the latency and error streams: see __getattr__
         self._idem: dict[str, Response] = {}
         self._starts: list[float] | None = [] if track_load else None
         self.breaker: CircuitBreaker | None = None   # set by the world (circuit_breaker)
@@ -163,6 +165,18 @@ class Service:
         self.calls = self.errors = self.timeouts = self.rejected = self.replays = 0
         self.effects = self.in_flight = self.peak_in_flight = 0
         self._ended, self._ended_s, self._longest = 0, 0.0, -1.0   # see durations()
+
+    def __getattr__(self, attr: str) -> Any:
+        """A stream is made on its first draw (then an ordinary attribute): a world
+        declares services its jobs never call, and seeding a stream (a SHA-256 and a
+        Mersenne Twister) was a fifth of building a 50-job property example's run.
+        A stream depends only on the seed and its name, never on when it is made."""
+        suffix = _STREAMS.get(attr)
+        if suffix is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        stream = self.sim.streams[f"service.{self.name}{suffix}"]
+        setattr(self, attr, stream)
+        return stream
 
     # ---- fault control (chaos layer) -------------------------------------------------
     def set_outage(self, mode: str, timeout_s: float | None = None) -> None:

@@ -275,3 +275,19 @@ def test_calls_per_second_series_only_when_tracking() -> None:
     assert svc.calls_per_second_series() == [2, 0, 1]
     with pytest.raises(RuntimeError):
         Service(sim, "other").calls_per_second_series()
+
+
+def test_streams_are_made_on_first_use_and_draw_as_if_made_at_build() -> None:
+    """A service seeds its latency and error streams on first use; the numbers are
+    those of the named streams, and an unused service seeds none."""
+    from jobsim.sim.streams import derive_seed
+
+    sim = Simulation(5)
+    used, idle = Service(sim, "email"), Service(sim, "fraud")
+    assert "_rng" not in vars(used) and "_faults" not in vars(idle)
+    expect = random.Random(derive_seed(5, "service.email"))
+    assert [used._rng.random() for _ in range(3)] == [expect.random() for _ in range(3)]
+    assert used._faults is sim.streams["service.email.faults"]
+    assert "service.fraud" not in sim.streams.names()
+    with pytest.raises(AttributeError, match="no attribute '_nope'"):
+        _ = idle._nope
