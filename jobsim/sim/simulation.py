@@ -19,7 +19,7 @@ from jobsim.sim.streams import Streams
 class Simulation:
     """One run's environment. Cheap accessors: this sits on every job's hot path."""
 
-    __slots__ = ("env", "history", "record", "streams")
+    __slots__ = ("env", "history", "record", "record_fields", "streams")
 
     def __init__(self, seed: int = 0, history: History | None = None) -> None:
         self.env = simpy.Environment()
@@ -31,8 +31,9 @@ class Simulation:
 
         shared_t = -1.0
 
-        def record(kind: str, jid: str | None, *fields: Any) -> None:
-            # History.append inlined: this runs for every event of every job.
+        def record_fields(kind: str, jid: str | None, fields: tuple[Any, ...]) -> None:
+            # History.append inlined: this runs for every event of every job. Fields come
+            # as one tuple: a lifecycle move passes on its own without unpacking them.
             nonlocal shared_t
             if arity.get(kind) != len(fields):
                 if kind not in arity:
@@ -50,7 +51,11 @@ class Simulation:
                     shared_t = t
             events.append((t, kind, jid, *fields))
 
+        def record(kind: str, jid: str | None, *fields: Any) -> None:
+            record_fields(kind, jid, fields)
+
         self.record = record
+        self.record_fields = record_fields
 
     @property
     def now(self) -> float:

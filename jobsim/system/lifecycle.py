@@ -58,9 +58,10 @@ class Lifecycle:
 
     __slots__ = ("_record", "state")
 
-    def __init__(self, record: Callable[..., None]) -> None:
+    def __init__(self, record_fields: Callable[[str, str, tuple[Any, ...]], None]) -> None:
+        """``record_fields(kind, jid, fields)`` appends an event (Simulation.record_fields)."""
         self.state: dict[str, str] = {}
-        self._record = record
+        self._record = record_fields
 
     def move(self, kind: str, jid: str, *fields: Any) -> None:
         """Apply event ``kind`` to ``jid``: check the table and guards, then record it."""
@@ -76,7 +77,7 @@ class Lifecycle:
                 if reason:
                     raise IllegalTransition(f"job {jid}: {kind} refused: {reason}")
         state[jid] = target
-        self._record(kind, jid, *fields)
+        self._record(kind, jid, fields)
 
     def get(self, jid: str) -> str | None:
         return self.state.get(jid)

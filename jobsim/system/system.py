@@ -30,7 +30,7 @@ class JobSystem:
         self.broker = broker
         self.config = config or SystemConfig()
         self.world = world
-        self.lifecycle = Lifecycle(sim.record)
+        self.lifecycle = Lifecycle(sim.record_fields)
         self.hooks = Hooks()
         self.client = Client(self)
         self.flavor = build_flavor(self)

@@ -43,7 +43,7 @@ class LifecycleSleepJob(Job):
 
 def fresh() -> tuple[Lifecycle, History]:
     history = History()
-    return Lifecycle(lambda kind, jid, *f: history.append(0.0, kind, jid, *f)), history
+    return Lifecycle(lambda kind, jid, f: history.append(0.0, kind, jid, *f)), history
 
 
 def drive(lifecycle: Lifecycle, jid: str, state: str | None) -> None:
