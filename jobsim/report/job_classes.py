@@ -56,29 +56,33 @@ def percentile(ordered: list[float], p: int) -> float | None:
 def stats(history: History) -> dict[str, dict[str, Any]]:
     """``jobs_by_class`` of metrics.json, classes sorted by name."""
     classes: dict[str, _Class] = {}
-    cls_of: dict[str, str] = {}
+    tally_of: dict[str, _Class] = {}      # jid -> its class's tallies, from its birth on
     since: dict[str, float] = {}
     started: dict[str, float] = {}
     error: dict[str, str] = {}
 
-    def of(jid: str) -> _Class:
-        name = cls_of.get(jid, UNKNOWN_CLASS)
-        found = classes.get(name)
+    def unborn() -> _Class:
+        """Events of a jid before (or without) its birth count for UNKNOWN_CLASS."""
+        found = classes.get(UNKNOWN_CLASS)
         if found is None:
-            found = classes[name] = _Class()
+            found = classes[UNKNOWN_CLASS] = _Class()
         return found
 
     for ev in history.events:
         kind = ev[1]
         if kind in _BORN:
             jid = ev[2]
-            if jid not in cls_of:
-                cls_of[jid] = ev[_CLS[kind]]
-                of(jid).enqueued += 1
+            if jid not in tally_of:
+                name = ev[_CLS[kind]]
+                found = classes.get(name)
+                if found is None:
+                    found = classes[name] = _Class()
+                tally_of[jid] = found
+                found.enqueued += 1
         if kind in _PUSH:
             since[ev[2]] = ev[0]
         elif kind == "start":
-            tally = of(ev[2])
+            tally = tally_of.get(ev[2]) or unborn()
             tally.executions += 1
             if not ev[_START_DUP]:
                 seen = since.pop(ev[2], None)
@@ -86,18 +90,19 @@ def stats(history: History) -> dict[str, dict[str, Any]]:
                     tally.waits.append(ev[0] - seen)
                 started[ev[2]] = ev[0]
         elif kind == "success" and not ev[_SUCCESS_DUP]:
-            tally = of(ev[2])
+            tally = tally_of.get(ev[2]) or unborn()
             tally.succeeded += 1
             _ran(tally, started, ev)
         elif kind == "failure" and not ev[_FAILURE_DUP]:
             error[ev[2]] = ev[_FAILURE_ERROR]
-            _ran(of(ev[2]), started, ev)
+            _ran(tally_of.get(ev[2]) or unborn(), started, ev)
         elif kind == "retry":
-            of(ev[2]).ends["retries"][error.get(ev[2], "(no error)")] += 1
+            tally = tally_of.get(ev[2]) or unborn()
+            tally.ends["retries"][error.get(ev[2], "(no error)")] += 1
         elif kind in _REASON:
             ending = "dead" if kind == "dead" else "discarded"
             cause = error.pop(ev[2], None) or str(ev[_REASON[kind]])
-            of(ev[2]).ends[ending][cause] += 1
+            (tally_of.get(ev[2]) or unborn()).ends[ending][cause] += 1
             since.pop(ev[2], None)
     return {name: _summary(classes[name]) for name in sorted(classes)}
 

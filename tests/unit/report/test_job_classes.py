@@ -55,3 +55,23 @@ def test_summary_shows_no_data_as_a_dash() -> None:
     assert queues == [["low", "0", "—", "—", "—", "—", "0"]]
     classes = next(rows for title, _, rows in sections(m) if title.startswith("Job classes"))
     assert classes[0][:3] == ["Job", "3", "10.000"]
+
+
+def test_events_before_a_jobs_birth_count_for_the_unknown_class() -> None:
+    # A start the system never announced (a copy of a job whose enqueue is lost) runs
+    # under "(unknown)"; once the jid is born, its events count for its own class.
+    history = History([
+        (0.0, "config", None, CONFIG),
+        (1.0, "start", "x", "default", "p0", 1, 0),
+        (2.0, "success", "x", 0),
+        (3.0, "enqueue", "x", "default", "EmailJob", True, True),
+        (4.0, "start", "x", "default", "p0", 1, 0),
+        (6.0, "success", "x", 0),
+        (9.0, "horizon", None),
+    ])
+    stats = job_classes.stats(history)
+    assert stats[job_classes.UNKNOWN_CLASS]["executions"] == 1
+    assert stats[job_classes.UNKNOWN_CLASS]["enqueued"] == 0
+    assert stats["EmailJob"]["executions"] == 1
+    assert stats["EmailJob"]["latency_max_s"] == 1.0
+    assert stats["EmailJob"]["run_time_max_s"] == 2.0
