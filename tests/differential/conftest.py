@@ -7,30 +7,17 @@ where ``.ci/run`` installs Debian's ruby-sidekiq and ``make install`` the Python
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import need
 
 PROBE = Path(__file__).with_name("sidekiq_probe.rb")
 RUBY_REASON = ("ruby with the sidekiq gem not found: apt-get install ruby-sidekiq "
                "(Debian's 6.4.1; CI does)")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def need(available: bool, reason: str) -> None:
-    """Skip with ``reason`` on a laptop; fail in CI, where a missing tool would hide."""
-    if available:
-        return
-    if in_ci():
-        pytest.fail(f"CI is set but {reason}")
-    pytest.skip(reason)
 
 
 def _has_sidekiq() -> bool:

@@ -13,10 +13,9 @@ import random
 from typing import Any
 
 import pytest
+from needs import need
 
 from jobsim import backoff
-
-from .conftest import need
 
 
 def _celery() -> Any:

@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from needs import need
 
 from jobsim.broker import make_broker
 from jobsim.sim.simulation import Simulation
 from jobsim.system import Job, JobSystem, SystemConfig
 from jobsim.system.flavors import CeleryOptions, FlavorConfig
 from jobsim.system.flavors.celery import CeleryRetry
-
-from .conftest import need
 
 Outcome = tuple[list[tuple[float, int]], str]     # (countdown, retries) per retry; state
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+from needs import need
+
 from jobsim.broker import make_broker
 from jobsim.sim.simulation import Simulation
 from jobsim.system import Job, JobSystem, SystemConfig
 from jobsim.system.dependencies import install
 from jobsim.system.flavors import FlavorConfig, RQOptions
-
-from .conftest import need
 
 NAMES = ("A", "B", "C", "late")
 

@@ -21,14 +21,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from needs import need
 
 from jobsim.broker import make_broker
 from jobsim.sim.simulation import Simulation
 from jobsim.system import Job, JobSystem, SystemConfig
 from jobsim.system.flavors import FlavorConfig, RQOptions
 from jobsim.system.flavors.rq import RQRetry
-
-from .conftest import need
 
 State = tuple[str, int | None, int | None]   # (registry, scheduled offset, retries_left)
 
