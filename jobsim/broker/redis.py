@@ -116,15 +116,18 @@ class RedisBroker:
 
     def __init__(self, client: Any = None, prefix: str = "") -> None:
         """``client``: a redis-py client (decode_responses=True); by default a private
-        embedded fakeredis server. For a real server use ``connect``."""
+        embedded fakeredis server, reached in process (``broker.embedded``). For a real
+        server use ``connect``."""
+        embedded = client is None
         if client is None:
-            import fakeredis
+            from jobsim.broker.embedded import embedded_client
 
-            client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+            client = embedded_client()
         if not client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisBroker needs a client made with decode_responses=True")
         self.client = client
-        self.name = "fakeredis" if type(client).__module__.startswith("fakeredis") else "redis"
+        fake = embedded or type(client).__module__.startswith("fakeredis")
+        self.name = "fakeredis" if fake else "redis"
         self.prefix = prefix
         self.lock_key: str | None = None     # set by ``connect``: released by ``close``
         # Names already SADDed into ``queues``/``privates`` since the keyspace was last
@@ -186,7 +189,10 @@ class RedisBroker:
 
     def queue_sizes(self, queues: Sequence[str]) -> list[int]:
         """One pipelined LLEN per queue: one round trip (not atomic, nor need it be:
-        the simulation is the only client and runs one command at a time)."""
+        the simulation is the only client and runs one command at a time). One queue:
+        a plain LLEN, the same round trip without a pipeline's own cost."""
+        if len(queues) == 1:
+            return [int(self.client.llen(self._q(queues[0])))]
         pipe = self.client.pipeline(transaction=False)
         for queue in queues:
             pipe.llen(self._q(queue))
