@@ -53,19 +53,20 @@ def simpy_timeouts_per_s(total: int = 1_000_000, processes: int = 100) -> float:
 
 
 def _stop_after_successes(sim: Simulation, jobs: int) -> simpy.Event:
-    """Wrap ``sim.record`` (before the system captures it) to fire when ``jobs`` succeed."""
+    """Wrap ``sim.record_fields`` (before the system captures it) to fire when ``jobs``
+    succeed."""
     done = sim.env.event()
-    record = sim.record
+    record = sim.record_fields
     left = [jobs]
 
-    def counting(kind: str, jid: str | None, *fields: Any) -> None:
-        record(kind, jid, *fields)
+    def counting(kind: str, jid: str | None, fields: tuple[Any, ...]) -> None:
+        record(kind, jid, fields)
         if kind == "success":
             left[0] -= 1
             if left[0] == 0:
                 done.succeed()
 
-    sim.record = counting
+    sim.record_fields = counting     # before the job system: its lifecycle holds it
     return done
 
 
