@@ -82,7 +82,8 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        """Every check and expectation held (the verdict is PASS or REPRODUCED)."""
+        """Every check and expectation held. A run that reproduces a known failure by a
+        check failing is not ok, yet its verdict is REPRODUCED (see ``verdict``)."""
         return all(c.ok for c in self.checks.values()) and all(
             e["ok"] is True for e in self.metrics["expectations"])
 

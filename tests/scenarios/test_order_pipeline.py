@@ -72,7 +72,8 @@ def test_racing_steps_ship_before_capture(runs: dict[str, Result]) -> None:
     assert not deps.ok and deps.stats["order_violations"] > 0
     assert deps.stats["dependents"] == 0
     assert deps.examples[0]["what"] == "ran before its prerequisite"
-    assert not result.ok
+    # a check failed (not ok), as the variant expects: the seed's bug, reproduced
+    assert not result.ok and result.verdict == "REPRODUCED"
     assert all(e["ok"] for e in result.metrics["expectations"])
 
 
