@@ -12,8 +12,9 @@ data URIs so a report opens offline.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from jobsim.report.timeseries import PERCENTILES, RunSeries
@@ -31,6 +32,11 @@ WIDE = (11.0, 3.6)
 # Fixed margins in inches: matplotlib's layout engines double the drawing time.
 MARGINS = {"left": 0.85, "right": 0.25, "bottom": 0.6, "top": 0.45}
 GAP = {"h": 0.75, "w": 0.9}
+
+# Titles sit at the top of their axes: matplotlib's search for a place above top-side
+# ticks or an offset label measured every tick label once more per axes at each draw
+# (7 % of the drawing), and these figures have no top-side ticks.
+FIXED_TITLES = {"axes.titley": 1.0}
 
 # Lifecycle states drawn in the stacked areas, with fixed colours across reports.
 ACTIVE_STATES = ("scheduled", "deferred", "enqueued", "processing", "retrying")
@@ -62,11 +68,13 @@ def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = WIDE,
     """A figure and its axes, with a light grid; no pyplot involved. ``right``: the
     right margin in inches (room for a legend outside the data); ``left``: the left
     margin in inches (room for long tick labels, such as variant names)."""
+    from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size)
     w, h = size
-    axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
+    with rc_context(FIXED_TITLES):
+        axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
     fig.subplots_adjust(
         left=(MARGINS["left"] if left is None else left) / w,
         right=1 - (MARGINS["right"] if right is None else right) / w,
@@ -77,6 +85,15 @@ def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = WIDE,
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
     return fig, axes
+
+
+def warm_up() -> None:
+    """Import matplotlib and load its font and mathtext parser: what the first figure of
+    a process pays, paid by the chart helper before the data exists (report/drawing.py)."""
+    fig, axes = new_figure(size=(2.0, 1.5))
+    axes[0][0].set_yscale("symlog", linthresh=0.01)
+    axes[0][0].set_title("warm-up")
+    png(fig, dpi=20)
 
 
 def png(fig: Figure, dpi: int = DPI) -> bytes:
@@ -109,13 +126,75 @@ def shade_faults(ax: Axes, faults: list[tuple[float, float, str]], scale: float,
 
 
 # ---- run report ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shape:
+    """The empty figure one chart of the run report starts from (its ``new_figure``
+    arguments; every one keeps room for a legend on the right). Empty figures of a
+    known shape can be built before the data exists (``prepare``)."""
+
+    rows: int = 1
+    cols: int = 1
+    size: tuple[float, float] = WIDE
+    sharex: bool = False
+
+    def build(self) -> tuple[Figure, Any]:
+        extra = {"sharex": True} if self.sharex else {}
+        return new_figure(self.rows, self.cols, size=self.size, right=LEGEND_ROOM, **extra)
+
+
+PANEL = Shape()                                       # class latency, queue depth, retries
+SERVICE = Shape(2, 1, (11.0, 5.6), sharex=True)
+STATES = Shape(2, 1, (11.0, 6.0), sharex=True)
+EFFECTS = Shape(1, 2, (11.0, 3.4))
+# Ticks made ahead per axis (x, y): the charts of a run report use about 7 and 5 to 11.
+# Making Tick objects was a third of drawing a figure; a tick made ahead is the same
+# object the draw would have made, and ticks beyond those a draw asks for are not drawn.
+TICKS_AHEAD = (7, 9)
+_READY: dict[Shape, list[tuple[Figure, Any]]] = {}    # built ahead, in this process
+
+
+def latency_shape(queues: int) -> Shape:
+    """The latency figure: one row per queue."""
+    return Shape(queues, 1, (11.0, 1.2 + 2.2 * queues), sharex=True)
+
+
+def report_shapes(queues: int) -> list[Shape]:
+    """The figures every run report draws, for a run of ``queues`` queues (at least
+    the ones configured); a service figure per called service comes on top."""
+    return [PANEL, PANEL, PANEL, STATES, EFFECTS, latency_shape(max(queues, 1))]
+
+
+def prepare(shape: Shape) -> None:
+    """Build an empty figure of ``shape`` with its axes, grid and ticks, for a later
+    ``figure(shape)`` in this process: the chart helper does this while the run
+    simulates (report/drawing.py). The chart drawn on it has the same bytes."""
+    fig, axes = shape.build()
+    for ax in axes.flat:
+        ax.xaxis.get_major_ticks(TICKS_AHEAD[0])
+        ax.yaxis.get_major_ticks(TICKS_AHEAD[1])
+    _READY.setdefault(shape, []).append((fig, axes))
+
+
+def figure(shape: Shape) -> tuple[Figure, Any]:
+    """An empty figure of ``shape``: one built ahead if any is left, else a new one."""
+    ready = _READY.get(shape)
+    return ready.pop() if ready else shape.build()
+
+
 def run_charts(series: RunSeries) -> list[Chart]:
     """The figures of a scenario run's report, in page order."""
+    return [make() for make in chart_makers(series)]
+
+
+def chart_makers(series: RunSeries) -> list[Callable[[], Chart]]:
+    """One call per figure of the run report, in page order: each draws its figure
+    alone, so helper processes can share them out (``report/drawing.py``)."""
     scale, unit = time_unit(series.end)
     xs = [t / scale for t in series.times()]
     ctx = (series, xs, scale, unit)
-    return [*_services(*ctx), _class_latency(*ctx), _queue_depth(*ctx), _latency(*ctx),
-            _states(*ctx), _retries(*ctx), _effects(*ctx)]
+    return [*(partial(_service, *ctx, name) for name in _services_in_order(series)),
+            *(partial(draw, *ctx) for draw in (_class_latency, _queue_depth, _latency,
+                                               _states, _retries, _effects))]
 
 
 def nothing(ax: Axes, text: str) -> None:
@@ -135,40 +214,44 @@ def _legend_outside(ax: Axes) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
-def _services(series: RunSeries, xs: list[float], scale: float, unit: str) -> list[Chart]:
-    """One figure per called service: call duration (mean, max) and calls, errors and
-    timeouts per minute, over time, fault windows shaded."""
-    charts = []
+def _services_in_order(series: RunSeries) -> list[str]:
+    """The called services, those named by a fault window first."""
     faulted = " ".join(label for _, _, label in series.faults)
-    for name, stats in sorted(series.services.items(), key=lambda kv: kv[0] not in faulted):
-        fig, axes = new_figure(2, 1, size=(11.0, 5.6), right=LEGEND_ROOM, sharex=True)
-        left, right = axes[0][0], axes[1][0]
-        for i, (key, label, style) in enumerate((("latency_mean_s", "mean", "-"),
-                                                 ("latency_max_s", "max", ":"))):
-            ys = [float("nan") if v is None else v for v in stats[key]]
-            left.plot(xs, ys, color=colour(i), linestyle=style, linewidth=1.5, label=label)
-        left.set_title(f"'{name}': call duration", fontsize=10)
-        _finish(left, series, scale, unit, "seconds per call (s)", counts=False, legend=False)
-        left.set_ylim(bottom=0)
-        left.set_xlabel("")
-        for i, (key, label) in enumerate((("calls", "calls"), ("errors", "errors"),
-                                          ("timeouts", "timeouts"))):
-            right.plot(xs, _per_minute(stats[key], series.width), color=colour(i + 2),
-                       linewidth=1.4, drawstyle="steps-mid", label=label)
-        right.set_title(f"'{name}': calls, errors and timeouts", fontsize=10)
-        _finish(right, series, scale, unit, "per minute (1/min)", legend=False)
-        _legend_outside(left)
-        _legend_outside(right)
-        charts.append(Chart(f"service-{name}", f"Service '{name}' over time",
-                            "Top: mean and longest duration of the calls that ended in "
-                            "each time bin, as the job saw it (waiting for a slot and "
-                            "failures included). Bottom: calls started, errors and client "
-                            "timeouts per minute. Grey bands: fault windows.", png(fig)))
-    return charts
+    return sorted(series.services, key=lambda name: name not in faulted)
+
+
+def _service(series: RunSeries, xs: list[float], scale: float, unit: str,
+             name: str) -> Chart:
+    """One called service: call duration (mean, max) and calls, errors and timeouts per
+    minute, over time, fault windows shaded."""
+    stats = series.services[name]
+    fig, axes = figure(SERVICE)
+    left, right = axes[0][0], axes[1][0]
+    for i, (key, label, style) in enumerate((("latency_mean_s", "mean", "-"),
+                                             ("latency_max_s", "max", ":"))):
+        ys = [float("nan") if v is None else v for v in stats[key]]
+        left.plot(xs, ys, color=colour(i), linestyle=style, linewidth=1.5, label=label)
+    left.set_title(f"'{name}': call duration", fontsize=10)
+    _finish(left, series, scale, unit, "seconds per call (s)", counts=False, legend=False)
+    left.set_ylim(bottom=0)
+    left.set_xlabel("")
+    for i, (key, label) in enumerate((("calls", "calls"), ("errors", "errors"),
+                                      ("timeouts", "timeouts"))):
+        right.plot(xs, _per_minute(stats[key], series.width), color=colour(i + 2),
+                   linewidth=1.4, drawstyle="steps-mid", label=label)
+    right.set_title(f"'{name}': calls, errors and timeouts", fontsize=10)
+    _finish(right, series, scale, unit, "per minute (1/min)", legend=False)
+    _legend_outside(left)
+    _legend_outside(right)
+    return Chart(f"service-{name}", f"Service '{name}' over time",
+                 "Top: mean and longest duration of the calls that ended in "
+                 "each time bin, as the job saw it (waiting for a slot and "
+                 "failures included). Bottom: calls started, errors and client "
+                 "timeouts per minute. Grey bands: fault windows.", png(fig))
 
 
 def _class_latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(size=(11.0, 3.6), right=LEGEND_ROOM)
+    fig, axes = figure(PANEL)
     ax = axes[0][0]
     drawn = False
     for i, (name, latency) in enumerate(series.class_latency.items()):
@@ -219,7 +302,7 @@ def _per_minute(counts: list[int], width: float) -> list[float]:
 
 
 def _queue_depth(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(right=LEGEND_ROOM)
+    fig, axes = figure(PANEL)
     ax = axes[0][0]
     for i, name in enumerate(series.queues):
         ax.plot(xs, series.depth[name], color=colour(i), linewidth=1.6, label=name)
@@ -231,8 +314,7 @@ def _queue_depth(series: RunSeries, xs: list[float], scale: float, unit: str) ->
 
 def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
     queues = series.queues or ["(none)"]
-    fig, axes = new_figure(len(queues), 1, size=(11.0, 1.2 + 2.2 * len(queues)),
-                           right=LEGEND_ROOM, sharex=True)
+    fig, axes = figure(latency_shape(len(queues)))
     styles = {50: ("-", 1.0), 95: ("--", 1.3), 99: (":", 1.8)}
     for row, name in enumerate(queues):
         ax = axes[row][0]
@@ -259,7 +341,7 @@ def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
 
 
 def _states(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(2, 1, size=(11.0, 6.0), right=LEGEND_ROOM, sharex=True)
+    fig, axes = figure(STATES)
     for ax, names, title in ((axes[0][0], ACTIVE_STATES, "Jobs in the system by state"),
                              (axes[1][0], FINAL_STATES, "Finished jobs by final state")):
         present = [s for s in names if any(series.states.get(s, ()))] or [names[0]]
@@ -276,7 +358,7 @@ def _states(series: RunSeries, xs: list[float], scale: float, unit: str) -> Char
 
 
 def _retries(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(right=LEGEND_ROOM)
+    fig, axes = figure(PANEL)
     ax = axes[0][0]
     c = series.counts
     keys = (("failures", "failures"), ("retries", "retries scheduled"),
@@ -295,7 +377,7 @@ def _retries(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
 
 
 def _effects(series: RunSeries, xs: list[float], scale: float, unit: str) -> Chart:
-    fig, axes = new_figure(1, 2, size=(11.0, 3.4), right=LEGEND_ROOM)
+    fig, axes = figure(EFFECTS)
     c = series.counts
     left, right = axes[0][0], axes[0][1]
     if any(c["effects"]):

@@ -6,11 +6,11 @@ offline with nothing to fetch. ``write_run_report`` is called by
 ``scenario/output.write_run`` for every ``jobsim simulate``; it reads the history once
 (``timeseries.build``) and draws a handful of binned figures.
 
-Drawing costs a fixed 2 to 3 s (importing matplotlib, rendering five PNGs) whatever the
-run's size, about as long as the checkers take on black_friday. ``start_charts`` lets the
-runner begin drawing in a forked child as soon as the simulation ends, so the two overlap
-on a second core; the runner hands that drawing to ``write_run_report`` on its Result
-(without one, the report draws its charts itself).
+Drawing costs a fixed few seconds (importing matplotlib, rendering ten PNGs) whatever
+the run's size. The runner starts a helper before it simulates (``report/drawing.py``):
+matplotlib is imported while the run goes on, and the charts are drawn while the run is
+checked. The runner hands that drawing to ``write_run_report`` on its Result (without
+one, the report draws its charts itself).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 from jobsim.files import replace_file
 from jobsim.history.history import History
+from jobsim.report.drawing import ChartDrawer, draw
 from jobsim.report.summary import good, sections, story_line, verdict
-from jobsim.sim.offload import Offload
 
 TEMPLATES = Path(__file__).with_name("templates")
 REPORT_FILE = "report.html"
@@ -115,42 +115,28 @@ def settings(history: History) -> list[tuple[str, str]]:
     return rows
 
 
-def draw(history: History) -> tuple[list[Any], list[str]]:
-    """The run report's charts and its fault windows, as text."""
-    from jobsim.report import figures, timeseries
-
-    series = timeseries.build(history)
-    faults = [f"{label}: {start:,.0f} s to {end:,.0f} s" for start, end, label in series.faults]
-    return figures.run_charts(series), faults
-
-
-Charts = Offload[tuple[list[Any], list[str]]]
-
-
-def start_charts(history: History) -> Charts:
-    """Begin drawing ``history``'s charts in a forked child (``sim.offload.Offload``);
-    pass the handle to ``write_run_report`` for the same history."""
-    return Offload(lambda: draw(history), "drawing the report's charts")
-
-
 def write_run_report(folder: Path, metrics: dict[str, Any], history: History,
-                     charts: Charts | None = None) -> Path:
+                     charts: ChartDrawer | None = None) -> Path:
     """Write ``folder/report.html`` for one run and return its path. ``charts``: a
-    drawing of this history already under way (``start_charts``)."""
+    drawing of this history already under way (``ChartDrawer``, given the history).
+    Everything else on the page is made first, the template compiled included, so that
+    it is done while the helper still draws: the charts come last."""
     from jobsim.report import job_sets
 
-    charts, faults = draw(history) if charts is None else charts.result()
     story = metrics.get("story") or None
-    return write_page(
-        Path(folder) / REPORT_FILE, "run.html",
+    page = dict(
         title=run_title(metrics), m=metrics, ok=good(metrics), verdict=verdict(metrics),
-        charts=charts, story=story, story_line=story_line([metrics]) if story else "",
+        story=story, story_line=story_line([metrics]) if story else "",
         description=" ".join((metrics.get("description") or "").split()),
         schedule=metrics.get("faults") or [], settings=settings(history),
         job_sets=job_sets.build(history),
         sim_seconds=cell(metrics.get("sim_seconds") or 0.0),
         wall_seconds=cell(metrics.get("wall_seconds") or 0.0),
-        events=cell(metrics.get("events", len(history))), faults=faults,
+        events=cell(metrics.get("events", len(history))),
         checks=check_rows(metrics.get("checks", {})),
         sections=[s for s in sections(metrics) if s[0] != "Checks"],
     )
+    environment().get_template("run.html")          # compiled and cached for write_page
+    drawn, faults = draw(history) if charts is None else charts.result()
+    return write_page(Path(folder) / REPORT_FILE, "run.html", charts=drawn, faults=faults,
+                      **page)

@@ -27,7 +27,7 @@ from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.checks.registry import run_checks
 from jobsim.checks.result import CheckResult
 from jobsim.history.history import History
-from jobsim.report.html import Charts, start_charts
+from jobsim.report.drawing import ChartDrawer
 from jobsim.report.metrics import compute
 from jobsim.scenario import build
 from jobsim.scenario.jobs import base_library
@@ -50,9 +50,6 @@ DRAIN_CHECK_S = 10.0
 PROGRESS_STEPS = 100
 QUIET_SLICE_EVENTS = 1_000   # a slice that recorded fewer lets the next one widen
 OFFLOAD_EVENTS = 100_000     # histories this long are saved and digested in a child
-# Charts are drawn in a child from this many events on. Measured (docs/performance.md):
-# at 961 events a fork made the whole run 2.7 % slower, at 15,340 events 1.2 % faster.
-CHARTS_OFFLOAD_EVENTS = 10_000
 
 
 class Result:
@@ -66,12 +63,13 @@ class Result:
 
     def __init__(self, scenario: Scenario, history: History,
                  metrics: dict[str, Any] | Callable[[], dict[str, Any]],
-                 checks: dict[str, CheckResult], charts: Charts | None = None) -> None:
+                 checks: dict[str, CheckResult],
+                 charts: ChartDrawer | None = None) -> None:
         self.scenario = scenario
         self.history = history
         self._metrics = metrics
         self.checks = checks
-        self.charts = charts        # the report's charts, drawing in a child (_judged_run)
+        self.charts = charts        # the report's charts, drawn by a helper (_judged_run)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -182,22 +180,28 @@ def _gc_frozen() -> Iterator[None]:
 def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
                 progress: Progress | None, history_path: Path | None,
                 phase: Phase | None, flush: bool = False) -> Result:
+    # Saving the history means the run's files are being written (jobsim simulate): a
+    # helper gets matplotlib ready for the report's charts while the run simulates, and
+    # draws them while this process checks it (report/drawing.py).
+    charts = (ChartDrawer(queues=len(scenario.system.queues)) if history_path is not None
+              else None)
     started = time.perf_counter()
-    run = _Run(scenario, seed, make_broker(broker, flush=flush), faults)
     try:
-        run.simulate(progress)
-    finally:
-        _close(run.store)            # a real server keeps none of the run's keys
+        run = _Run(scenario, seed, make_broker(broker, flush=flush), faults)
+        try:
+            run.simulate(progress)
+        finally:
+            _close(run.store)            # a real server keeps none of the run's keys
+    except BaseException:
+        if charts is not None:
+            charts.cancel()
+        raise
     wall = time.perf_counter() - started
     history = run.sim.history
-    charts = None
     if history_path is not None:
-        # Saving the history means the run's files are being written (jobsim simulate):
-        # draw the report's charts in a child process while this one checks the run,
-        # unless the run is so small that the checks take less than forking costs.
         history_path.parent.mkdir(parents=True, exist_ok=True)
-        if len(history) >= CHARTS_OFFLOAD_EVENTS:
-            charts = start_charts(history)
+    if charts is not None:
+        charts.draw(history)
     saving = _save(history, history_path)
     if phase is not None:
         phase("checking")

@@ -124,7 +124,8 @@ def simulate(path: Path, out: Path) -> tuple[Any, float]:
     started = time.process_time()
     # The report's matplotlib drawing is the same for any input and costs seconds a run;
     # everything that reads the file (load, run, checks, metrics, pages) still runs.
-    with mock.patch("jobsim.report.figures.run_charts", lambda series: []):
+    with mock.patch("jobsim.report.figures.chart_makers", lambda series: []), \
+            mock.patch("jobsim.report.figures.warm_up", lambda: None):
         result = CliRunner().invoke(main, ["simulate", str(path), "--scale", "0.01", "--quiet",
                                            "--out", str(out)])
     return result, time.process_time() - started

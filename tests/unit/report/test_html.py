@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
-import pytest
-
 from jobsim.history.history import History
-from jobsim.report import compare, contention, html, retries
+from jobsim.report import compare, contention, retries
 from jobsim.report.html import write_run_report
 from jobsim.report.metrics import compute
 
@@ -106,28 +103,6 @@ def test_the_checker_catches_an_external_reference(tmp_path: Path) -> None:
     except AssertionError:
         return
     raise AssertionError("an external image went unnoticed")
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_charts_drawn_in_a_child_give_the_same_report(tmp_path: Path, history: History) -> None:
-    metrics = _metrics(history)
-    inline = write_run_report(tmp_path / "inline", metrics, history).read_bytes()
-    charts = html.start_charts(history)
-    assert charts.pid                               # really drawn in a child
-    forked = write_run_report(tmp_path / "forked", metrics, history, charts)
-    assert forked.read_bytes() == inline
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_failure_in_the_drawing_child_surfaces(tmp_path: Path, history: History,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(_history: History) -> None:
-        raise ValueError("out of ink")
-
-    monkeypatch.setattr(html, "draw", broken)       # the child runs the patched draw
-    charts = html.start_charts(history)
-    with pytest.raises(RuntimeError, match=r"(?s)helper process.*ValueError: out of ink"):
-        write_run_report(tmp_path, _metrics(history), history, charts)
 
 
 def test_comparison_leads_with_the_story_and_draws_only_what_differs(
