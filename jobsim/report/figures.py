@@ -198,10 +198,11 @@ def chart_makers(series: RunSeries) -> list[Callable[[], Chart]]:
 
 
 def nothing(ax: Axes, text: str) -> None:
-    """An empty plot says so in words instead of drawing axes around nothing."""
+    """An empty plot says so in words instead of drawing axes around nothing. Its ticks
+    are hidden on this axis alone: emptying the tick list of an axis that shares x with
+    the panels below would empty theirs too."""
     ax.clear()
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
