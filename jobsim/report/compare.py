@@ -185,10 +185,13 @@ def chart(results: list[dict[str, Any]], differing: list[dict[str, Any]],
             ax.set_visible(False)
         else:
             nothing(ax, "none: every compared metric is the same in all runs")
-    more = f" The {len(differing) - limit} others are in the table." if len(differing) > limit \
-        else ""
+    rest = len(differing) - limit
+    more = "" if rest <= 0 else (" The other one is in the table." if rest == 1
+                                 else f" The {rest} others are in the table.")
+    which = ("The one compared metric that differs" if len(shown) == 1
+             else f"The {len(shown)} compared metrics that differ most")
     return Chart("compare", "What changed between the runs",
-                 f"The {len(shown)} compared metrics that differ most between the runs "
+                 f"{which} between the runs "
                  f"(largest relative change to the base first); bars per run in the order "
                  f"{', '.join(labels)}; metrics equal in every run are not drawn.{more}",
                  png(fig))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 from jobsim.history.history import History
 from jobsim.report import compare, contention, retries
@@ -142,3 +143,20 @@ def test_comparison_draws_no_story_chart_when_every_run_has_the_same_value(
     assert "jobs lost: 0 in every run (base, timeout_above_countdown)" in text
     variant["story"]["value"] = 3                               # control: now it differs
     assert compare.story_chart([base, variant]) is not None
+
+
+def test_the_compare_caption_counts_in_words_that_agree(history: History) -> None:
+    base = _metrics(history)
+    variant = copy.deepcopy(base)
+    variant["variant"] = "v"
+
+    def row(i: int) -> dict[str, Any]:
+        return {"metric": f"m{i}", "base": 1, "cells": [{"value": 2 + i, "rel": 1.0 + i}]}
+
+    captions = {n: compare.chart([base, variant], [row(i) for i in range(n)], limit=6).caption
+                for n in (1, 7, 8)}
+    assert captions[1].startswith("The one compared metric that differs between the runs")
+    assert "others" not in captions[1] and "other one" not in captions[1]
+    assert captions[7].startswith("The 6 compared metrics that differ most")
+    assert captions[7].endswith("The other one is in the table.")
+    assert captions[8].endswith("The 2 others are in the table.")
