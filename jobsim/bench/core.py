@@ -67,6 +67,7 @@ def _stop_after_successes(sim: Simulation, jobs: int) -> simpy.Event:
                 done.succeed()
 
     sim.record_fields = counting     # before the job system: its lifecycle holds it
+    sim.record = lambda kind, jid, *fields: counting(kind, jid, fields)
     return done
 
 

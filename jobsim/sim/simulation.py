@@ -21,7 +21,7 @@ class Simulation:
 
     Every event goes through ``record_fields(kind, jid, fields)``: ``record(kind, jid,
     *fields)`` calls it, and the job system's lifecycle holds it from its construction.
-    An observer (a benchmark counting successes) wraps ``record_fields`` before the job
+    An observer (a benchmark counting successes) replaces both attributes before the job
     system is built."""
 
     __slots__ = ("env", "history", "record", "record_fields", "streams")
@@ -57,7 +57,7 @@ class Simulation:
             events.append((t, kind, jid, *fields))
 
         def record(kind: str, jid: str | None, *fields: Any) -> None:
-            self.record_fields(kind, jid, fields)    # the one door an observer wraps
+            record_fields(kind, jid, fields)   # the closure, not self: no reference cycle
 
         self.record = record
         self.record_fields = record_fields
