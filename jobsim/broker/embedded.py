@@ -13,13 +13,21 @@ types (WRONGTYPE), the command itself, the RESP2 reply shape, the write-back, wa
 keyspace notifications (``FakeSocket._run_command``), the server lock and clock as
 ``FakeSocket._process_command`` sets them. A connection inside MULTI, or with client
 replies switched off, and any command outside ``KEYSPACE`` (MULTI, EXEC, SELECT, CLIENT,
-AUTH, scripts, pub/sub ...) take ``_process_command`` itself, whole; only its reply
+AUTH, ACL, scripts, pub/sub ...) take ``_process_command`` itself, whole; only its reply
 queue is skipped.
+
+The broker's own hot path (push, pop, fetch, ack, size reads) goes one step further:
+``InProcessConnection.answer`` takes the command's fields as bytes and returns the RESP2
+answer undecoded, leaving out redis-py's command method and reply callback too, never
+fakeredis's command step. Of the step's checks, two are not repeated on the direct path:
+the arity (``_process_command`` checks it, then the signature's ``apply`` again) and,
+while this connection's user can be refused nothing, the ACL (``_acl_check`` says why
+that verdict cannot go stale).
 
 ``embedded_client`` is the only way in, always on a new FakeServer; a real server is
 reached with ``redis.Redis`` untouched (``broker.redis.connect``). The fakeredis
 internals used here are pinned in pyproject (fakeredis 2.41.x), and
-tests/unit/test_embedded_client.py fails if the in-process path stops being taken or
+tests/conformance/test_embedded_client.py fails if the in-process path stops being taken or
 answers anything differently from fakeredis's stock client.
 """
 
@@ -50,6 +58,10 @@ KEYSPACE = frozenset((
 ))
 
 
+# Answers that ``BaseFakeSocket._decode_result`` returns unchanged.
+_PLAIN = frozenset((bytes, int, float, type(None)))
+
+
 class _Fields(list[bytes]):
     """One command's arguments as bytes: what fakeredis's RESP parser would produce."""
 
@@ -64,6 +76,7 @@ class InProcessConnection(FakeRedisConnection):
         self._replies: collections.deque[Any] = collections.deque()
         self._steps: dict[bytes, Any] = {}      # command name -> (func, sig) or None
         self._steps_of: Any = None              # ... for this socket
+        self._acl_open: Any = None              # socket whose ACL can refuse nothing
 
     # ---- sending -----------------------------------------------------------------
     def pack_command(self, *args: Any) -> list[Any]:
@@ -95,10 +108,11 @@ class InProcessConnection(FakeRedisConnection):
             if type(item) is _Fields:
                 self._hand(sock, item)
             else:       # bytes packed elsewhere: fakeredis's parser, as the stock client
+                self._acl_open = None
                 sock.sendall(item)
                 self._take_queued(sock)
 
-    def _hand(self, sock: Any, fields: _Fields) -> None:
+    def _hand(self, sock: Any, fields: list[bytes]) -> None:
         # FakeSocket.sendall's refusal first, as for bytes.
         if not self._server.connected or sock._killed:
             raise self._connection_error_class(_msgs.CONNECTION_ERROR_MSG)
@@ -107,26 +121,78 @@ class InProcessConnection(FakeRedisConnection):
         if step is None:
             step = self._step(sock, fields[0])
         if not step or not self._plain(sock):
+            self._acl_open = None       # AUTH, ACL SETUSER, RESET ... may change it
             sock._process_command(fields)
             self._take_queued(sock)
             return
+        result = self._direct(sock, step, fields)
+        if not isinstance(result, NoResponse):
+            self._replies.append(result)
+
+    def _direct(self, sock: Any, step: Any, fields: list[bytes]) -> Any:
+        """A keyspace command through the socket's own command step, as
+        ``_process_command`` runs it outside MULTI: its RESP2 answer, undecoded, or
+        redis-py's error for an error answer.
+
+        Two checks of ``_process_command`` are not repeated. The arity is checked by the
+        signature's ``apply`` inside ``_run_command`` (``_process_command`` checks it
+        once more just before): same lock, same error, nothing written before it. The
+        ACL is checked while the user may be refused something (``_acl_check``)."""
         self.direct += 1
         func, sig = step
-        args = fields[1:]
         server = sock._server
         try:
-            server.acl.validate_command(sock._client_info.user, sock._client_info, fields)
+            if self._acl_open is not sock or len(server.sockets) != 1:
+                self._acl_check(sock, fields)
             with server.lock:
                 now = time.time()
                 for db in server.dbs.values():
                     db.time = now
-                sig.check_arity(args, sock.version)
-                result = sock._run_command(func, sig, args, False)
+                result = sock._run_command(func, sig, fields[1:], False)
         except SimpleError as exc:
             result = exc
-        result = sock._decode_result(result)
-        if not isinstance(result, NoResponse):
-            self._replies.append(result)
+        return result if type(result) in _PLAIN else sock._decode_result(result)
+
+    def _acl_check(self, sock: Any, fields: list[bytes]) -> None:
+        """fakeredis's ACL check of the command, then whether this connection's user can
+        be refused anything at all. When it cannot (the default user, unrestricted:
+        ``validate_command`` returns before looking at the command), later keyspace
+        commands skip the check while that stays true. It stays true while the
+        socket is the server's only one (the embedded server is private) and runs
+        only keyspace commands: a rule or the user changes only through a command
+        (ACL SETUSER, AUTH, HELLO, RESET ...), each of which takes the whole step,
+        which forgets the verdict (``_hand``)."""
+        info = sock._client_info
+        acl = sock._server.acl
+        username = info.user
+        acl.validate_command(username, info, fields)
+        user = acl._user_acl.get(username)
+        self._acl_open = (sock if user is None or (user.enabled and user.unrestricted())
+                          else None)
+
+    def answer(self, fields: list[bytes]) -> Any:
+        """One command, its fields already bytes (``[b"RPOP", b"queue:q"]``), answered
+        as ``read_response(disable_decoding=True)`` would: bytes, int, list or None, an
+        error raised. The broker's hot path: no redis-py command method, reply callback
+        or decoding, and the same command step as ``send_command`` then
+        ``read_response``, which it takes whole whenever a reply is pending, the
+        connection is inside MULTI or the command is not a KEYSPACE one."""
+        sock = self._sock
+        step = self._steps.get(fields[0]) if sock is self._steps_of else None
+        if (not step or self._replies or not self._server.connected or sock._killed
+                or not self._plain(sock)):
+            return self._answer_queued(fields)
+        self.handed += 1
+        result = self._direct(sock, step, fields)
+        if isinstance(result, redis.exceptions.RedisError):
+            raise result
+        return result
+
+    def _answer_queued(self, fields: list[bytes]) -> Any:
+        if not self._sock:
+            self.connect()
+        self._hand(self._sock, fields)
+        return self.read_response(disable_decoding=True)
 
     @staticmethod
     def _plain(sock: Any) -> bool:

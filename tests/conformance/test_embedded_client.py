@@ -15,6 +15,7 @@ from typing import Any
 
 import fakeredis
 import pytest
+import redis
 from fakeredis._socket._base import BaseFakeSocket
 from hypothesis import given
 from hypothesis import strategies as st
@@ -91,6 +92,44 @@ SINGLE = st.one_of(
 )
 
 
+def _raw(fields: list[bytes]) -> Callable[[Any], Any]:
+    """The broker's hot path: ``answer`` on the embedded connection, the undecoded
+    reply (no callback: the name is bytes) on the stock client."""
+
+    def call(client: Any) -> Any:
+        if isinstance(client, EmbeddedRedis):
+            return client.connection.answer(list(fields))
+        return client.execute_command(*fields, NEVER_DECODE=True)
+
+    return call
+
+
+def _raw_op(*parts: st.SearchStrategy[bytes]) -> Any:
+    return st.tuples(*parts).map(lambda f: (f"answer{list(f)!r}", _raw(list(f))))
+
+
+def _b(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
+    return strategy.map(lambda v: str(v).encode())
+
+
+RAW = st.one_of(
+    _raw_op(st.just(b"LPUSH"), _b(keys), _b(members)),
+    _raw_op(st.just(b"RPOP"), _b(keys)),
+    _raw_op(st.just(b"LLEN"), _b(keys)),
+    _raw_op(st.just(b"LMOVE"), _b(keys), _b(keys), st.just(b"RIGHT"), st.just(b"LEFT")),
+    _raw_op(st.just(b"LREM"), _b(keys), st.just(b"-1"), _b(members)),
+    _raw_op(st.just(b"LPUSH"), _b(keys)),                           # arity
+    _raw_op(st.just(b"PING")),                                      # not KEYSPACE
+)
+# Rules that refuse commands (every list command; every key but k1) and one that lifts
+# them: the embedded client skips the ACL check only while nothing can be refused.
+# (fakeredis's ACL lets "+@all -rpop" run RPOP: each rule here refuses on both clients.)
+ACL_RULES = [("-@all", "+acl", "+ping", "+select"), ("resetkeys", "~k1"), ("+@all", "allkeys")]
+ACL = st.sampled_from(ACL_RULES).map(
+    lambda r: (f"acl setuser default {r}",
+               lambda c: c.execute_command("ACL", "SETUSER", "default", *r)))
+
+
 @st.composite
 def pipelines(draw: st.DrawFn) -> Op:
     transaction, raise_on_error = draw(st.booleans()), draw(st.booleans())
@@ -108,7 +147,7 @@ def pipelines(draw: st.DrawFn) -> Op:
     return (f"pipeline(tx={transaction}, {[n for n, _ in ops]}, {bad})", run)
 
 
-OPS = st.one_of(SINGLE, SINGLE, pipelines())
+OPS = st.one_of(SINGLE, SINGLE, RAW, RAW, ACL, pipelines())
 
 
 def outcome(call: Callable[[Any], Any], client: Any) -> str:
@@ -121,6 +160,7 @@ def outcome(call: Callable[[Any], Any], client: Any) -> str:
 def keyspace(client: Any) -> list[Any]:
     """Every key of both databases with its type and value, read through redis-py."""
     dump: list[Any] = []
+    client.execute_command("ACL", "SETUSER", "default", "+@all", "allkeys")
     for db in (1, 0):                       # ends on 0, where the clients start
         client.execute_command("SELECT", db)
         for key in KEYS:
@@ -170,6 +210,71 @@ def test_negative_control_a_client_that_ignores_multi_is_caught() -> None:
     queued = [("multi lpush", lambda c: c.pipeline(transaction=True).lpush("k1", "a").execute())]
     assert first_difference(queued, mutant) is not None
     assert first_difference(queued, embedded_client()) is None
+
+
+class TrustsTheAcl(InProcessConnection):
+    """Mutant: never checks the ACL, as if every user could run every command."""
+
+    def _acl_check(self, sock: Any, fields: list[bytes]) -> None:
+        self._acl_open = sock
+
+
+def test_negative_control_a_client_that_skips_the_acl_is_caught() -> None:
+    mutant = EmbeddedRedis(server=fakeredis.FakeServer(), decode_responses=True,
+                           single_connection_client=True, connection_class=TrustsTheAcl)
+    ops = [("acl -@all", lambda c: c.execute_command("ACL", "SETUSER", "default", "-@all",
+                                                     "+acl", "+select")),
+           ("answer rpop", _raw([b"RPOP", b"k1"]))]
+    assert first_difference(ops, mutant) is not None
+    assert first_difference(ops, embedded_client()) is None
+
+
+class KeepsTheAclVerdict(InProcessConnection):
+    """Mutant: keeps 'nothing can be refused' across a rule change."""
+
+    def _hand(self, sock: Any, fields: list[bytes]) -> None:
+        verdict = self._acl_open
+        super()._hand(sock, fields)
+        self._acl_open = self._acl_open or verdict
+
+
+RULE_CHANGE = [("get", lambda c: c.get("k1")),          # the ACL is found open
+               ("acl -@all", lambda c: c.execute_command("ACL", "SETUSER", "default", "-@all",
+                                                         "+acl", "+select")),
+               ("set", lambda c: c.set("k1", "a")),
+               ("answer rpop", _raw([b"RPOP", b"k1"]))]
+
+
+def test_a_rule_change_is_seen_by_the_next_command() -> None:
+    assert first_difference(RULE_CHANGE, embedded_client()) is None
+    mutant = EmbeddedRedis(server=fakeredis.FakeServer(), decode_responses=True,
+                           single_connection_client=True, connection_class=KeepsTheAclVerdict)
+    assert first_difference(RULE_CHANGE, mutant) is not None
+
+
+class ReturnsErrors(InProcessConnection):
+    """Mutant: hands an error answer back instead of raising it."""
+
+    def answer(self, fields: list[bytes]) -> Any:
+        try:
+            return super().answer(fields)
+        except redis.exceptions.ResponseError as exc:
+            return exc
+
+
+# Each twice: the first of a name takes the whole step and learns it, the second the
+# direct one.
+ERRORS = [("set", lambda c: c.set("k1", "a"))] + 2 * [
+    ("answer lpush wrongtype", _raw([b"LPUSH", b"k1", b"x"])),
+    ("answer lpush arity", _raw([b"LPUSH", b"k1"])),
+    ("answer lmove syntax", _raw([b"LMOVE", b"k2", b"k3", b"UP", b"LEFT"]))]
+
+
+def test_an_error_answer_is_raised_as_the_stock_client_raises_it() -> None:
+    assert first_difference(ERRORS, embedded_client()) is None
+    mutant = EmbeddedRedis(server=fakeredis.FakeServer(), decode_responses=True,
+                           single_connection_client=True, connection_class=ReturnsErrors)
+    assert first_difference(ERRORS, mutant) is not None
 
 
 def test_the_broker_never_feeds_fakeredis_a_byte(monkeypatch: pytest.MonkeyPatch) -> None:
