@@ -277,6 +277,30 @@ def test_an_error_answer_is_raised_as_the_stock_client_raises_it() -> None:
     assert first_difference(ERRORS, mutant) is not None
 
 
+class AnswersThroughMulti(InProcessConnection):
+    """Mutant: its hot path runs a learnt keyspace command at once, MULTI or not."""
+
+    def answer(self, fields: list[bytes]) -> Any:
+        sock = self._sock
+        step = self._steps.get(fields[0]) if sock is self._steps_of else None
+        if not step:
+            return self._answer_queued(fields)
+        return self._direct(sock, step, fields)
+
+
+IN_MULTI = [("learn", _raw([b"LPUSH", b"k1", b"a"])),
+            ("multi", lambda c: c.execute_command("MULTI")),
+            ("answer lpush", _raw([b"LPUSH", b"k1", b"b"])),
+            ("exec", lambda c: c.execute_command("EXEC"))]
+
+
+def test_an_answer_inside_multi_is_queued() -> None:
+    assert first_difference(IN_MULTI, embedded_client()) is None
+    mutant = EmbeddedRedis(server=fakeredis.FakeServer(), decode_responses=True,
+                           single_connection_client=True, connection_class=AnswersThroughMulti)
+    assert first_difference(IN_MULTI, mutant) is not None
+
+
 def test_the_broker_never_feeds_fakeredis_a_byte(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every broker operation runs in process on one connection, keyspace commands
     through the direct step; the RESP parser is never reached."""
