@@ -245,7 +245,8 @@ def _run_all(base: Any, names: list[str | None], staged: Path, variant: str | No
                                   history_path=folder / HISTORY_FILE, **options)
             bar.phase("writing report")
             try:
-                write_run(folder, result.metrics, result.history, result.charts)
+                write_run(folder, result.metrics, result.history, result.charts,
+                          result.tables)
             finally:
                 if result.charts is not None:
                     result.charts.cancel()

@@ -39,7 +39,7 @@ copy of the same jid was still running.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobsim.checks.result import MAX_EXAMPLES, CheckResult, verdict
@@ -171,7 +171,9 @@ class _Replay:
         self.conflicts: list[dict[str, Any]] = []
         self.conflicting = 0
 
-    def run(self, history: History) -> None:
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        """Replay ``events``, the history's events from index ``start`` on: a history
+        fed in consecutive pieces replays as if fed whole."""
         handlers = {
             "start": self._start, "success": self._success, "failure": self._failure,
             "enqueue": self._entry, "schedule": self._entry, "defer": self._entry,
@@ -180,8 +182,9 @@ class _Replay:
         }
         for kind in STATE_OF:
             handlers.setdefault(kind, self._state)
-        for i, ev in enumerate(history.events):
-            handler = handlers.get(ev[1])
+        get = handlers.get
+        for i, ev in enumerate(events, start):
+            handler = get(ev[1])
             if handler is not None:
                 handler(i, ev)
 
@@ -308,10 +311,32 @@ class _Replay:
         return not job.held and (job.state != "processing" or crashed)
 
 
+class Stream:
+    """The check fed the history in pieces as it is recorded (``registry.stream``)."""
+
+    def __init__(self) -> None:
+        self.replay = _Replay()
+
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        self.replay.feed(events, start)
+
+    def finish(self) -> CheckResult:
+        return _judge(self.replay)
+
+
+def stream(config: Mapping[str, Any] | None = None) -> Stream:
+    """The check as a ``Stream`` (no options)."""
+    return Stream()
+
+
 def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
     """Verdict on no loss (no options)."""
     replay = _Replay()
-    replay.run(history)
+    replay.feed(history.events, 0)
+    return _judge(replay)
+
+
+def _judge(replay: _Replay) -> CheckResult:
     terminal = dict.fromkeys(sorted(TERMINAL), 0)
     lost: list[dict[str, Any]] = []
     n_lost = in_flight = enqueued = acked = maybe = recovered_maybe = n_stranded = 0

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jobsim.checks.options import Option
@@ -209,17 +209,33 @@ class QueueTracker:
 
 def queue_latency_stats(history: History) -> dict[str, dict[str, Any]]:
     """Per queue: latency mean/p50/p95/p99/max (seconds), max depth, fetched count."""
-    tracker = QueueTracker()
-    push, fetch, feed, enqueue_queue = tracker.push, tracker.fetch, tracker.feed, _PUSHES["enqueue"]
-    for ev in history.events:        # the commonest kinds without the call to feed
-        kind = ev[1]
-        if kind == "start":
-            fetch(ev[_START_QUEUE], ev[2], ev[0])
-        elif kind == "enqueue":
-            push(ev[enqueue_queue], ev[2], ev[0])
-        elif kind not in _IGNORED:
-            feed(ev)
-    return tracker.stats(_queues(_config(history))[0])
+    latency = QueueLatency()
+    latency.feed(history.events)
+    return latency.result(_config(history))
+
+
+class QueueLatency:
+    """``queue_latency_stats`` fed the events in consecutive pieces."""
+
+    def __init__(self) -> None:
+        self.tracker = QueueTracker()
+
+    def feed(self, events: Iterable[tuple[Any, ...]]) -> None:
+        tracker = self.tracker
+        push, fetch, feed = tracker.push, tracker.fetch, tracker.feed
+        enqueue_queue = _PUSHES["enqueue"]
+        for ev in events:        # the commonest kinds without the call to feed
+            kind = ev[1]
+            if kind == "start":
+                fetch(ev[_START_QUEUE], ev[2], ev[0])
+            elif kind == "enqueue":
+                push(ev[enqueue_queue], ev[2], ev[0])
+            elif kind not in _IGNORED:
+                feed(ev)
+
+    def result(self, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The statistics, configured queues first (``config``: the run's config)."""
+        return self.tracker.stats(_queues(config)[0])
 
 
 # ---- the check ---------------------------------------------------------------------------

@@ -13,8 +13,8 @@ Modules are imported on first use, so importing the registry never pulls in all 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from jobsim.checks.options import Option, OptionError, validate
 from jobsim.checks.result import CheckResult
@@ -68,6 +68,66 @@ def run_check(name: str, history: History, config: Mapping[str, Any] | None = No
         return check(history, cfg, **opts)
     except Exception as exc:  # a broken checker must not pass, nor crash the run
         return CheckResult(name, False, 0, [], {}, error=f"{type(exc).__name__}: {exc}")
+
+
+class CheckStream(Protocol):
+    """A check fed the history in consecutive pieces while the run records it: a
+    checker module that can judge that way defines ``stream(config, **options)``
+    returning one, and its ``check`` feeds the whole history to the same code."""
+
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        """The events from index ``start`` on, right after the last piece fed."""
+
+    def finish(self) -> CheckResult:
+        """The verdict once every event was fed."""
+
+
+class _Guarded:
+    """A stream whose checker raised is ``unknown`` with the error, as ``run_check``
+    would have made it: the pieces after the error are not fed."""
+
+    def __init__(self, name: str, make: Callable[..., CheckStream],
+                 config: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.failed: CheckResult | None = None
+        self.inner: CheckStream | None = None
+        try:
+            self.inner = make(config, **options)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        self.failed = CheckResult(self.name, False, 0, [], {},
+                                  error=f"{type(exc).__name__}: {exc}")
+
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        if self.failed is None and self.inner is not None:
+            try:
+                self.inner.feed(events, start)
+            except Exception as exc:
+                self._fail(exc)
+
+    def finish(self) -> CheckResult:
+        if self.failed is None and self.inner is not None:
+            try:
+                return self.inner.finish()
+            except Exception as exc:
+                self._fail(exc)
+        assert self.failed is not None
+        return self.failed
+
+
+def streams(name: str) -> bool:
+    """Whether check ``name`` can judge a history fed in pieces (``CheckStream``)."""
+    return hasattr(_module(name), "stream")
+
+
+def stream(name: str, config: Mapping[str, Any],
+           options: Mapping[str, Any] | None = None) -> CheckStream:
+    """Check ``name`` as a stream (``streams(name)`` must hold): options validated
+    (OptionError); a raising checker ends ``unknown``, as in ``run_check``."""
+    opts = validate_options(name, options or {})
+    return _Guarded(name, _module(name).stream, config, opts)
 
 
 CHECKS: dict[str, Check] = {}

@@ -118,17 +118,7 @@ class History:
     def blocks(self) -> Iterator[bytes]:
         """The canonical lines, each ending in a newline, UTF-8, a few thousand a block
         (one ``encode_lines`` call each)."""
-        encode_lines = _ENCODER.encode_lines
-        rows, events = _ROWS, self.events
-        for lo in range(0, len(events), _BLOCK):
-            block: list[Any] = []
-            append = block.append
-            for event in events[lo:lo + _BLOCK]:
-                row, pick = rows[event[1]]
-                if event[0].__class__ is not float:
-                    event = (float(event[0]), *event[1:])
-                append(row(*pick(event)))
-            yield encode_lines(block)
+        return encoded_blocks(self.events)
 
     def digest(self) -> str:
         """``sha256:<hex>`` of the canonical lines; equal runs give equal digests."""
@@ -227,6 +217,44 @@ def _parse(line: bytes | str, path: str | Path, lineno: int) -> Event:
     if obj:
         raise HistoryError(f"{path}:{lineno}: unexpected fields {sorted(obj)}")
     return (t, kind, jid, *values)
+
+
+def encoded_blocks(events: list[Event]) -> Iterator[bytes]:
+    """The canonical lines of ``events``, a few thousand a block: ``History.blocks``."""
+    encode_lines = _ENCODER.encode_lines
+    rows = _ROWS
+    for lo in range(0, len(events), _BLOCK):
+        block: list[Any] = []
+        append = block.append
+        for event in events[lo:lo + _BLOCK]:
+            row, pick = rows[event[1]]
+            if event[0].__class__ is not float:
+                event = (float(event[0]), *event[1:])
+            append(row(*pick(event)))
+        yield encode_lines(block)
+
+
+class LineWriter:
+    """A history's canonical lines hashed, and written to ``path`` when one is given,
+    as its events are handed over in order: ``to_jsonl``'s file and digest built in
+    pieces, for a history saved while its run still records it (scenario/judge.py)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self._hash = hashlib.sha256()
+        self._file = None if path is None else _open(path, "wb")
+
+    def write(self, events: list[Event]) -> None:
+        """The next events, right after those written before."""
+        for block in encoded_blocks(events):
+            self._hash.update(block)
+            if self._file is not None:
+                self._file.write(block)
+
+    def close(self) -> str:
+        """Finish the file; the digest of every line written (``History.digest``)."""
+        if self._file is not None:
+            self._file.close()
+        return "sha256:" + self._hash.hexdigest()
 
 
 def _pipe(blocks: Iterator[bytes], sink: Callable[[bytes], None]) -> None:

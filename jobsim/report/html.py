@@ -22,6 +22,7 @@ from typing import Any
 
 from jobsim.files import replace_file
 from jobsim.history.history import History
+from jobsim.report import job_sets
 from jobsim.report.drawing import ChartDrawer, draw
 from jobsim.report.summary import good, sections, story_line, verdict
 
@@ -116,20 +117,20 @@ def settings(history: History) -> list[tuple[str, str]]:
 
 
 def write_run_report(folder: Path, metrics: dict[str, Any], history: History,
-                     charts: ChartDrawer | None = None) -> Path:
+                     charts: ChartDrawer | None = None,
+                     tables: dict[str, job_sets.JobSet] | None = None) -> Path:
     """Write ``folder/report.html`` for one run and return its path. ``charts``: a
-    drawing of this history already under way (``ChartDrawer``, given the history).
+    drawing of this history already under way (``ChartDrawer``, given the history);
+    ``tables``: its ``job_sets.build``, when already made.
     Everything else on the page is made first, the template compiled included, so that
     it is done while the helper still draws: the charts come last."""
-    from jobsim.report import job_sets
-
     story = metrics.get("story") or None
     page = dict(
         title=run_title(metrics), m=metrics, ok=good(metrics), verdict=verdict(metrics),
         story=story, story_line=story_line([metrics]) if story else "",
         description=" ".join((metrics.get("description") or "").split()),
         schedule=metrics.get("faults") or [], settings=settings(history),
-        job_sets=job_sets.build(history),
+        job_sets=job_sets.build(history) if tables is None else tables,
         sim_seconds=cell(metrics.get("sim_seconds") or 0.0),
         wall_seconds=cell(metrics.get("wall_seconds") or 0.0),
         events=cell(metrics.get("events", len(history))),

@@ -18,6 +18,7 @@ A statistic with no data is ``None`` (``null`` in metrics.json, "—" on screen)
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from jobsim.history.events import index
@@ -55,56 +56,72 @@ def percentile(ordered: list[float], p: int) -> float | None:
 
 def stats(history: History) -> dict[str, dict[str, Any]]:
     """``jobs_by_class`` of metrics.json, classes sorted by name."""
-    classes: dict[str, _Class] = {}
-    tally_of: dict[str, _Class] = {}      # jid -> its class's tallies, from its birth on
-    since: dict[str, float] = {}
-    started: dict[str, float] = {}
-    error: dict[str, str] = {}
+    classes = ClassStats()
+    classes.feed(history.events)
+    return classes.result()
 
-    def unborn() -> _Class:
+
+class ClassStats:
+    """``stats`` fed the events in consecutive pieces (scenario/judge.py feeds it while
+    the run records them)."""
+
+    def __init__(self) -> None:
+        self.classes: dict[str, _Class] = {}
+        self.tally_of: dict[str, _Class] = {}   # jid -> its class's tallies, from its birth on
+        self.since: dict[str, float] = {}
+        self.started: dict[str, float] = {}
+        self.error: dict[str, str] = {}
+
+    def _unborn(self) -> _Class:
         """Events of a jid before (or without) its birth count for UNKNOWN_CLASS."""
-        found = classes.get(UNKNOWN_CLASS)
+        found = self.classes.get(UNKNOWN_CLASS)
         if found is None:
-            found = classes[UNKNOWN_CLASS] = _Class()
+            found = self.classes[UNKNOWN_CLASS] = _Class()
         return found
 
-    for ev in history.events:
-        kind = ev[1]
-        if kind in _BORN:
-            jid = ev[2]
-            if jid not in tally_of:
-                name = ev[_CLS[kind]]
-                found = classes.get(name)
-                if found is None:
-                    found = classes[name] = _Class()
-                tally_of[jid] = found
-                found.enqueued += 1
-        if kind in _PUSH:
-            since[ev[2]] = ev[0]
-        elif kind == "start":
-            tally = tally_of.get(ev[2]) or unborn()
-            tally.executions += 1
-            if not ev[_START_DUP]:
-                seen = since.pop(ev[2], None)
-                if seen is not None:
-                    tally.waits.append(ev[0] - seen)
-                started[ev[2]] = ev[0]
-        elif kind == "success" and not ev[_SUCCESS_DUP]:
-            tally = tally_of.get(ev[2]) or unborn()
-            tally.succeeded += 1
-            _ran(tally, started, ev)
-        elif kind == "failure" and not ev[_FAILURE_DUP]:
-            error[ev[2]] = ev[_FAILURE_ERROR]
-            _ran(tally_of.get(ev[2]) or unborn(), started, ev)
-        elif kind == "retry":
-            tally = tally_of.get(ev[2]) or unborn()
-            tally.ends["retries"][error.get(ev[2], "(no error)")] += 1
-        elif kind in _REASON:
-            ending = "dead" if kind == "dead" else "discarded"
-            cause = error.pop(ev[2], None) or str(ev[_REASON[kind]])
-            (tally_of.get(ev[2]) or unborn()).ends[ending][cause] += 1
-            since.pop(ev[2], None)
-    return {name: _summary(classes[name]) for name in sorted(classes)}
+    def feed(self, events: Iterable[tuple[Any, ...]]) -> None:
+        classes, tally_of, since = self.classes, self.tally_of, self.since
+        started, error, unborn = self.started, self.error, self._unborn
+        for ev in events:
+            kind = ev[1]
+            if kind in _BORN:
+                jid = ev[2]
+                if jid not in tally_of:
+                    name = ev[_CLS[kind]]
+                    found = classes.get(name)
+                    if found is None:
+                        found = classes[name] = _Class()
+                    tally_of[jid] = found
+                    found.enqueued += 1
+            if kind in _PUSH:
+                since[ev[2]] = ev[0]
+            elif kind == "start":
+                tally = tally_of.get(ev[2]) or unborn()
+                tally.executions += 1
+                if not ev[_START_DUP]:
+                    seen = since.pop(ev[2], None)
+                    if seen is not None:
+                        tally.waits.append(ev[0] - seen)
+                    started[ev[2]] = ev[0]
+            elif kind == "success" and not ev[_SUCCESS_DUP]:
+                tally = tally_of.get(ev[2]) or unborn()
+                tally.succeeded += 1
+                _ran(tally, started, ev)
+            elif kind == "failure" and not ev[_FAILURE_DUP]:
+                error[ev[2]] = ev[_FAILURE_ERROR]
+                _ran(tally_of.get(ev[2]) or unborn(), started, ev)
+            elif kind == "retry":
+                tally = tally_of.get(ev[2]) or unborn()
+                tally.ends["retries"][error.get(ev[2], "(no error)")] += 1
+            elif kind in _REASON:
+                ending = "dead" if kind == "dead" else "discarded"
+                cause = error.pop(ev[2], None) or str(ev[_REASON[kind]])
+                (tally_of.get(ev[2]) or unborn()).ends[ending][cause] += 1
+                since.pop(ev[2], None)
+
+    def result(self) -> dict[str, dict[str, Any]]:
+        classes = self.classes
+        return {name: _summary(classes[name]) for name in sorted(classes)}
 
 
 def _ran(tally: _Class, started: dict[str, float], ev: tuple[Any, ...]) -> None:

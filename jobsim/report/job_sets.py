@@ -11,6 +11,7 @@ and how the job ended. Both tables show the top entries, commonest error class f
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,33 +37,49 @@ class JobSet:
 
 def build(history: History, top: int = TOP) -> dict[str, JobSet]:
     """{"retries": JobSet, "dead": JobSet} for ``history``."""
-    cls: dict[str, str] = {}
-    error: dict[str, str] = {}
-    retried: dict[str, list[Any]] = {}     # jid -> [count, due, last error]
-    died: dict[str, list[Any]] = {}        # jid -> [t, error, reason]
-    state: dict[str, str] = {}
-    for ev in history.events:
-        kind, jid = ev[1], ev[2]
-        if kind in _CLS and jid not in cls:
-            cls[jid] = ev[_CLS[kind]]
-        elif kind == "failure" and not ev[_FAILURE_DUP]:
-            error[jid] = ev[_FAILURE_ERROR]
-        elif kind == "retry":
-            retried[jid] = [ev[_RETRY_COUNT] + 1, ev[_RETRY_DUE], error.get(jid, "")]
-        elif kind == "dead":
-            died[jid] = [ev[0], error.get(jid) or str(ev[_DEAD_REASON]), ev[_DEAD_REASON]]
-        target = STATE_OF.get(kind)
-        if target is not None and not (kind in ("start", "success") and _dup(ev)):
-            state[jid] = target
-    retries = _table(
-        ["jid", "class", "error", "retries", "latest retry due (s)", "ended as"],
-        {jid: [jid, cls.get(jid, ""), err, n, round(due, 1), state.get(jid, "")]
-         for jid, (n, due, err) in retried.items()}, error_at=2, time_at=4, top=top)
-    dead = _table(
-        ["jid", "class", "error", "retries", "died at (s)", "reason"],
-        {jid: [jid, cls.get(jid, ""), err, retried.get(jid, [0])[0], round(t, 1), reason]
-         for jid, (t, err, reason) in died.items()}, error_at=2, time_at=4, top=top)
-    return {"retries": retries, "dead": dead}
+    sets = Tables()
+    sets.feed(history.events)
+    return sets.result(top)
+
+
+class Tables:
+    """``build`` fed the events in consecutive pieces (scenario/judge.py)."""
+
+    def __init__(self) -> None:
+        self.cls: dict[str, str] = {}
+        self.error: dict[str, str] = {}
+        self.retried: dict[str, list[Any]] = {}     # jid -> [count, due, last error]
+        self.died: dict[str, list[Any]] = {}        # jid -> [t, error, reason]
+        self.state: dict[str, str] = {}
+
+    def feed(self, events: Iterable[tuple[Any, ...]]) -> None:
+        cls, error, retried, died, state = (self.cls, self.error, self.retried, self.died,
+                                            self.state)
+        for ev in events:
+            kind, jid = ev[1], ev[2]
+            if kind in _CLS and jid not in cls:
+                cls[jid] = ev[_CLS[kind]]
+            elif kind == "failure" and not ev[_FAILURE_DUP]:
+                error[jid] = ev[_FAILURE_ERROR]
+            elif kind == "retry":
+                retried[jid] = [ev[_RETRY_COUNT] + 1, ev[_RETRY_DUE], error.get(jid, "")]
+            elif kind == "dead":
+                died[jid] = [ev[0], error.get(jid) or str(ev[_DEAD_REASON]), ev[_DEAD_REASON]]
+            target = STATE_OF.get(kind)
+            if target is not None and not (kind in ("start", "success") and _dup(ev)):
+                state[jid] = target
+
+    def result(self, top: int = TOP) -> dict[str, JobSet]:
+        cls, retried, state = self.cls, self.retried, self.state
+        retries = _table(
+            ["jid", "class", "error", "retries", "latest retry due (s)", "ended as"],
+            {jid: [jid, cls.get(jid, ""), err, n, round(due, 1), state.get(jid, "")]
+             for jid, (n, due, err) in retried.items()}, error_at=2, time_at=4, top=top)
+        dead = _table(
+            ["jid", "class", "error", "retries", "died at (s)", "reason"],
+            {jid: [jid, cls.get(jid, ""), err, retried.get(jid, [0])[0], round(t, 1), reason]
+             for jid, (t, err, reason) in self.died.items()}, error_at=2, time_at=4, top=top)
+        return {"retries": retries, "dead": dead}
 
 
 def _dup(ev: tuple[Any, ...]) -> bool:

@@ -8,7 +8,8 @@ the public contract (docs/design.md); keys may be added, never renamed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jobsim.checks import no_loss
@@ -41,72 +42,111 @@ def tally(history: History) -> dict[str, Any]:
     names may contain dots, the stat is the last part); ``failures`` (non-dup failed
     executions by error class). Application metrics come from plug-ins' metrics hooks
     (``compute``'s ``extra``), not from here."""
-    state: dict[str, str] = {}
-    executions = retries = effects = 0
-    by_attempt: Counter[int] = Counter()
-    per_minute: Counter[int] = Counter()
-    once: dict[Any, int] = {}       # plain dicts: Counter's __missing__ is a Python call
-    services: dict[str, dict[str, float]] = {}
-    errors: Counter[str] = Counter()
-    endings: dict[str, Counter[str]] = {"dead": Counter(), "discard": Counter()}
-    state_of = STATE_OF
-    for event in history.events:
-        kind = event[1]
-        if kind == "start":
-            executions += 1
-            if event[_START_ATTEMPT] > 1:
-                per_minute[int(event[0] // 60)] += 1
-            if not event[_START_DUP]:
-                state[event[2]] = "processing"
-        elif kind == "success":
-            if not event[_SUCCESS_DUP]:
-                state[event[2]] = "succeeded"
-        elif kind == "effect":
-            effects += 1
-            key = event[_EFFECT_KEY]
-            if event[_EFFECT_ONCE]:
-                once[key] = once.get(key, 0) + 1
-        else:
-            if kind == "retry":
-                retries += 1
-                by_attempt[event[_RETRY_COUNT]] += 1
-            elif kind == "failure":
-                if not event[_FAILURE_DUP]:
-                    errors[event[_FAILURE_ERROR]] += 1
-            elif kind == "sample":
-                name = event[_SAMPLE_NAME]
-                if name.startswith("service."):
-                    service, _, stat = name[len("service."):].rpartition(".")
-                    services.setdefault(service, {})[stat] = event[_SAMPLE_VALUE]
-            elif kind == "dead" or kind == "discard":
-                endings[kind][event[3]] += 1
-            target = state_of.get(kind)
-            if target is not None:
-                state[event[2]] = target
-    finals = Counter(state.values())
-    jobs = {name: finals.get(name, 0) for name in FINAL_STATES}
-    jobs.update(enqueued=len(state), executions=executions, retries=retries,
-                dead_by_reason=dict(sorted(endings["dead"].items())),
-                discarded_by_reason=dict(sorted(endings["discard"].items())))
-    top = max(by_attempt, default=-1)
-    return {
-        "jobs": jobs,
-        "effects": {"total": effects, "duplicates": sum(n - 1 for n in once.values() if n > 1)},
-        "retries": {"by_attempt": [by_attempt.get(k, 0) for k in range(top + 1)],
-                    "peak_per_minute": max(per_minute.values(), default=0)},
-        "services": {name: services[name] for name in sorted(services)},
-        "failures": dict(sorted(errors.items())),
-    }
+    counts = Tally()
+    counts.feed(history.events)
+    return counts.result()
+
+
+class Tally:
+    """``tally`` fed the events in consecutive pieces (scenario/judge.py feeds it while
+    the run records them)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, str] = {}
+        self.executions = self.retries = self.effects = 0
+        self.by_attempt: Counter[int] = Counter()
+        self.per_minute: Counter[int] = Counter()
+        self.once: dict[Any, int] = {}   # plain dicts: Counter's __missing__ is a Python call
+        self.services: dict[str, dict[str, float]] = {}
+        self.errors: Counter[str] = Counter()
+        self.endings: dict[str, Counter[str]] = {"dead": Counter(), "discard": Counter()}
+
+    def feed(self, events: Iterable[tuple[Any, ...]]) -> None:
+        state, by_attempt, per_minute = self.state, self.by_attempt, self.per_minute
+        once, services, errors, endings = self.once, self.services, self.errors, self.endings
+        executions, retries, effects = self.executions, self.retries, self.effects
+        state_of = STATE_OF
+        for event in events:
+            kind = event[1]
+            if kind == "start":
+                executions += 1
+                if event[_START_ATTEMPT] > 1:
+                    per_minute[int(event[0] // 60)] += 1
+                if not event[_START_DUP]:
+                    state[event[2]] = "processing"
+            elif kind == "success":
+                if not event[_SUCCESS_DUP]:
+                    state[event[2]] = "succeeded"
+            elif kind == "effect":
+                effects += 1
+                key = event[_EFFECT_KEY]
+                if event[_EFFECT_ONCE]:
+                    once[key] = once.get(key, 0) + 1
+            else:
+                if kind == "retry":
+                    retries += 1
+                    by_attempt[event[_RETRY_COUNT]] += 1
+                elif kind == "failure":
+                    if not event[_FAILURE_DUP]:
+                        errors[event[_FAILURE_ERROR]] += 1
+                elif kind == "sample":
+                    name = event[_SAMPLE_NAME]
+                    if name.startswith("service."):
+                        service, _, stat = name[len("service."):].rpartition(".")
+                        services.setdefault(service, {})[stat] = event[_SAMPLE_VALUE]
+                elif kind == "dead" or kind == "discard":
+                    endings[kind][event[3]] += 1
+                target = state_of.get(kind)
+                if target is not None:
+                    state[event[2]] = target
+        self.executions, self.retries, self.effects = executions, retries, effects
+
+    def result(self) -> dict[str, Any]:
+        finals = Counter(self.state.values())
+        jobs = {name: finals.get(name, 0) for name in FINAL_STATES}
+        jobs.update(enqueued=len(self.state), executions=self.executions,
+                    retries=self.retries,
+                    dead_by_reason=dict(sorted(self.endings["dead"].items())),
+                    discarded_by_reason=dict(sorted(self.endings["discard"].items())))
+        by_attempt, services = self.by_attempt, self.services
+        top = max(by_attempt, default=-1)
+        return {
+            "jobs": jobs,
+            "effects": {"total": self.effects,
+                        "duplicates": sum(n - 1 for n in self.once.values() if n > 1)},
+            "retries": {"by_attempt": [by_attempt.get(k, 0) for k in range(top + 1)],
+                        "peak_per_minute": max(self.per_minute.values(), default=0)},
+            "services": {name: services[name] for name in sorted(services)},
+            "failures": dict(sorted(self.errors.items())),
+        }
+
+
+@dataclass
+class Passes:
+    """What ``compute`` reads from the history's events, when something already read
+    it (scenario/judge.py, while the run recorded it): ``tally``'s sections, the no_loss
+    verdict, per-queue latency (None: the priority check's stats have it) and
+    ``jobs_by_class``."""
+
+    tally: dict[str, Any]
+    loss: CheckResult
+    queues: dict[str, Any] | None
+    classes: dict[str, dict[str, Any]]
 
 
 def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, Any],
             expect: list[dict[str, Any]] | None = None,
-            extra: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+            extra: list[Mapping[str, Any]] | None = None,
+            passes: Passes | None = None) -> dict[str, Any]:
     """The full metrics.json document for one run. ``extra``: what plug-ins' metrics
     hooks returned; each section joins the top level (it may not replace a built-in
-    one), and ``highlights`` rows join the run's highlights."""
-    loss = checks.get("no_loss") or no_loss.check(history)
-    parts = tally(history)
+    one), and ``highlights`` rows join the run's highlights. ``passes``: the history's
+    passes done already; without them they are made here."""
+    if passes is None:
+        loss = checks.get("no_loss") or no_loss.check(history)
+        parts, classes, queues = tally(history), job_classes.stats(history), None
+    else:
+        loss, parts, classes, queues = passes.loss, passes.tally, passes.classes, passes.queues
     jobs = parts["jobs"]
     jobs["lost"] = loss.stats.get("lost", 0)
     jobs["in_flight"] = loss.stats.get("in_flight", 0)
@@ -123,8 +163,8 @@ def compute(history: History, checks: dict[str, CheckResult], meta: dict[str, An
         "events": len(history),
         "jobs": jobs,
         "effects": parts["effects"],
-        "queues": _queues(history, checks),
-        "jobs_by_class": job_classes.stats(history),
+        "queues": queues if queues is not None else _queues(history, checks),
+        "jobs_by_class": classes,
         "retries": parts["retries"],
         "services": parts["services"],
         "failures": parts["failures"],

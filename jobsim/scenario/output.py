@@ -32,10 +32,11 @@ def artefact_paths(folder: Path) -> dict[str, Path]:
 
 
 def write_run(folder: Path, metrics: dict[str, Any], history: Any,
-              charts: Any = None) -> dict[str, Path]:
+              charts: Any = None, tables: Any = None) -> dict[str, Path]:
     """Write every artefact of one run; returns their paths by name. The history is
     written here unless the runner already saved it (``run_scenario(history_path=)``);
-    ``charts`` is the report's drawing the runner started (``Result.charts``), if any."""
+    ``charts`` is the report's drawing the runner started (``Result.charts``), if any,
+    and ``tables`` its job tables, if the runner made them (``Result.tables``)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = artefact_paths(folder)
     if not paths["history"].exists():
@@ -46,7 +47,7 @@ def write_run(folder: Path, metrics: dict[str, Any], history: Any,
     paths["summary"].write_text(markdown(metrics) + "\n")
     html = _html_writer()
     if html is not None:
-        paths["report"] = html(folder, metrics, history, charts)
+        paths["report"] = html(folder, metrics, history, charts, tables)
     return paths
 
 

@@ -28,9 +28,11 @@ from jobsim.checks.registry import run_checks
 from jobsim.checks.result import CheckResult
 from jobsim.history.history import History
 from jobsim.report.drawing import ChartDrawer
-from jobsim.report.metrics import compute
+from jobsim.report.job_sets import JobSet
+from jobsim.report.metrics import Passes, compute
 from jobsim.scenario import build
 from jobsim.scenario.jobs import base_library
+from jobsim.scenario.judge import Judging
 from jobsim.scenario.loader import load_scenario
 from jobsim.scenario.references import check_references, require_references
 from jobsim.scenario.schema import Scenario
@@ -59,17 +61,19 @@ class Result:
     kept. A property test reads only ``checks``; the metrics document (five passes over
     the history and its digest) cost it about a tenth of each example."""
 
-    __slots__ = ("_metrics", "charts", "checks", "history", "scenario")
+    __slots__ = ("_metrics", "charts", "checks", "history", "scenario", "tables")
 
     def __init__(self, scenario: Scenario, history: History,
                  metrics: dict[str, Any] | Callable[[], dict[str, Any]],
                  checks: dict[str, CheckResult],
-                 charts: ChartDrawer | None = None) -> None:
+                 charts: ChartDrawer | None = None,
+                 tables: dict[str, JobSet] | None = None) -> None:
         self.scenario = scenario
         self.history = history
         self._metrics = metrics
         self.checks = checks
         self.charts = charts        # the report's charts, drawn by a helper (_judged_run)
+        self.tables = tables        # the report's job tables, if the judge made them
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -185,49 +189,72 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     # draws them while this process checks it (report/drawing.py).
     charts = (ChartDrawer(queues=len(scenario.system.queues)) if history_path is not None
               else None)
+    if history_path is not None:
+        history_path.parent.mkdir(parents=True, exist_ok=True)
+    judging: Judging | None = None
     started = time.perf_counter()
     try:
         run = _Run(scenario, seed, make_broker(broker, flush=flush), faults)
+        judging = Judging(run.sim.history, list(scenario.checks), scenario.check_options,
+                          history_path)
         try:
-            run.simulate(progress)
+            run.simulate(progress, judging.after_slice)
         finally:
             _close(run.store)            # a real server keeps none of the run's keys
+        judge = judging.finish()
     except BaseException:
         if charts is not None:
             charts.cancel()
+        if judging is not None:
+            judging.cancel()
         raise
     wall = time.perf_counter() - started
     history = run.sim.history
-    if history_path is not None:
-        history_path.parent.mkdir(parents=True, exist_ok=True)
     if charts is not None:
         charts.draw(history)
-    saving = _save(history, history_path)
     if phase is not None:
         phase("checking")
+    judged, saving = None, None
     try:
-        checks = run_checks(history, scenario.checks, scenario.check_options)
-        # A file written or a child digesting: finish now. Otherwise the digest is
-        # computed in-process anyway, so it waits with the metrics for a first read.
-        eager = history_path is not None or saving.pipe is not None
-        digest = saving.result() if eager else None
+        if judge is not None:       # the judge read the history as it was recorded
+            streamed = judge.streamed
+            own = run_checks(history, [n for n in scenario.checks if n not in streamed],
+                             scenario.check_options)
+            judged = judge.result()
+        if judged is not None:
+            checks = {n: judged.checks[n] if n in judged.checks else own[n]
+                      for n in scenario.checks}
+            digest: str | None = judged.digest
+            eager = True
+        else:                        # no judge, or it failed: read it here, as ever
+            saving = _save(history, history_path)
+            checks = run_checks(history, scenario.checks, scenario.check_options)
+            # A file written or a child digesting: finish now. Otherwise the digest is
+            # computed in-process anyway, so it waits with the metrics for a first read.
+            eager = history_path is not None or saving.pipe is not None
+            digest = saving.result() if eager else None
     except BaseException:            # Ctrl-C included: no helper outlives the run
-        saving.cancel()
+        if saving is not None:
+            saving.cancel()
+        if judge is not None:
+            judge.cancel()
         if charts is not None:
             charts.cancel()
         raise
     sim_seconds = run.sim.now
+    passes = None if judged is None else judged.passes
 
     def metrics() -> dict[str, Any]:
         return _metrics(scenario, seed, broker, history, checks, sim_seconds, wall,
-                        digest if eager else saving.result())
+                        digest if saving is None or eager else saving.result(), passes)
 
-    return Result(scenario, history, metrics() if eager else metrics, checks, charts)
+    return Result(scenario, history, metrics() if eager else metrics, checks, charts,
+                  None if judged is None else judged.tables)
 
 
 def _metrics(scenario: Scenario, seed: int, broker: str, history: History,
              checks: dict[str, CheckResult], sim_seconds: float, wall: float,
-             digest: str | None) -> dict[str, Any]:
+             digest: str | None, passes: Passes | None = None) -> dict[str, Any]:
     """The run's metrics.json document."""
     meta = {"scenario": scenario.name, "variant": scenario.variant, "seed": seed,
             "history_digest": digest,
@@ -244,7 +271,7 @@ def _metrics(scenario: Scenario, seed: int, broker: str, history: History,
     expect = [{"metric": e.metric, "min": e.min, "max": e.max, "equals": e.equals}
               for e in scenario.expect]
     extra = [p.metrics(history) for p in scenario.plugins if p.metrics is not None]
-    return compute(history, checks, meta, expect, extra)
+    return compute(history, checks, meta, expect, extra, passes)
 
 
 def _save(history: History, path: Path | None) -> Offload[str]:
@@ -309,7 +336,8 @@ class _Run:
             if plugin.setup is not None:
                 self.world.plugins[plugin.name] = plugin.setup(self.world, safeguards, sections)
 
-    def simulate(self, progress: Progress | None) -> None:
+    def simulate(self, progress: Progress | None,
+                 after_slice: Callable[[], None] | None = None) -> None:
         """Run to the horizon and take the final inventory. After every slice of
         simulated time, what is alive is frozen out of the garbage collector's sight
         (``gc.freeze``): a run's state only grows (history, rows, job states) and holds
@@ -335,6 +363,8 @@ class _Run:
             step = min(step + width, last) if step < last else PROGRESS_STEPS
             sim.run(until=horizon * step / PROGRESS_STEPS)
             gc.freeze()
+            if after_slice is not None:
+                after_slice()
             if progress is not None:
                 progress(sim.now, scenario.horizon)
             elif len(events) - recorded < QUIET_SLICE_EVENTS:
@@ -345,6 +375,8 @@ class _Run:
         while sim.now < end and not self.drained():
             sim.run(until=min(end, sim.now + DRAIN_CHECK_S))
             gc.freeze()
+            if after_slice is not None:
+                after_slice()
         if progress is not None:     # the run ends where it drained: the bar's total
             progress(sim.now, sim.now)  # agrees with the summary's simulated seconds
         self.world.finish()

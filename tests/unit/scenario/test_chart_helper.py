@@ -36,7 +36,7 @@ def test_a_failed_run_leaves_no_helper(tmp_path: Path, monkeypatch: pytest.Monke
         started.append(charts.pid)
         return charts
 
-    def broken(self: object, progress: object) -> None:
+    def broken(self: object, progress: object, after_slice: object = None) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "ChartDrawer", watched)
