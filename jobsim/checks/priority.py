@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jobsim.checks.options import Option
@@ -329,34 +329,59 @@ def check(history: History, config: Mapping[str, Any] | None = None,
           latency_bounds: Mapping[str, float] | None = None, alpha: float = 0.001
           ) -> CheckResult:
     """Verdict on strict order, weighted shares and per-queue latency bounds."""
-    cfg = _config(history) if config is None else config
-    bounds = dict(latency_bounds if latency_bounds is not None
-                  else cfg.get("latency_bounds") or {})
-    judge = _Judge(cfg, bounds)
-    tracker = QueueTracker()
-    t_end = 0.0
-    before, after, fetch = judge.before_fetch, judge.after_fetch, tracker.fetch
-    push, feed, enqueue_queue = tracker.push, tracker.feed, _PUSHES["enqueue"]
-    for ev in history.events:
-        kind = ev[1]
-        if kind == "start":
-            queue, jid, t_end = ev[_START_QUEUE], ev[2], ev[0]
-            before(tracker, queue, jid, t_end)
-            after(queue, jid, t_end, fetch(queue, jid, t_end))
-        elif kind == "enqueue":
-            push(ev[enqueue_queue], ev[2], ev[0])
-        elif kind not in _IGNORED:
-            feed(ev)
-    weighted = judge.weighted(alpha)
-    examples = judge.strict + judge.late
-    n_weighted = 0
-    if weighted and weighted["violated"]:
-        n_weighted = 1
-        examples.insert(0, {"jid": None, "t": t_end, "what": "weighted shares off",
-                            "shares": weighted["shares"], "expected": weighted["expected"],
-                            "p_value": weighted["p_value"]})
-    return verdict(
-        "priority", examples, judge.n_strict + judge.n_late + n_weighted,
-        mode=judge.mode, queues=tracker.stats(judge.order), strict_violations=judge.n_strict,
-        latency_violations=judge.n_late, latency_bounds=dict(bounds), weighted=weighted,
-    )
+    judged = Stream(_config(history) if config is None else config, latency_bounds, alpha)
+    judged.feed(history.events, 0)
+    return judged.finish()
+
+
+def stream(config: Mapping[str, Any], latency_bounds: Mapping[str, float] | None = None,
+           alpha: float = 0.001) -> Stream:
+    """The check fed the history in pieces (``registry.stream``)."""
+    return Stream(config, latency_bounds, alpha)
+
+
+class Stream:
+    """``check``'s pass, fed the events in consecutive pieces."""
+
+    def __init__(self, config: Mapping[str, Any],
+                 latency_bounds: Mapping[str, float] | None, alpha: float) -> None:
+        cfg = dict(config)
+        self.bounds = dict(latency_bounds if latency_bounds is not None
+                           else cfg.get("latency_bounds") or {})
+        self.alpha = alpha
+        self.judge = _Judge(cfg, self.bounds)
+        self.tracker = QueueTracker()
+        self.t_end = 0.0
+
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        judge, tracker, t_end = self.judge, self.tracker, self.t_end
+        before, after, fetch = judge.before_fetch, judge.after_fetch, tracker.fetch
+        push, feed, enqueue_queue = tracker.push, tracker.feed, _PUSHES["enqueue"]
+        for ev in events:
+            kind = ev[1]
+            if kind == "start":
+                queue, jid, t_end = ev[_START_QUEUE], ev[2], ev[0]
+                before(tracker, queue, jid, t_end)
+                after(queue, jid, t_end, fetch(queue, jid, t_end))
+            elif kind == "enqueue":
+                push(ev[enqueue_queue], ev[2], ev[0])
+            elif kind not in _IGNORED:
+                feed(ev)
+        self.t_end = t_end
+
+    def finish(self) -> CheckResult:
+        judge, tracker = self.judge, self.tracker
+        weighted = judge.weighted(self.alpha)
+        examples = judge.strict + judge.late
+        n_weighted = 0
+        if weighted and weighted["violated"]:
+            n_weighted = 1
+            examples.insert(0, {"jid": None, "t": self.t_end, "what": "weighted shares off",
+                                "shares": weighted["shares"], "expected": weighted["expected"],
+                                "p_value": weighted["p_value"]})
+        return verdict(
+            "priority", examples, judge.n_strict + judge.n_late + n_weighted,
+            mode=judge.mode, queues=tracker.stats(judge.order),
+            strict_violations=judge.n_strict, latency_violations=judge.n_late,
+            latency_bounds=dict(self.bounds), weighted=weighted,
+        )

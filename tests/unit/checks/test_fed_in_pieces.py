@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsim.checks import lifecycle, no_loss, registry
+from jobsim.checks import lifecycle, no_loss, priority, registry
 from jobsim.checks.priority import QueueLatency
 from jobsim.history.history import History, LineWriter
 from jobsim.report.job_classes import ClassStats
@@ -29,6 +29,9 @@ def _history() -> History:
 PASSES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {
     "no_loss": (lambda: registry.stream("no_loss", {}), lambda s: s.finish().to_dict()),
     "lifecycle": (lambda: registry.stream("lifecycle", {}), lambda s: s.finish().to_dict()),
+    "priority": (lambda: registry.stream("priority", registry.config_of(_history()),
+                                         {"latency_bounds": {"default": 1.0}}),
+                 lambda s: s.finish().to_dict()),
     "tally": (Tally, lambda s: s.result()),
     "classes": (ClassStats, lambda s: s.result()),
     "tables": (Tables, lambda s: s.result()),
@@ -83,5 +86,8 @@ def test_the_checks_are_the_streams_fed_whole() -> None:
     history = _history()
     assert no_loss.check(history).to_dict() == _result("no_loss", [(history.events, 0)])
     assert lifecycle.check(history).to_dict() == _result("lifecycle", [(history.events, 0)])
-    assert registry.streams("no_loss") and registry.streams("lifecycle")
-    assert not registry.streams("priority")
+    config = registry.config_of(history)
+    assert priority.check(history, config, latency_bounds={"default": 1.0}).to_dict() == \
+        _result("priority", [(history.events, 0)])
+    assert all(registry.streams(n) for n in ("no_loss", "lifecycle", "priority"))
+    assert not registry.streams("idempotency")
