@@ -62,7 +62,12 @@ class Judged:
 
 class Judging:
     """Starts a judge once the history holds ``JUDGE_EVENTS`` events and hands it each
-    slice's new events (``after_slice``), then the rest (``finish``)."""
+    slice's new events (``after_slice``), then the rest (``finish``).
+
+    The runner enables it for runs that write their files (``jobsim simulate``). A run
+    called from Python keeps reading its history after the run, one pass at a time: the
+    judge holds every pass's per-job state at once (about 470 bytes a job on the
+    million-job model, against 180 for no_loss alone) beside the parent's history."""
 
     def __init__(self, history: History, checks: list[str],
                  options: Mapping[str, Mapping[str, Any]], path: Path | None,
@@ -108,14 +113,17 @@ class Judge:
              options: Mapping[str, Mapping[str, Any]], path: Path | None) -> Judge | None:
         """A judge holding the events recorded so far; None when the OS cannot fork."""
         streamed = [name for name in checks if registry.streams(name)]
-        in_read, in_write = os.pipe()
-        out_read, out_write = os.pipe()
-        with contextlib.suppress(OSError):       # Linux only; elsewhere smaller frames wait
-            fcntl.fcntl(in_write, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
+        fds: list[int] = []
         try:
+            in_read, in_write = os.pipe()
+            fds += (in_read, in_write)
+            out_read, out_write = os.pipe()
+            fds += (out_read, out_write)
+            with contextlib.suppress(OSError):   # Linux only; elsewhere frames wait more
+                fcntl.fcntl(in_write, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
             pid = os.fork()
-        except OSError:
-            for fd in (in_read, in_write, out_read, out_write):
+        except OSError:             # no descriptors or no fork today: judge after the run
+            for fd in fds:
                 os.close(fd)
             return None
         if pid == 0:                            # the judge: never returns

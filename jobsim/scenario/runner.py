@@ -196,7 +196,7 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     try:
         run = _Run(scenario, seed, make_broker(broker, flush=flush), faults)
         judging = Judging(run.sim.history, list(scenario.checks), scenario.check_options,
-                          history_path)
+                          history_path, enabled=history_path is not None)
         try:
             run.simulate(progress, judging.after_slice)
         finally:
