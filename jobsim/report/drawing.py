@@ -119,6 +119,15 @@ class ChartDrawer:
         self.feeder = max(pid, 0)
         os.close(feed)
 
+    def draw_series(self, history: History, series: RunSeries) -> None:
+        """Start drawing the charts from ``series``, already binned from the finished
+        ``history`` (scenario/judge.py bins it while the run records it)."""
+        self.history = history
+        feed, self._feed = self._feed, -1
+        if feed >= 0:
+            _write_all(feed, pickle.dumps((True, series), pickle.HIGHEST_PROTOCOL))
+            os.close(feed)
+
     def result(self) -> Drawing:
         """The charts in page order, and the fault windows in words; raises with the
         helper's traceback if it failed."""
@@ -188,6 +197,10 @@ def _send_series(history: History, feed: int) -> None:
         payload = pickle.dumps((True, timeseries.build(history)), pickle.HIGHEST_PROTOCOL)
     except Exception:
         payload = pickle.dumps((False, traceback.format_exc()))
+    _write_all(feed, payload)
+
+
+def _write_all(feed: int, payload: bytes) -> None:
     with contextlib.suppress(BrokenPipeError):      # a helper that died shows in result
         view = memoryview(payload)
         while view:

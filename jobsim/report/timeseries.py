@@ -23,6 +23,7 @@ Conventions (shared with metrics.json):
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -32,6 +33,8 @@ from jobsim.history.history import History
 from jobsim.history.states import STATES
 
 DEFAULT_BINS = 300
+Floats = array  # array("d"): times and waits, as numpy reads them
+Ints = array    # array("q"): queue levels
 PERCENTILES = (50, 95, 99)
 COUNTERS = ("executions", "failures", "retries", "retried", "dead", "effects",
             "dup_effects", "dup_runs")
@@ -80,129 +83,136 @@ def end_time(history: History) -> float:
 
 def build(history: History, bins: int = DEFAULT_BINS) -> RunSeries:
     """Every series of the run report, from one pass over ``history.events``."""
-    acc = _Accumulator(bins, end_time(history) / bins)
-    acc.feed_all(history.events)
-    return acc.result()
+    recorder = Recorder()
+    recorder.feed(history.events)
+    return recorder.series(end_time(history), bins)
 
 
-class _Accumulator:
-    """The state of the single pass; ``feed_all`` is the hot loop."""
+class Recorder:
+    """The single pass, fed the events in consecutive pieces (scenario/judge.py feeds it
+    while the run records them), then binned once the run's end is known.
 
-    def __init__(self, bins: int, width: float) -> None:
-        self.bins, self.width = bins, width
+    ``feed`` keeps what a bin needs with its time, not its bin: the width is the run's
+    end over the number of bins, and the end comes with the last event. ``series`` puts
+    each time in its bin in one vectorised step (``int(t / width)`` as numpy computes
+    it: the same IEEE product and truncation, so the same bin)."""
+
+    def __init__(self) -> None:
         self.config: dict[str, Any] = {}
-        self.state_delta = {s: [0] * bins for s in STATES}
-        self.depth_delta: dict[str, list[int]] = {}
-        self.depth_peak: dict[str, list[int]] = {}
+        # Times and values in typed arrays: numpy reads them without a copy.
+        self.state_moves = {s: (_times(), _times()) for s in STATES}  # (in, out)
+        self.pushes: dict[str, tuple[Floats, Ints]] = {}   # times, levels reached
+        self.pulls: dict[str, Floats] = {}                 # times a queue lost one
         self.depth_now: dict[str, int] = {}
-        self.waits: dict[str, list[list[float]]] = {}
-        self.counts = {name: [0] * bins for name in COUNTERS}
+        self.waits: dict[str, tuple[Floats, Floats]] = {}  # start times, waits
+        self.counts: dict[str, Floats] = {name: _times() for name in COUNTERS}
         self.open_faults: dict[tuple[str, str], list[float]] = {}
         self.faults: list[tuple[float, float, str]] = []
         self.crashes: list[float] = []
         self.job_cls: dict[str, str] = {}
-        self.class_waits: dict[str, list[list[float]]] = {}
+        self.class_waits: dict[str, tuple[Floats, Floats]] = {}
         self.traffic: dict[str, list[tuple[float, float]]] = {}
+        self.job_state: dict[str, str] = {}
+        self.job_queue: dict[str, str] = {}
+        self.since: dict[str, float] = {}
+        self.copies: dict[str, list[float]] = {}
+        self.once_keys: set[Any] = set()
+        self.horizon: float | None = None
+        self.last = 0.0
 
-    def _queue(self, name: str) -> tuple[list[int], list[list[float]]]:
-        depth = self.depth_delta.get(name)
-        if depth is None:
-            depth = self.depth_delta[name] = [0] * self.bins
-            self.depth_peak[name] = [0] * self.bins
+    def _queue(self, name: str) -> tuple[Floats, Ints]:
+        pushed = self.pushes.get(name)
+        if pushed is None:
+            pushed = self.pushes[name] = (_times(), array("q"))
+            self.pulls[name] = _times()
             self.depth_now[name] = 0
-            self.waits[name] = [[] for _ in range(self.bins)]
-        return depth, self.waits[name]
+            self.waits[name] = (_times(), _times())
+        return pushed
 
-    def feed_all(self, events: list[tuple[Any, ...]]) -> None:
+    def feed(self, events: list[tuple[Any, ...]]) -> None:
         """The hot loop: one if-chain per event, most frequent kinds first."""
-        inv, last = 1.0 / self.width, self.bins - 1
-        state_of, state_delta, counts = STATE_OF, self.state_delta, self.counts
+        state_of, moves, counts = STATE_OF, self.state_moves, self.counts
         executions, failures, retries = counts["executions"], counts["failures"], counts["retries"]
         retried, dead, effects = counts["retried"], counts["dead"], counts["effects"]
         dup_effects, dup_runs = counts["dup_effects"], counts["dup_runs"]
-        job_state: dict[str, str] = {}
-        job_queue: dict[str, str] = {}
-        since: dict[str, float] = {}
-        copies: dict[str, list[float]] = {}
-        once_keys: set[Any] = set()
-        queue, now, peak = self._queue, self.depth_now, self.depth_peak
-        job_cls, class_waits, bins = self.job_cls, self.class_waits, self.bins
-        depth_delta, all_waits = self.depth_delta, self.waits   # _queue's dicts, read inline
+        job_state, job_queue, since = self.job_state, self.job_queue, self.since
+        copies, once_keys = self.copies, self.once_keys
+        queue, now, pulls, all_waits = self._queue, self.depth_now, self.pulls, self.waits
+        job_cls, class_waits = self.job_cls, self.class_waits
+        t = self.last
         for ev in events:
             t, kind, jid = ev[0], ev[1], ev[2]
-            b = int(t * inv)
-            if b > last:
-                b = last
             if kind == "start":
-                executions[b] += 1
+                executions.append(t)
                 q = ev[3]
-                depth = depth_delta.get(q)
-                if depth is None:
-                    depth, waits = queue(q)
-                else:
-                    waits = all_waits[q]
-                depth[b] -= 1
+                pulled = pulls.get(q)
+                if pulled is None:
+                    queue(q)
+                    pulled = pulls[q]
+                pulled.append(t)
                 now[q] -= 1
+                at, waits = all_waits[q]
                 if ev[6]:
-                    dup_runs[b] += 1
+                    dup_runs.append(t)
                     stack = copies.get(jid)
                     if stack:
-                        waits[b].append(t - stack.pop())
+                        at.append(t)
+                        waits.append(t - stack.pop())
                     continue
                 if ev[5] > 1:
-                    retried[b] += 1
+                    retried.append(t)
                 seen = since.pop(jid, None)
                 if seen is not None:
-                    waits[b].append(t - seen)
+                    at.append(t)
+                    waits.append(t - seen)
                     cls = job_cls.get(jid, "(unknown)")
                     per_class = class_waits.get(cls)
                     if per_class is None:
-                        per_class = class_waits[cls] = [[] for _ in range(bins)]
-                    per_class[b].append(t - seen)
+                        per_class = class_waits[cls] = (_times(), _times())
+                    per_class[0].append(t)
+                    per_class[1].append(t - seen)
             elif kind == "success":
                 if ev[3]:
                     continue
             elif kind in _PUSH:
                 q = ev[3]
-                depth = depth_delta.get(q)
-                if depth is None:
-                    depth = queue(q)[0]
-                depth[b] += 1
+                times, levels = queue(q)
                 level = now[q] = now[q] + 1
-                if level > peak[q][b]:
-                    peak[q][b] = level
+                times.append(t)
+                levels.append(level)
                 since[jid] = t
                 job_queue[jid] = q
                 if kind == "enqueue" and jid not in job_cls:
                     job_cls[jid] = ev[4]
             elif kind == "effect":
-                effects[b] += 1
+                effects.append(t)
                 if ev[5]:
                     key = ev[3]
                     if key in once_keys:
-                        dup_effects[b] += 1
+                        dup_effects.append(t)
                     else:
                         once_keys.add(key)
                 continue
             elif kind == "failure":
-                failures[b] += 1
+                failures.append(t)
                 continue
             elif kind == "retry":
-                retries[b] += 1
+                retries.append(t)
             elif kind in ("dead", "discard"):
                 if kind == "dead":
-                    dead[b] += 1
+                    dead.append(t)
                 if job_state.get(jid) == "enqueued" and jid in job_queue:
                     q = job_queue[jid]
-                    queue(q)[0][b] -= 1
+                    queue(q)
+                    pulls[q].append(t)
                     now[q] -= 1
                     since.pop(jid, None)
             elif kind == "copy":
                 q = ev[3]
-                queue(q)[0][b] += 1
+                times, levels = queue(q)
                 level = now[q] = now[q] + 1
-                if level > peak[q][b]:
-                    peak[q][b] = level
+                times.append(t)
+                levels.append(level)
                 copies.setdefault(jid, []).append(t)
                 continue
             elif kind not in state_of:      # schedule, defer, cancel fall through
@@ -213,9 +223,10 @@ class _Accumulator:
                 old = job_state.get(jid)
                 if old != target:
                     if old is not None:
-                        state_delta[old][b] -= 1
-                    state_delta[target][b] += 1
+                        moves[old][1].append(t)
+                    moves[target][0].append(t)
                     job_state[jid] = target
+        self.last = t
 
     def _system_event(self, t: float, kind: str, ev: tuple[Any, ...]) -> None:
         if kind == "sample":
@@ -231,27 +242,72 @@ class _Accumulator:
             self.crashes.append(t)
         elif kind == "config":
             self.config = ev[3] or {}
+        elif kind == "horizon":
+            self.horizon = t
         elif kind in _BORN and ev[2] not in self.job_cls:
             self.job_cls[ev[2]] = ev[_BORN[kind]]
 
-    def result(self) -> RunSeries:
-        end = self.bins * self.width
+    def end(self) -> float:
+        """``end_time`` of the events fed: the horizon's time, else the last event's."""
+        return max(float(self.horizon if self.horizon is not None else self.last), 1.0)
+
+    def series(self, end: float, bins: int = DEFAULT_BINS) -> RunSeries:
+        """Every series, the run split into ``bins`` bins up to ``end``."""
+        import numpy as np
+
+        width = end / bins
+        inv, last = 1.0 / width, bins - 1
+
+        def bin_of(times: Floats) -> Any:
+            return np.minimum((np.asarray(times, dtype=np.float64) * inv).astype(np.int64),
+                              last)
+
+        def count(times: Floats) -> list[int]:
+            return [int(n) for n in np.bincount(bin_of(times), minlength=bins)]
+
+        faults = list(self.faults)
         for (fault, target), starts in self.open_faults.items():
-            self.faults.extend((s, end, _fault_label(fault, target)) for s in starts)
+            faults.extend((s, bins * width, _fault_label(fault, target)) for s in starts)
         configured = [q[0] if isinstance(q, list | tuple) else q
                       for q in self.config.get("queues", [])]
-        queues = list(dict.fromkeys([*configured, *sorted(self.depth_delta)]))
+        queues = list(dict.fromkeys([*configured, *sorted(self.pushes)]))
         for name in queues:
             self._queue(name)
+        depth = {}
+        for q in queues:
+            times, levels = self.pushes[q]
+            deltas = [a - b for a, b in zip(count(times), count(self.pulls[q]), strict=True)]
+            peaks = np.zeros(bins, dtype=np.int64)
+            np.maximum.at(peaks, bin_of(times), np.asarray(levels, dtype=np.int64))
+            depth[q] = _peaks(deltas, [int(p) for p in peaks])
+        states = {}
+        for state, (into, out_of) in self.state_moves.items():
+            states[state] = _cumsum([a - b for a, b in zip(count(into), count(out_of),
+                                                            strict=True)])
         return RunSeries(
-            bins=self.bins, width=self.width, queues=queues,
-            depth={q: _peaks(self.depth_delta[q], self.depth_peak[q]) for q in queues},
-            states={s: _cumsum(d) for s, d in self.state_delta.items()},
-            latency={q: _percentiles(self.waits[q]) for q in queues},
-            counts=self.counts, faults=sorted(self.faults), crashes=self.crashes,
-            class_latency={c: _percentiles(w) for c, w in sorted(self.class_waits.items())},
-            services=_services(self.traffic, self.bins, self.width),
+            bins=bins, width=width, queues=queues, depth=depth, states=states,
+            latency={q: _percentiles(_grouped(bin_of(self.waits[q][0]), self.waits[q][1],
+                                              bins)) for q in queues},
+            counts={name: count(times) for name, times in self.counts.items()},
+            faults=sorted(faults), crashes=list(self.crashes),
+            class_latency={c: _percentiles(_grouped(bin_of(w[0]), w[1], bins))
+                           for c, w in sorted(self.class_waits.items())},
+            services=_services(self.traffic, bins, width),
         )
+
+
+def _times() -> Floats:
+    return array("d")
+
+
+def _grouped(bin_of_each: Any, values: Floats, bins: int) -> list[list[float]]:
+    """``values`` split by bin, each bin's in recording order."""
+    import numpy as np
+
+    order = np.argsort(bin_of_each, kind="stable")
+    ordered = np.asarray(values, dtype=np.float64)[order].tolist()
+    ends = np.cumsum(np.bincount(bin_of_each, minlength=bins)).tolist()
+    return [ordered[a:b] for a, b in zip([0, *ends], ends, strict=False)]
 
 
 def _fault_label(fault: str, target: Any) -> str:

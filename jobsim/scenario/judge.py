@@ -4,9 +4,10 @@ Why: after a large run the saver, the checkers and the metrics' passes each read
 event once more, on one core, while the other core had sat idle through the simulation
 (M/M/4 at 200,000 jobs: 4 s of reading after 7.7 s of simulating). A judge forked once
 the history is large takes each slice's new events while the next slice simulates. When
-the run ends it has saved the history (or only digested it), fed every check that can
-judge in pieces (``registry.stream``) and made the metrics' passes (``metrics.Passes``);
-the parent runs the remaining checks meanwhile.
+the run ends it has saved the history, fed every check that can judge in pieces
+(``registry.stream``), made the metrics' passes (``metrics.Passes``), the report's
+Retries and Dead tables (``job_sets``) and its charts' series (``timeseries.Recorder``).
+The parent hands the series to the chart helper and runs the remaining checks.
 
 Forked, the judge starts with the events recorded so far already in its memory; later
 ones cross a pipe pickled, one frame a slice, written by a thread so that the simulation
@@ -42,6 +43,7 @@ from jobsim.history.history import History, LineWriter
 from jobsim.report.job_classes import ClassStats
 from jobsim.report.job_sets import JobSet, Tables
 from jobsim.report.metrics import Passes, Tally
+from jobsim.report.timeseries import Recorder, RunSeries
 
 JUDGE_EVENTS = 20_000     # a history this long forks a judge; a shorter one is read after
 _FRAME = struct.Struct("<Q")   # a frame: its length, then the pickled events (0: the end)
@@ -58,6 +60,7 @@ class Judged:
     digest: str
     events: int      # how many events the judge read
     tables: dict[str, JobSet]   # the report's Retries and Dead tables (job_sets)
+    series: RunSeries           # the report's charts' data (timeseries)
 
 
 class Judging:
@@ -248,11 +251,13 @@ def _close_inherited(keep: tuple[int, ...]) -> None:
 def _judge(history: History, checks: list[str], streamed: list[str],
            options: Mapping[str, Mapping[str, Any]], path: Path | None,
            inbound: int) -> Judged:
+    import numpy  # noqa: F401  (for the charts' binning at the end, while the run goes on)
+
     events = history.events                     # those recorded before the fork
     config = registry.config_of(history)
     streams = {name: registry.stream(name, config, options.get(name)) for name in streamed}
     loss = streams.get("no_loss") or registry.stream("no_loss", config)
-    tally, classes, tables = Tally(), ClassStats(), Tables()
+    tally, classes, tables, recorder = Tally(), ClassStats(), Tables(), Recorder()
     latency = None if "priority" in checks else QueueLatency()
     writer = LineWriter(path)
     readers = list(dict.fromkeys([*streams.values(), loss]))
@@ -264,6 +269,7 @@ def _judge(history: History, checks: list[str], streamed: list[str],
         tally.feed(piece)
         classes.feed(piece)
         tables.feed(piece)
+        recorder.feed(piece)
         if latency is not None:
             latency.feed(piece)
 
@@ -285,4 +291,4 @@ def _judge(history: History, checks: list[str], streamed: list[str],
                     queues=None if latency is None else latency.result(config),
                     classes=classes.result())
     return Judged(checks=verdicts, passes=passes, digest=writer.close(), events=start,
-                  tables=tables.result())
+                  tables=tables.result(), series=recorder.series(recorder.end()))

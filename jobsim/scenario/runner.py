@@ -210,18 +210,20 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
         raise
     wall = time.perf_counter() - started
     history = run.sim.history
-    if charts is not None:
-        charts.draw(history)
     if phase is not None:
         phase("checking")
     judged, saving = None, None
     try:
         if judge is not None:       # the judge read the history as it was recorded
-            streamed = judge.streamed
-            own = run_checks(history, [n for n in scenario.checks if n not in streamed],
-                             scenario.check_options)
             judged = judge.result()
-        if judged is not None:
+        if charts is not None:
+            if judged is not None:
+                charts.draw_series(history, judged.series)
+            else:
+                charts.draw(history)
+        if judge is not None and judged is not None:
+            own = run_checks(history, [n for n in scenario.checks if n not in judge.streamed],
+                             scenario.check_options)
             checks = {n: judged.checks[n] if n in judged.checks else own[n]
                       for n in scenario.checks}
             digest: str | None = judged.digest

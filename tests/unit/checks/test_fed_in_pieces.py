@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from jobsim.checks import lifecycle, no_loss, priority, registry
 from jobsim.checks.priority import QueueLatency
 from jobsim.history.history import History, LineWriter
+from jobsim.report import timeseries
 from jobsim.report.job_classes import ClassStats
 from jobsim.report.job_sets import Tables
 from jobsim.report.metrics import Tally
+from jobsim.report.timeseries import Recorder
 from jobsim.scenario.runner import run_scenario
 
 
@@ -37,11 +39,12 @@ PASSES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {
     "tables": (Tables, lambda s: s.result()),
     "latency": (QueueLatency, lambda s: s.result(registry.config_of(_history()))),
     "lines": (LineWriter, lambda s: s.close()),
+    "series": (Recorder, lambda s: s.series(s.end())),
 }
 
 
 def _feed(target: Any, piece: list[Any], start: int) -> None:
-    if isinstance(target, (Tally, ClassStats, Tables, QueueLatency, LineWriter)):
+    if isinstance(target, (Tally, ClassStats, Tables, QueueLatency, LineWriter, Recorder)):
         getattr(target, "write" if isinstance(target, LineWriter) else "feed")(piece)
     else:
         target.feed(piece, start)
@@ -84,6 +87,7 @@ def test_a_piece_left_out_changes_every_result() -> None:
 
 def test_the_checks_are_the_streams_fed_whole() -> None:
     history = _history()
+    assert timeseries.build(history) == _result("series", [(history.events, 0)])
     assert no_loss.check(history).to_dict() == _result("no_loss", [(history.events, 0)])
     assert lifecycle.check(history).to_dict() == _result("lifecycle", [(history.events, 0)])
     config = registry.config_of(history)

@@ -63,6 +63,11 @@ def test_a_judged_run_gives_what_reading_the_finished_history_gives(
     plain = _run(name, variant, scale, False, monkeypatch, tmp_path / "p.jsonl.gz")
     _same(judged, plain)
     assert judged.tables == job_sets.build(plain.history)
+    assert judged.charts is not None and plain.charts is not None
+    drawn, faults = judged.charts.result()
+    drawn_plain, faults_plain = plain.charts.result()
+    assert [c.png for c in drawn] == [c.png for c in drawn_plain] and faults == faults_plain
+    assert len(drawn) >= 6
     lines = gzip.decompress((tmp_path / "j.jsonl.gz").read_bytes())
     assert "sha256:" + hashlib.sha256(lines).hexdigest() == plain.history.digest() \
         == judged.metrics["history_digest"]
