@@ -10,7 +10,7 @@ counted but may repeat freely.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import islice
 from typing import Any
 
@@ -25,32 +25,54 @@ _ONCE = index("effect", "once")
 
 def check(history: History, config: Mapping[str, Any] | None = None) -> CheckResult:
     """Count extra occurrences of once-only effect keys (no options)."""
-    first: dict[Any, tuple[str | None, float]] = {}  # key -> (jid, t) of its first effect
-    repeats: dict[Any, list[tuple[str | None, float]]] = {}  # key -> later (jid, t), capped
-    by_service: Counter[str] = Counter()
-    effects = duplicates = 0
-    for ev in history.events:
-        if ev[1] != "effect":
-            continue
-        effects += 1
-        if not ev[_ONCE]:
-            continue
-        key = ev[_KEY]
-        if key not in first:
-            first[key] = (ev[2], ev[0])
-            continue
-        duplicates += 1
-        by_service[ev[_SERVICE]] += 1
-        later = repeats.setdefault(key, [])
-        if len(later) < MAX_EXAMPLES:
-            later.append((ev[2], ev[0]))
-    shown = islice(repeats.items(), MAX_EXAMPLES)
-    examples = [_example(key, [first[key], *later]) for key, later in shown]
-    return verdict(
-        "idempotency", examples, duplicates,
-        effects=effects, once_keys=len(first), duplicates=duplicates,
-        duplicate_keys=len(repeats), by_service=dict(sorted(by_service.items())),
-    )
+    counted = Stream()
+    counted.feed(history.events, 0)
+    return counted.finish()
+
+
+def stream(config: Mapping[str, Any] | None = None) -> Stream:
+    """The check fed the history in pieces (``registry.stream``; no options)."""
+    return Stream()
+
+
+class Stream:
+    """``check``'s pass, fed the events in consecutive pieces."""
+
+    def __init__(self) -> None:
+        self.first: dict[Any, tuple[str | None, float]] = {}   # key -> (jid, t) of its first
+        self.repeats: dict[Any, list[tuple[str | None, float]]] = {}  # later (jid, t), capped
+        self.by_service: Counter[str] = Counter()
+        self.effects = self.duplicates = 0
+
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        first, repeats, by_service = self.first, self.repeats, self.by_service
+        effects, duplicates = self.effects, self.duplicates
+        for ev in events:
+            if ev[1] != "effect":
+                continue
+            effects += 1
+            if not ev[_ONCE]:
+                continue
+            key = ev[_KEY]
+            if key not in first:
+                first[key] = (ev[2], ev[0])
+                continue
+            duplicates += 1
+            by_service[ev[_SERVICE]] += 1
+            later = repeats.setdefault(key, [])
+            if len(later) < MAX_EXAMPLES:
+                later.append((ev[2], ev[0]))
+        self.effects, self.duplicates = effects, duplicates
+
+    def finish(self) -> CheckResult:
+        first, repeats = self.first, self.repeats
+        shown = islice(repeats.items(), MAX_EXAMPLES)
+        examples = [_example(key, [first[key], *later]) for key, later in shown]
+        return verdict(
+            "idempotency", examples, self.duplicates,
+            effects=self.effects, once_keys=len(first), duplicates=self.duplicates,
+            duplicate_keys=len(repeats), by_service=dict(sorted(self.by_service.items())),
+        )
 
 
 def _example(key: Any, hits: list[tuple[str | None, float]]) -> dict[str, Any]:

@@ -70,61 +70,90 @@ def check(history: History, config: Mapping[str, Any] | None = None, window_s: f
     pile-up at its cap is flagged: its loose bounds promise a spread it does not give.
     "custom" groups count as synchronised but are never violations (no known width).
     """
-    budgets: dict[Any, int] = {}
-    declared: dict[Any, int] = {}
-    attempts: dict[Any, tuple[int, float]] = {}
-    groups: dict[tuple[str, int, int], list[Any]] = {}
-    examples: list[dict[str, Any]] = []
-    over: dict[Any, dict[str, Any]] = {}
-    bad = retries = 0
-    for event in history.events:
-        kind = event[1]
-        if kind == "retry":
-            retries += 1
-            t, _, jid, count, delay, due, spec, max_retries = event
-            max_retries = _budget(max_retries)
-            if max_retries is not None:
-                budgets[jid] = max_retries
-            if max_retries is not None and count >= max_retries and jid not in over:
-                over[jid] = {"what": "over_budget", "jid": jid, "t": t, "count": count,
-                             "max_retries": max_retries}
-            problem = _bounds_problem(t, count, delay, due, spec)
-            if problem is not None:
-                bad += 1
-                if len(examples) < MAX_EXAMPLES:
-                    examples.append({"jid": jid, "t": t, "count": count, "delay": delay,
-                                     "due": due, "policy": spec, **problem})
-            key = (spec, count, math.floor(t / window_s))
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [[due], t, t, jid]
-            else:
-                group[0].append(due)
-                group[2] = t
-        elif kind == "start":
-            if not event[_START_DUP]:
-                _attempt(attempts, event[2], event[_START_ATTEMPT], event[0])
-        elif kind in _IGNORED:
-            continue
-        elif kind == "failure":
-            if not event[_FAIL_DUP]:
-                _attempt(attempts, event[2], event[_FAIL_ATTEMPT], event[0])
-        elif kind in _RETRY_AT:
-            budget = _budget(event[_RETRY_AT[kind]])
-            if budget is not None:
-                declared[event[2]] = budget
-    for jid, (attempt, t) in attempts.items():
-        budget = budgets.get(jid, declared.get(jid))
-        if budget is not None and attempt > budget + 1 and jid not in over:
-            over[jid] = {"what": "over_budget", "jid": jid, "t": t, "attempts": attempt,
-                         "max_retries": budget}
-    spread = _spread(groups, window_s, min_group, alpha, require_spread)
-    examples = _mix(examples, list(over.values())[:MAX_EXAMPLES], spread.pop("herds"))
-    herds = spread["herd_groups"]
-    return verdict(NAME, examples, bad + len(over) + herds, retries=retries,
-                   out_of_bounds=bad, over_budget=len(over),
-                   max_attempt=max((a for a, _ in attempts.values()), default=0),
-                   window_s=window_s, **spread)
+    spread = Stream(window_s, require_spread, min_group, alpha)
+    spread.feed(history.events, 0)
+    return spread.finish()
+
+
+def stream(config: Mapping[str, Any] | None = None, window_s: float = 60.0,
+           require_spread: bool = True, min_group: int = 10, alpha: float = 1e-6) -> Stream:
+    """The check fed the history in pieces (``registry.stream``)."""
+    return Stream(window_s, require_spread, min_group, alpha)
+
+
+class Stream:
+    """``check``'s pass, fed the events in consecutive pieces."""
+
+    def __init__(self, window_s: float, require_spread: bool, min_group: int,
+                 alpha: float) -> None:
+        self.window_s, self.require_spread = window_s, require_spread
+        self.min_group, self.alpha = min_group, alpha
+        self.budgets: dict[Any, int] = {}
+        self.declared: dict[Any, int] = {}
+        self.attempts: dict[Any, tuple[int, float]] = {}
+        self.groups: dict[tuple[str, int, int], list[Any]] = {}
+        self.examples: list[dict[str, Any]] = []
+        self.over: dict[Any, dict[str, Any]] = {}
+        self.bad = self.retries = 0
+
+    def feed(self, events: Sequence[tuple[Any, ...]], start: int) -> None:
+        budgets, declared, attempts = self.budgets, self.declared, self.attempts
+        groups, examples, over, window_s = self.groups, self.examples, self.over, self.window_s
+        bad, retries = self.bad, self.retries
+        for event in events:
+            kind = event[1]
+            if kind == "retry":
+                retries += 1
+                t, _, jid, count, delay, due, spec, max_retries = event
+                max_retries = _budget(max_retries)
+                if max_retries is not None:
+                    budgets[jid] = max_retries
+                if max_retries is not None and count >= max_retries and jid not in over:
+                    over[jid] = {"what": "over_budget", "jid": jid, "t": t, "count": count,
+                                 "max_retries": max_retries}
+                problem = _bounds_problem(t, count, delay, due, spec)
+                if problem is not None:
+                    bad += 1
+                    if len(examples) < MAX_EXAMPLES:
+                        examples.append({"jid": jid, "t": t, "count": count, "delay": delay,
+                                         "due": due, "policy": spec, **problem})
+                key = (spec, count, math.floor(t / window_s))
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [[due], t, t, jid]
+                else:
+                    group[0].append(due)
+                    group[2] = t
+            elif kind == "start":
+                if not event[_START_DUP]:
+                    _attempt(attempts, event[2], event[_START_ATTEMPT], event[0])
+            elif kind in _IGNORED:
+                continue
+            elif kind == "failure":
+                if not event[_FAIL_DUP]:
+                    _attempt(attempts, event[2], event[_FAIL_ATTEMPT], event[0])
+            elif kind in _RETRY_AT:
+                budget = _budget(event[_RETRY_AT[kind]])
+                if budget is not None:
+                    declared[event[2]] = budget
+        self.bad, self.retries = bad, retries
+
+    def finish(self) -> CheckResult:
+        budgets, declared, attempts, over = self.budgets, self.declared, self.attempts, self.over
+        for jid, (attempt, t) in attempts.items():
+            budget = budgets.get(jid, declared.get(jid))
+            if budget is not None and attempt > budget + 1 and jid not in over:
+                over[jid] = {"what": "over_budget", "jid": jid, "t": t, "attempts": attempt,
+                             "max_retries": budget}
+        spread = _spread(self.groups, self.window_s, self.min_group, self.alpha,
+                         self.require_spread)
+        examples = _mix(self.examples, list(over.values())[:MAX_EXAMPLES],
+                        spread.pop("herds"))
+        herds = spread["herd_groups"]
+        return verdict(NAME, examples, self.bad + len(over) + herds, retries=self.retries,
+                       out_of_bounds=self.bad, over_budget=len(over),
+                       max_attempt=max((a for a, _ in attempts.values()), default=0),
+                       window_s=self.window_s, **spread)
 
 
 def _mix(*kinds: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -34,6 +34,10 @@ PASSES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {
     "priority": (lambda: registry.stream("priority", registry.config_of(_history()),
                                          {"latency_bounds": {"default": 1.0}}),
                  lambda s: s.finish().to_dict()),
+    "idempotency": (lambda: registry.stream("idempotency", {}),
+                    lambda s: s.finish().to_dict()),
+    "retry_spread": (lambda: registry.stream("retry_spread", {}, {"min_group": 2}),
+                     lambda s: s.finish().to_dict()),
     "tally": (Tally, lambda s: s.result()),
     "classes": (ClassStats, lambda s: s.result()),
     "tables": (Tables, lambda s: s.result()),
@@ -93,5 +97,10 @@ def test_the_checks_are_the_streams_fed_whole() -> None:
     config = registry.config_of(history)
     assert priority.check(history, config, latency_bounds={"default": 1.0}).to_dict() == \
         _result("priority", [(history.events, 0)])
-    assert all(registry.streams(n) for n in ("no_loss", "lifecycle", "priority"))
-    assert not registry.streams("idempotency")
+    assert registry.run_check("idempotency", history, config).to_dict() == \
+        _result("idempotency", [(history.events, 0)])
+    assert registry.run_check("retry_spread", history, config, {"min_group": 2}).to_dict() \
+        == _result("retry_spread", [(history.events, 0)])
+    assert all(registry.streams(n)
+               for n in ("no_loss", "lifecycle", "priority", "idempotency", "retry_spread"))
+    assert not registry.streams("due")
