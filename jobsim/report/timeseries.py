@@ -23,7 +23,6 @@ Conventions (shared with metrics.json):
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -33,8 +32,6 @@ from jobsim.history.history import History
 from jobsim.history.states import STATES
 
 DEFAULT_BINS = 300
-Floats = array  # array("d"): times and waits, as numpy reads them
-Ints = array    # array("q"): queue levels
 PERCENTILES = (50, 95, 99)
 COUNTERS = ("executions", "failures", "retries", "retried", "dead", "effects",
             "dup_effects", "dup_runs")
@@ -99,18 +96,18 @@ class Recorder:
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}
-        # Times and values in typed arrays: numpy reads them without a copy.
-        self.state_moves = {s: (_times(), _times()) for s in STATES}  # (in, out)
-        self.pushes: dict[str, tuple[Floats, Ints]] = {}   # times, levels reached
-        self.pulls: dict[str, Floats] = {}                 # times a queue lost one
+        self.state_moves: dict[str, tuple[list[float], list[float]]] = {
+            s: ([], []) for s in STATES}                   # (times in, times out)
+        self.pushes: dict[str, tuple[list[float], list[int]]] = {}  # times, levels reached
+        self.pulls: dict[str, list[float]] = {}            # times a queue lost one
         self.depth_now: dict[str, int] = {}
-        self.waits: dict[str, tuple[Floats, Floats]] = {}  # start times, waits
-        self.counts: dict[str, Floats] = {name: _times() for name in COUNTERS}
+        self.waits: dict[str, tuple[list[float], list[float]]] = {}  # start times, waits
+        self.counts: dict[str, list[float]] = {name: [] for name in COUNTERS}
         self.open_faults: dict[tuple[str, str], list[float]] = {}
         self.faults: list[tuple[float, float, str]] = []
         self.crashes: list[float] = []
         self.job_cls: dict[str, str] = {}
-        self.class_waits: dict[str, tuple[Floats, Floats]] = {}
+        self.class_waits: dict[str, tuple[list[float], list[float]]] = {}
         self.traffic: dict[str, list[tuple[float, float]]] = {}
         self.job_state: dict[str, str] = {}
         self.job_queue: dict[str, str] = {}
@@ -120,13 +117,13 @@ class Recorder:
         self.horizon: float | None = None
         self.last = 0.0
 
-    def _queue(self, name: str) -> tuple[Floats, Ints]:
+    def _queue(self, name: str) -> tuple[list[float], list[int]]:
         pushed = self.pushes.get(name)
         if pushed is None:
-            pushed = self.pushes[name] = (_times(), array("q"))
-            self.pulls[name] = _times()
+            pushed = self.pushes[name] = ([], [])
+            self.pulls[name] = []
             self.depth_now[name] = 0
-            self.waits[name] = (_times(), _times())
+            self.waits[name] = ([], [])
         return pushed
 
     def feed(self, events: list[tuple[Any, ...]]) -> None:
@@ -168,7 +165,7 @@ class Recorder:
                     cls = job_cls.get(jid, "(unknown)")
                     per_class = class_waits.get(cls)
                     if per_class is None:
-                        per_class = class_waits[cls] = (_times(), _times())
+                        per_class = class_waits[cls] = ([], [])
                     per_class[0].append(t)
                     per_class[1].append(t - seen)
             elif kind == "success":
@@ -258,11 +255,11 @@ class Recorder:
         width = end / bins
         inv, last = 1.0 / width, bins - 1
 
-        def bin_of(times: Floats) -> Any:
+        def bin_of(times: list[float]) -> Any:
             return np.minimum((np.asarray(times, dtype=np.float64) * inv).astype(np.int64),
                               last)
 
-        def count(times: Floats) -> list[int]:
+        def count(times: list[float]) -> list[int]:
             return [int(n) for n in np.bincount(bin_of(times), minlength=bins)]
 
         faults = list(self.faults)
@@ -296,11 +293,7 @@ class Recorder:
         )
 
 
-def _times() -> Floats:
-    return array("d")
-
-
-def _grouped(bin_of_each: Any, values: Floats, bins: int) -> list[list[float]]:
+def _grouped(bin_of_each: Any, values: list[float], bins: int) -> list[list[float]]:
     """``values`` split by bin, each bin's in recording order."""
     import numpy as np
 
