@@ -7,13 +7,128 @@ wall clock, so a run is a pure function of its scenario, seed and code.
 from __future__ import annotations
 
 from collections.abc import Generator
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, URGENT, Event, EventPriority, Timeout
 
 from jobsim.history.events import FIELDS
 from jobsim.history.history import ARITY, History, HistoryError, complete
 from jobsim.sim.streams import Streams
+
+_new = object.__new__
+
+
+class Environment(simpy.Environment):
+    """simpy's Environment, the same events in the same order, with less Python a step.
+
+    The clock is a plain attribute (``now``; simpy's own ``_now`` maps onto it), so
+    reading it costs no property call: model code reads it several times a job.
+    ``timeout`` builds and schedules its event in one frame instead of three, and ``run``
+    steps in its own loop instead of calling ``step`` per event: the heap, the event
+    ids, the callbacks' order, the stop and the failure handling are simpy 4's own,
+    copied (``step`` and ``schedule`` are kept, for anyone calling them). An observer
+    that replaces ``step`` on the instance (a test counting steps) is honoured: ``run``
+    then calls it per event."""
+
+    now: float = 0.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        # bind_early binds the BoundClass attributes of the instance's own class only;
+        # the base's (process, event, all_of, any_of) are bound here, as simpy intends.
+        for name in ("process", "event", "all_of", "any_of"):
+            setattr(self, name, getattr(self, name))
+
+    @property  # type: ignore[override]
+    def _now(self) -> float:
+        return self.now
+
+    @_now.setter
+    def _now(self, value: float) -> None:
+        self.now = value
+
+    def schedule(self, event: Event, priority: EventPriority = NORMAL,
+                 delay: float = 0) -> None:
+        heappush(self._queue, (self.now + delay, priority, next(self._eid), event))
+
+    def timeout(self, delay: float = 0, value: Any = None) -> Timeout:  # type: ignore[override]
+        """simpy's ``Timeout(env, delay, value)``, without its constructor's frames."""
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        event = _new(Timeout)
+        event.env = self
+        event.callbacks = []
+        event._value = value
+        event._delay = delay
+        event._ok = True
+        heappush(self._queue, (self.now + delay, NORMAL, next(self._eid), event))
+        return event
+
+    def step(self) -> None:
+        try:
+            self.now, _, _, event = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+        callbacks, event.callbacks = event.callbacks, None
+        try:
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            self.schedule(event, EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+
+    def run(self, until: float | Event | None = None) -> Any:
+        if "step" in self.__dict__:            # an observer wraps step: call it per event
+            return super().run(until)
+        if until is not None:
+            if not isinstance(until, Event):
+                at = until if isinstance(until, int) else float(until)
+                if at <= self.now:
+                    raise ValueError(
+                        f"until ({at}) must be greater than the current simulation time")
+                until = Event(self)
+                until._ok = True
+                until._value = None
+                self.schedule(until, URGENT, at - self.now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        queue = self._queue
+        try:
+            while True:
+                # step(), inlined
+                try:
+                    self.now, _, _, event = heappop(queue)
+                except IndexError:
+                    raise EmptySchedule from None
+                callbacks, event.callbacks = event.callbacks, None
+                try:
+                    for callback in callbacks:
+                        callback(event)
+                except StopSimulation:
+                    event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                    self.schedule(event, EventPriority(-1))
+                    raise
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                assert not until.triggered
+                raise RuntimeError(f'No scheduled events left but "until" event was not '
+                                   f"triggered: {until}") from None
+        return None
 
 
 class Simulation:
@@ -27,7 +142,7 @@ class Simulation:
     __slots__ = ("env", "history", "record", "record_fields", "streams")
 
     def __init__(self, seed: int = 0, history: History | None = None) -> None:
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.streams = Streams(seed)
         self.history = history if history is not None else History()
         events = self.history.events
@@ -40,10 +155,12 @@ class Simulation:
             # History.append inlined: this runs for every event of every job. Fields come
             # as one tuple: a lifecycle move passes on its own without unpacking them.
             nonlocal shared_t
-            if arity.get(kind) != len(fields):
-                if kind not in arity:
-                    raise HistoryError(f"event {kind!r}: expected fields {FIELDS.get(kind)}, "
-                                       f"got {len(fields)}")
+            try:
+                whole = arity[kind] == len(fields)     # a subscript: cheaper than .get
+            except KeyError:
+                raise HistoryError(f"event {kind!r}: expected fields {FIELDS.get(kind)}, "
+                                   f"got {len(fields)}") from None
+            if not whole:
                 fields = complete(kind, fields)   # an older caller left out late fields
             # Events of one instant share one float: simpy makes a new one for every
             # event it schedules, and a job's push and start often fall together, so a
@@ -54,7 +171,7 @@ class Simulation:
                     t = shared_t
                 else:
                     shared_t = t
-            events.append((t, kind, jid, *fields))
+            events.append((t, kind, jid) + fields)  # noqa: RUF005 (faster than unpacking)
 
         def record(kind: str, jid: str | None, *fields: Any) -> None:
             record_fields(kind, jid, fields)   # the closure, not self: no reference cycle

@@ -17,23 +17,27 @@ def derive_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-class Streams:
-    """A lazily filled family of independent, named ``random.Random`` streams."""
+class Streams(dict[str, random.Random]):
+    """A lazily filled family of independent, named ``random.Random`` streams.
 
-    __slots__ = ("_streams", "seed")
+    A dict of the streams drawn from so far: looking up an existing stream is dict's
+    own lookup, with no Python call (model code does it about once a job); a new name
+    is seeded by ``__missing__``."""
+
+    __slots__ = ("seed",)
 
     def __init__(self, seed: int) -> None:
+        super().__init__()
         self.seed = int(seed)
-        self._streams: dict[str, random.Random] = {}
 
-    def __getitem__(self, name: str) -> random.Random:
-        stream = self._streams.get(name)
-        if stream is None:
-            stream = self._streams[name] = random.Random(derive_seed(self.seed, name))
+    def __missing__(self, name: str) -> random.Random:
+        stream = self[name] = random.Random(derive_seed(self.seed, name))
         return stream
 
-    get = __getitem__
+    def get(self, name: str) -> random.Random:  # type: ignore[override]
+        """The stream called ``name``, as ``streams[name]`` (made on first use)."""
+        return self[name]
 
     def names(self) -> list[str]:
         """Streams drawn from so far, sorted."""
-        return sorted(self._streams)
+        return sorted(self)
