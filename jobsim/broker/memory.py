@@ -89,7 +89,10 @@ class MemoryBroker:
 
     def push(self, queue: str, payload: Payload) -> None:
         self.queue_writes += 1
-        self._queue(queue).appendleft(payload)
+        q = self._queues.get(queue)      # _queue(queue), inlined: once a job
+        if q is None:
+            q = self._queues[queue] = deque()
+        q.appendleft(payload)
 
     def push_bulk(self, queue: str, payloads: list[Payload]) -> None:
         self.queue_writes += 1

@@ -78,7 +78,14 @@ class FaultyBroker:
         self._role = role                     # "client" or "workers"
         self._on_duplicate = on_duplicate
         self.name = inner.name
+        self._quiet = True
+        self.idle_observable = False
+        """Whether a fault is on that an idle thread's timer could see: an outage fails
+        even a fetch of empty queues, and an ambiguous push lands a job without waking
+        anyone. A redelivery acts only on a fetch that took a job (system/idle.py).
+        Kept by ``rebind``, like ``_quiet`` (no fault on), since every switch calls it."""
         faults._connections.append(self)
+        self._refresh()
 
     @property
     def inner(self) -> Broker:
@@ -88,14 +95,12 @@ class FaultyBroker:
     def queue_writes(self) -> int | None:
         """The store's count, or None while a fault is on: then every fetch must reach
         the store, since an outage or a redelivery acts on the call itself."""
-        return None if self._faults.any() else self._inner.queue_writes
+        return self._inner.queue_writes if self._quiet else None
 
-    @property
-    def idle_observable(self) -> bool:
-        """Whether a fault is on that an idle thread's timer could see: an outage fails
-        even a fetch of empty queues, and an ambiguous push lands a job without waking
-        anyone. A redelivery acts only on a fetch that took a job (system/idle.py)."""
-        return bool(self._faults.outage or self._faults.ambiguous_push_rate)
+    def _refresh(self) -> None:
+        faults = self._faults
+        self._quiet = not faults.any()
+        self.idle_observable = bool(faults.outage or faults.ambiguous_push_rate)
 
     def watch_faults(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever a fault switch is set: idle threads waiting
@@ -106,14 +111,29 @@ class FaultyBroker:
         method = getattr(self._inner, op)
         if not callable(method):
             return method
-        bound = self._wrap(op, method) if self._faults.any() else method
+        bound = self._wrap(op, method) if self._acts_on(op) else method
         self.__dict__[op] = bound             # later lookups skip __getattr__
         return bound
 
     def rebind(self) -> None:
         """Forget bound methods so the next lookup wraps (or unwraps) them."""
-        for op in [k for k in self.__dict__ if not k.startswith("_") and k != "name"]:
+        for op in [k for k in self.__dict__
+                   if not k.startswith("_") and k not in ("name", "idle_observable")]:
             del self.__dict__[op]
+        self._refresh()
+
+    def _acts_on(self, op: str) -> bool:
+        """Whether a fault on now can act on ``op`` on this connection: the others get
+        the store's own method, as with no fault on (every switch rebinds). A wrapped
+        call that no fault acts on draws nothing, so the history is the same."""
+        faults = self._faults
+        if faults.outage:
+            return True
+        if faults.ambiguous_push_rate and self._role == "client" \
+                and op in _WRITES_THAT_TIME_OUT:
+            return True
+        return bool(faults.duplicate_delivery_rate and self._role == "workers"
+                    and op in _FETCHES)
 
     def _wrap(self, op: str, method: Callable[..., Any]) -> Callable[..., Any]:
         faults, rng = self._faults, self._rng

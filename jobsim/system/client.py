@@ -166,22 +166,27 @@ class Client:
         """A payload from ``template``: ``args`` (None: the template's shared, checked
         args) are checked here unless shared."""
         payload = template.proto.copy()
+        system = self.system
         # the library names the class at every push, as build does: a class added
         # mid-run can make a bare name ambiguous
-        name = payload["class"] = self.system.library.payload_name(template.cls)
+        name = payload["class"] = system.library.payload_name(template.cls)
         if args is None:
             payload["args"] = template.args
         else:
             check_json_native(name, args, "args")
             payload["args"] = args
         payload["jid"] = self.new_jid()
-        payload["created_at"] = payload["enqueued_at"] = self.system.sim.env.now
+        payload["created_at"] = payload["enqueued_at"] = system.sim.env.now
         return payload
 
     def push_template(self, template: PushTemplate, args: list[Any] | None = None
                       ) -> str | None:
         """``push`` from a template: same payload, middleware, storage and records."""
-        return self._submit(self._from_template(template, args))
+        payload = self._from_template(template, args)
+        if self.middleware:
+            return self._submit(payload)
+        self.store(payload)              # _submit without middleware: once an arrival
+        return payload["jid"]
 
     def push_template_bulk(self, template: PushTemplate, args_list: list[list[Any] | None]
                            ) -> list[str]:
@@ -256,7 +261,7 @@ class Client:
             lifecycle.move("schedule", jid, queue, payload["class"], payload["retry"], True,
                            at, payload["args"])
         if at is None:
-            system.notify(queue, 1)
+            system.idle.notify(1)          # system.notify(queue, 1), one call less
 
     @staticmethod
     def _push_exception(payload: Payload, exc: BrokerError) -> Exception:

@@ -44,10 +44,17 @@ class QueueSelector:
                 if size:
                     return name
             return None
-        live = [pair for pair, size in zip(self.pairs, sizes, strict=True) if size]
+        # One plain loop, no comprehension or generator frames (once a fetch): the
+        # weights are ints, so their sum is the same in any order.
+        live = []
+        total = 0
+        for pair, size in zip(self.pairs, sizes, strict=True):
+            if size:
+                live.append(pair)
+                total += pair[1]
         if len(live) <= 1:
             return live[0][0] if live else None
-        pick = self.rng.random() * sum(w for _, w in live)
+        pick = self.rng.random() * total
         for name, weight in live:
             pick -= weight
             if pick < 0:

@@ -51,6 +51,7 @@ from itertools import count
 from typing import Any
 
 import simpy
+from simpy.events import PENDING
 
 from jobsim.broker.base import Broker
 
@@ -103,18 +104,20 @@ class IdleWaiters:
         env = self.env
         wake = env.event()
         lazy = (getattr(fetcher, "idle_lists", None) is not None
-                and not self._observable())
+                and not getattr(self.broker, "idle_observable", False))  # _observable()
         # Among waiters due to re-issue at the same instant, the one that parked last
         # comes first: a timer's re-issue at t lands after the real parks at t (its wake
         # is queued when the timer fires), and keeps that place afterwards; same-instant
         # parks keep their order.
         now = env.now
-        waiter = _Waiter(wake, fetcher, now + self.every, (-now, next(self._seq)), lazy)
+        t_next = now + self.every
+        rank = (-now, next(self._seq))
+        waiter = _Waiter(wake, fetcher, t_next, rank, lazy)
         heap = self._heap
         if len(heap) > self.cap:       # timer-woken waiters pile up in quiet spells
             heap[:] = [e for e in heap if not e[2].wake.triggered]
             heapify(heap)
-        heappush(heap, (waiter.t_next, waiter.rank, waiter))
+        heappush(heap, (t_next, rank, waiter))
         if lazy:
             self._lazy += 1
             if fetcher not in self._lists:
@@ -125,7 +128,7 @@ class IdleWaiters:
         try:
             yield wake
         finally:
-            if not wake.triggered:     # interrupted: never let notify pick us
+            if wake._value is PENDING:     # interrupted: never let notify pick us
                 self._leave(waiter)
                 wake.succeed()
 
@@ -159,21 +162,34 @@ class IdleWaiters:
     def notify(self, n: int) -> None:
         """A push happened: wake up to ``n`` waiters, longest-waiting first; audit
         afterwards unless every woken waiter pops the lists every lazy waiter pops."""
-        heap, now = self._heap, self.env.now
+        heap = self._heap
+        if not heap:                   # nobody parked: a busy system's every push
+            if self._shared is None:
+                self._request_audit()
+            return
+        now = self.env.now
         shared, lists = self._shared, self._lists
         strand = shared is None
         while n > 0 and heap:
             t, rank, waiter = heap[0]
-            if waiter.wake.triggered:
+            wake = waiter.wake
+            if wake._value is not PENDING:     # wake.triggered, without the property
                 heappop(heap)
                 continue
-            t_next = self._advance(waiter, now) if waiter.lazy else waiter.t_next
+            t_next = waiter.t_next
+            if waiter.lazy and t_next < now:    # _advance, inlined: its next re-issue
+                every = self.every
+                while t_next < now:
+                    t_next += every
+                waiter.t_next = t_next
             if t_next != t:
                 heapreplace(heap, (t_next, rank, waiter))
                 continue
             heappop(heap)
-            self._leave(waiter)
-            waiter.wake.succeed()
+            if waiter.lazy:            # _leave, inlined
+                waiter.lazy = False
+                self._lazy -= 1
+            wake.succeed()
             n -= 1
             if not strand and lists.get(waiter.fetcher) is not shared:
                 strand = True

@@ -67,10 +67,14 @@ class Lifecycle:
         """Apply event ``kind`` to ``jid``: check the table and guards, then record it."""
         state = self.state
         current = state.get(jid)
-        target = _LEGAL[kind].get(current)      # KeyError: not a state-moving kind
-        if target is None:
+        try:
+            target = _LEGAL[kind][current]      # two subscripts: the legal moves' cost
+        except KeyError:
+            if kind not in _LEGAL:
+                raise KeyError(kind) from None  # not a state-moving kind
             target = STATE_OF[kind]
-            raise IllegalTransition(f"job {jid}: {kind} cannot move {current} -> {target}")
+            raise IllegalTransition(
+                f"job {jid}: {kind} cannot move {current} -> {target}") from None
         if kind in GUARDS:
             for guard in GUARDS[kind]:
                 reason = guard(jid, fields)

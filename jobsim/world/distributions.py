@@ -95,8 +95,9 @@ def make_sampler(spec: Mapping[str, Any] | float | int) -> Sampler:
         value = p["value"]
         return lambda _rng: value
     if dist == "exponential":
-        mean = p["mean"]
-        return lambda rng: rng.expovariate(1.0 / mean)
+        lambd, log = 1.0 / p["mean"], math.log
+        # rng.expovariate(lambd), inlined: the same draw and arithmetic, one call less
+        return lambda rng: -log(1.0 - rng.random()) / lambd
     if dist == "uniform":
         low, high = p["min"], p["max"]
         return lambda rng: rng.uniform(low, high)
