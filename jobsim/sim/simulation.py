@@ -8,17 +8,74 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from heapq import heappop, heappush
+from types import MethodType
 from typing import Any
 
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, URGENT, Event, EventPriority, Timeout
+from simpy.events import NORMAL, URGENT, Event, EventPriority, Timeout, _describe_frame
 
 from jobsim.history.events import FIELDS
 from jobsim.history.history import ARITY, History, HistoryError, complete
 from jobsim.sim.streams import Streams
 
 _new = object.__new__
+
+
+class Process(simpy.Process):
+    """simpy's Process with its resume callback bound once, not at every wait: simpy
+    appends ``self._resume`` to each event a process waits on, which made a new bound
+    method each time. The loop is simpy 4's ``_resume``, with ``env`` and the
+    generator read once a resume. The bound method held by the process is a reference
+    cycle; it is dropped when the generator ends, so a finished process is freed by
+    reference counting as before (a live one is in a cycle with the event it waits on
+    in simpy anyway)."""
+
+    def __init__(self, env: simpy.Environment, generator: Any) -> None:
+        self._resume = self._resume    # type: ignore[method-assign]
+        super().__init__(env, generator)
+
+    def _resume(self, event: Event) -> None:  # type: ignore[override]
+        env = self.env
+        env._active_proc = self
+        generator = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = generator.send(event._value)
+                else:
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = generator.throw(exc)
+            except StopIteration as e:
+                event = None  # type: ignore[assignment]
+                self._ok = True
+                self._value = e.args[0] if len(e.args) else None
+                env.schedule(self)
+                del self._resume           # the bound method's reference cycle, ended
+                break
+            except BaseException as e:
+                event = None  # type: ignore[assignment]
+                self._ok = False
+                e.__traceback__ = e.__traceback__.tb_next  # type: ignore[union-attr]
+                self._value = e
+                env.schedule(self)
+                del self._resume
+                break
+            try:
+                callbacks = event.callbacks
+                if callbacks is not None:
+                    callbacks.append(self._resume)
+                    break
+            except AttributeError:
+                if hasattr(event, "callbacks"):
+                    raise
+                msg = f'Invalid yield value "{event}"'
+                descr = _describe_frame(generator.gi_frame)
+                raise RuntimeError(f"\n{descr}{msg}") from None
+        self._target = event
+        env._active_proc = None
 
 
 class Environment(simpy.Environment):
@@ -39,8 +96,9 @@ class Environment(simpy.Environment):
         super().__init__()
         # bind_early binds the BoundClass attributes of the instance's own class only;
         # the base's (process, event, all_of, any_of) are bound here, as simpy intends.
-        for name in ("process", "event", "all_of", "any_of"):
+        for name in ("event", "all_of", "any_of"):
             setattr(self, name, getattr(self, name))
+        self.process = MethodType(Process, self)  # type: ignore[method-assign]
 
     @property  # type: ignore[override]
     def _now(self) -> float:
