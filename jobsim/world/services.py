@@ -263,9 +263,24 @@ class Service:
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
         try:
-            if idem is None or self.dedupe_window_s is None:
+            if idem is not None and self.dedupe_window_s is not None:
+                return (yield from self._serve_once(job, op, key, effect, once, idem,
+                                                    deadline))
+            if self.outage is not None:
                 return (yield from self._execute(job, op, key, effect, once, deadline))
-            return (yield from self._serve_once(job, op, key, effect, once, idem, deadline))
+            # _execute without an outage, inlined: a call is on most jobs' path, and a
+            # generator layer costs its creation and a hop at every resume
+            env = self.sim.env
+            latency = self.latency(self._rng) + self.extra_latency
+            fails = self.error_rate > 0.0 and self._faults.random() < self.error_rate
+            if deadline is not None and env.now + latency > deadline:
+                yield env.timeout(max(0.0, deadline - env.now))
+                return self._timed_out(job, op, key, effect, once)
+            yield env.timeout(latency)
+            if fails:
+                self.errors += 1
+                raise ServiceError(f"{self.name}: 500 on {op}")
+            return self._succeed(job, op, key, effect, once)
         finally:
             self.in_flight -= 1
             if holds_slot:
@@ -335,6 +350,8 @@ class Service:
     def _execute(
         self, job: Any, op: str, key: str | None, effect: bool, once: bool, deadline: float | None
     ) -> Generator[simpy.Event, Any, Response]:
+        """The call's work on the server (``_call`` inlines the no-outage case: keep the
+        two alike)."""
         env = self.sim.env
         if self.outage == "hang":
             yield env.event()  # never fires: only an interrupt ends this call
