@@ -57,17 +57,23 @@ class Tables:
                                             self.state)
         for ev in events:
             kind, jid = ev[1], ev[2]
-            if kind in _CLS and jid not in cls:
-                cls[jid] = ev[_CLS[kind]]
-            elif kind == "failure" and not ev[_FAILURE_DUP]:
-                error[jid] = ev[_FAILURE_ERROR]
+            if kind in _CLS:
+                if jid not in cls:
+                    cls[jid] = ev[_CLS[kind]]
+            elif kind == "failure":
+                if not ev[_FAILURE_DUP]:
+                    error[jid] = ev[_FAILURE_ERROR]
+                continue                        # moves no state
             elif kind == "retry":
                 retried[jid] = [ev[_RETRY_COUNT] + 1, ev[_RETRY_DUE], error.get(jid, "")]
             elif kind == "dead":
                 died[jid] = [ev[0], error.get(jid) or str(ev[_DEAD_REASON]), ev[_DEAD_REASON]]
-            target = STATE_OF.get(kind)
-            if target is not None and not (kind in ("start", "success") and _dup(ev)):
-                state[jid] = target
+            # "ended as" is read for retried jobs only, and a job's retry is itself a
+            # move: tracking the others' states would change no row.
+            if jid in retried:
+                target = STATE_OF.get(kind)
+                if target is not None and not (kind in ("start", "success") and _dup(ev)):
+                    state[jid] = target
 
     def result(self, top: int = TOP) -> dict[str, JobSet]:
         cls, retried, state = self.cls, self.retried, self.state

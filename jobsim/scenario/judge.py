@@ -31,7 +31,7 @@ import signal
 import struct
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,6 @@ class Judged:
     digest: str
     events: int      # how many events the judge read
     tables: dict[str, JobSet]   # the report's Retries and Dead tables (job_sets)
-    series: RunSeries           # the report's charts' data (timeseries)
 
 
 class Judging:
@@ -109,6 +108,7 @@ class Judge:
                                         name="judge-writer", daemon=True)
         self._writer.start()
         self._done = False
+        self._reader: Any = None
         self.history: History | None = None
 
     @classmethod
@@ -154,9 +154,19 @@ class Judge:
             self._frames.put(None)
             self._done = True
 
+    def series(self) -> RunSeries | None:
+        """The charts' series, the judge's first answer once it has read every event
+        (before it finishes the checks); None if it failed or read a different number
+        of events than were recorded."""
+        message = self._message()
+        if message is None or self.history is None or \
+                message[0] != len(self.history.events):
+            return None
+        return message[1]  # type: ignore[no-any-return]
+
     def result(self) -> Judged | None:
-        """The judge's answer, once it has read every event; None if it failed or read
-        a different number of events than were recorded."""
+        """The judge's answer (after ``series``); None if it failed or read a different
+        number of events than were recorded."""
         answer = self.answer()
         if answer is None or self.history is None or \
                 answer.events != len(self.history.events):
@@ -165,14 +175,20 @@ class Judge:
 
     def answer(self) -> Judged | None:
         """What the judge answered, unchecked; None if it failed."""
-        if self.pid == 0:
-            return None
-        with os.fdopen(self._answer, "rb") as answer:
-            data = answer.read()
-        self._answer = -1
+        value = self._message()
         self._reap()
-        if not data:
+        return value  # type: ignore[no-any-return]
+
+    def _message(self) -> Any:
+        """The judge's next framed answer; None if it failed or sent no more."""
+        if self.pid == 0 or self._answer < 0:
             return None
+        if self._reader is None:
+            self._reader = os.fdopen(self._answer, "rb")
+        head = self._reader.read(_FRAME.size)
+        if len(head) < _FRAME.size:
+            return None
+        data = self._reader.read(_FRAME.unpack(head)[0])
         ok, value = pickle.loads(data)
         return value if ok else None
 
@@ -185,13 +201,16 @@ class Judge:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self._reap()
-        if self._answer >= 0:
-            os.close(self._answer)
-            self._answer = -1
 
     def _reap(self) -> None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+        if self._reader is not None:
+            self._reader.close()
+        elif self._answer >= 0:
+            os.close(self._answer)
+        self._reader, self._answer = None, -1
+        if self.pid:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
         self.pid = 0
 
 
@@ -221,17 +240,24 @@ def _serve(history: History, checks: list[str], streamed: list[str],
            inbound: int, outbound: int) -> None:
     status = 0
     try:
-        gc.disable()       # short-lived, and a collection would copy every shared page
-        _close_inherited(keep=(inbound, outbound))
-        answer = pickle.dumps((True, _judge(history, checks, streamed, options, path,
-                                            inbound)), pickle.HIGHEST_PROTOCOL)
-    except BaseException:
-        answer, status = pickle.dumps((False, traceback.format_exc())), 1
-    try:
         with os.fdopen(outbound, "wb") as out:
-            out.write(answer)
+            try:
+                gc.disable()    # short-lived; a collection would copy every shared page
+                _close_inherited(keep=(inbound, outbound))
+                judged = _judge(history, checks, streamed, options, path, inbound,
+                                lambda series: _send(out, (True, series)))
+                _send(out, (True, judged))
+            except BaseException:
+                status = 1
+                _send(out, (False, traceback.format_exc()))
     finally:
         os._exit(status)    # no atexit handlers, no second flush of the parent's buffers
+
+
+def _send(out: Any, message: Any) -> None:
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    out.write(_FRAME.pack(len(data)) + data)
+    out.flush()
 
 
 def _close_inherited(keep: tuple[int, ...]) -> None:
@@ -250,7 +276,9 @@ def _close_inherited(keep: tuple[int, ...]) -> None:
 
 def _judge(history: History, checks: list[str], streamed: list[str],
            options: Mapping[str, Mapping[str, Any]], path: Path | None,
-           inbound: int) -> Judged:
+           inbound: int, charts: Callable[[tuple[int, RunSeries]], None]) -> Judged:
+    """Read every event, then answer the charts' series (``charts``) before finishing
+    the checks and passes: the drawing starts while the rest is made."""
     import numpy  # noqa: F401  (for the charts' binning at the end, while the run goes on)
 
     events = history.events                     # those recorded before the fork
@@ -286,9 +314,10 @@ def _judge(history: History, checks: list[str], streamed: list[str],
             piece = pickle.loads(frames.read(size))
             feed(piece, start)
             start += len(piece)
+    charts((start, recorder.series(recorder.end())))
     verdicts = {name: stream.finish() for name, stream in streams.items()}
     passes = Passes(tally=tally.result(), loss=verdicts.get("no_loss") or loss.finish(),
                     queues=None if latency is None else latency.result(config),
                     classes=classes.result())
     return Judged(checks=verdicts, passes=passes, digest=writer.close(), events=start,
-                  tables=tables.result(), series=recorder.series(recorder.end()))
+                  tables=tables.result())

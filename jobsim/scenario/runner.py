@@ -214,13 +214,14 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
         phase("checking")
     judged, saving = None, None
     try:
-        if judge is not None:       # the judge read the history as it was recorded
-            judged = judge.result()
+        series = None if judge is None else judge.series()   # the judge read it all
         if charts is not None:
-            if judged is not None:
-                charts.draw_series(history, judged.series)
+            if series is not None:
+                charts.draw_series(history, series)
             else:
                 charts.draw(history)
+        if judge is not None:
+            judged = judge.result()
         if judge is not None and judged is not None:
             own = run_checks(history, [n for n in scenario.checks if n not in judge.streamed],
                              scenario.check_options)
