@@ -45,7 +45,7 @@ from jobsim.report.job_sets import JobSet, Tables
 from jobsim.report.metrics import Passes, Tally
 from jobsim.report.timeseries import Recorder, RunSeries
 
-JUDGE_EVENTS = 20_000     # a history this long forks a judge; a shorter one is read after
+JUDGE_EVENTS = 100_000    # a history this long forks a judge; a shorter one is read after
 _FRAME = struct.Struct("<Q")   # a frame: its length, then the pickled events (0: the end)
 _PIPE_BYTES = 1 << 20          # a slice's frame fits the pipe whole where Linux allows it
 
