@@ -190,11 +190,17 @@ def _feeder(history: History, feed: int) -> None:
 
 
 def _send_series(history: History, feed: int) -> None:
-    """Bin ``history`` and write the series (or why it could not be made) to ``feed``."""
+    """Record ``history``'s series and write the recorder (or why it could not be made)
+    to ``feed``; the helper bins them."""
     from jobsim.report import timeseries
 
     try:
-        payload = pickle.dumps((True, timeseries.build(history)), pickle.HIGHEST_PROTOCOL)
+        # Recorded here, binned by the helper: it has numpy loaded already (matplotlib's),
+        # and importing it here would come before every chart.
+        recorder = timeseries.Recorder(filing=False)
+        recorder.feed(history.events)
+        payload = pickle.dumps((True, (recorder, timeseries.end_time(history))),
+                               pickle.HIGHEST_PROTOCOL)
     except Exception:
         payload = pickle.dumps((False, traceback.format_exc()))
     _write_all(feed, payload)
@@ -220,9 +226,10 @@ def _helper(feed: int, results: int, processes: int, queues: int) -> None:
         data = _read_all(feed)
         if not data:                        # the run failed: nothing to draw
             os._exit(0)
-        ok, series = pickle.loads(data)
+        ok, sent = pickle.loads(data)
         if not ok:
-            raise RuntimeError(f"binning the history failed:\n{series}")
+            raise RuntimeError(f"binning the history failed:\n{sent}")
+        series = sent if not isinstance(sent, tuple) else sent[0].series(sent[1])
         charts = _draw_shared(series, processes, results)
         answer = pickle.dumps((True, (charts, fault_lines(series))))
     except BaseException:

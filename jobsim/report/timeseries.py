@@ -95,7 +95,10 @@ class Recorder:
     each time in its bin in one vectorised step (``int(t / width)`` as numpy computes
     it: the same IEEE product and truncation, so the same bin)."""
 
-    def __init__(self) -> None:
+    _WORKING = ("job_state", "job_queue", "since", "copies", "once_keys", "job_cls")
+
+    def __init__(self, filing: bool = True) -> None:
+        self.filing = filing    # False: no numpy until ``series`` (the chart helper's)
         self.config: dict[str, Any] = {}
         self.state_moves: dict[str, tuple[list[float], list[float]]] = {
             s: ([], []) for s in STATES}                   # (times in, times out)
@@ -127,9 +130,16 @@ class Recorder:
         yield from self.pulls.values()
         yield from self.counts.values()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``series`` reads: the per-job working state of ``feed`` stays behind
+        (a recorder sent to the chart helper is binned there, not fed)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._WORKING}
+
     def _file(self) -> None:
         """Move each column's new values into a numpy piece, so that ``series`` has
         little left to convert when the run ends (the judge files after each slice)."""
+        if not self.filing:
+            return
         import numpy as np
 
         for column in self._columns():

@@ -122,11 +122,11 @@ def test_a_failure_binning_the_history_surfaces(tmp_path: Path, history: History
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from jobsim.report import timeseries
 
-    def broken(_history: History) -> None:
+    def broken(_recorder: object, _events: object) -> None:
         raise ValueError("no bins")
 
     charts = ChartDrawer()
-    monkeypatch.setattr(timeseries, "build", broken)    # the feeder forks after this
+    monkeypatch.setattr(timeseries.Recorder, "feed", broken)   # the feeder forks after this
     charts.draw(history)
     with pytest.raises(RuntimeError, match=r"(?s)binning the history.*ValueError: no bins"):
         charts.result()
