@@ -268,19 +268,11 @@ class Service:
                                                     deadline))
             if self.outage is not None:
                 return (yield from self._execute(job, op, key, effect, once, deadline))
-            # _execute without an outage, inlined: a call is on most jobs' path, and a
-            # generator layer costs its creation and a hop at every resume
-            env = self.sim.env
-            latency = self.latency(self._rng) + self.extra_latency
-            fails = self.error_rate > 0.0 and self._faults.random() < self.error_rate
-            if deadline is not None and env.now + latency > deadline:
-                yield env.timeout(max(0.0, deadline - env.now))
-                return self._timed_out(job, op, key, effect, once)
-            yield env.timeout(latency)
-            if fails:
-                self.errors += 1
-                raise ServiceError(f"{self.name}: 500 on {op}")
-            return self._succeed(job, op, key, effect, once)
+            # _execute without an outage, in this generator: a call is on most jobs'
+            # path, and a generator layer costs its creation and a hop at every resume
+            wait, timed_out, fails = self._draw(deadline)
+            yield self.sim.env.timeout(wait)
+            return self._settle(timed_out, fails, job, op, key, effect, once)
         finally:
             self.in_flight -= 1
             if holds_slot:
@@ -350,8 +342,7 @@ class Service:
     def _execute(
         self, job: Any, op: str, key: str | None, effect: bool, once: bool, deadline: float | None
     ) -> Generator[simpy.Event, Any, Response]:
-        """The call's work on the server (``_call`` inlines the no-outage case: keep the
-        two alike)."""
+        """The call's work on the server (``_call`` does the no-outage case itself)."""
         env = self.sim.env
         if self.outage == "hang":
             yield env.event()  # never fires: only an interrupt ends this call
@@ -361,12 +352,25 @@ class Service:
                 wait = min(wait, max(0.0, deadline - env.now))
             yield env.timeout(wait)
             return self._timed_out(job, op, key, effect, once)
+        wait, timed_out, fails = self._draw(deadline)
+        yield env.timeout(wait)
+        return self._settle(timed_out, fails, job, op, key, effect, once)
+
+    def _draw(self, deadline: float | None) -> tuple[float, bool, bool]:
+        """How long the call takes, whether the client's deadline cuts it short, and
+        whether it fails: the latency is drawn before the failure, always both."""
         latency = self.latency(self._rng) + self.extra_latency
         fails = self.error_rate > 0.0 and self._faults.random() < self.error_rate
-        if deadline is not None and env.now + latency > deadline:
-            yield env.timeout(max(0.0, deadline - env.now))
+        now = self.sim.env.now
+        if deadline is not None and now + latency > deadline:
+            return max(0.0, deadline - now), True, fails
+        return latency, False, fails
+
+    def _settle(self, timed_out: bool, fails: bool, job: Any, op: str, key: str | None,
+                effect: bool, once: bool) -> Response:
+        """The call's outcome once its wait is over."""
+        if timed_out:
             return self._timed_out(job, op, key, effect, once)
-        yield env.timeout(latency)
         if fails:
             self.errors += 1
             raise ServiceError(f"{self.name}: 500 on {op}")
