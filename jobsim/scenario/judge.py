@@ -99,9 +99,10 @@ class Judging:
 class Judge:
     """The parent's handle on one forked judge."""
 
-    def __init__(self, pid: int, sent: int, streamed: list[str], inbound: int,
+    def __init__(self, pid: int, history: History, streamed: list[str], inbound: int,
                  outbound: int) -> None:
-        self.pid, self.sent, self.streamed = pid, sent, streamed
+        self.pid, self.history, self.streamed = pid, history, streamed
+        self.sent = len(history.events)      # the judge has these from the fork
         self._answer = outbound
         self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=_write_frames, args=(inbound, self._frames),
@@ -109,7 +110,6 @@ class Judge:
         self._writer.start()
         self._done = False
         self._reader: Any = None
-        self.history: History | None = None
 
     @classmethod
     def fork(cls, history: History, checks: list[str],
@@ -133,13 +133,11 @@ class Judge:
             _serve(history, checks, streamed, options, path, in_read, out_write)
         os.close(in_read)
         os.close(out_write)
-        judge = cls(pid, len(history.events), streamed, in_write, out_read)
-        judge.history = history
-        return judge
+        return cls(pid, history, streamed, in_write, out_read)
 
     def send(self, last: bool = False) -> None:
         """The events recorded since the last call (``last``: and the end)."""
-        if self._done or self.history is None:
+        if self._done:
             return
         events = self.history.events
         if len(events) > self.sent:
@@ -159,8 +157,7 @@ class Judge:
         (before it finishes the checks); None if it failed or read a different number
         of events than were recorded."""
         message = self._message()
-        if message is None or self.history is None or \
-                message[0] != len(self.history.events):
+        if message is None or message[0] != len(self.history.events):
             return None
         return message[1]  # type: ignore[no-any-return]
 
@@ -168,8 +165,7 @@ class Judge:
         """The judge's answer (after ``series``); None if it failed or read a different
         number of events than were recorded."""
         answer = self.answer()
-        if answer is None or self.history is None or \
-                answer.events != len(self.history.events):
+        if answer is None or answer.events != len(self.history.events):
             return None
         return answer
 
