@@ -470,8 +470,11 @@ def _perturbed_fault(draw: Draw, fault: Mapping[str, Any], horizon: float,
 
 
 def _scale_entry(entry: Mapping[str, Any], factor: float) -> dict[str, Any]:
-    """As ``WorkloadEntry.scaled``: counts rounded half up (at least 1), rates scaled."""
+    """As ``WorkloadEntry.scaled``: counts rounded half up (at least 1), rates scaled,
+    an entry declared ``scale: false`` left as it is."""
     out = dict(entry)
+    if out.get("scale") is False:
+        return out
     for key in ("count", "burst", "fanout"):
         if key in out:
             out[key] = max(1, int(out[key] * factor + 0.5))

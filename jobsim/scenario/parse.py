@@ -68,6 +68,7 @@ ENTRY_KEYS = (
     "backoff",
     "jitter",
     "effect",
+    "scale",
 )
 FAULT_KEYS = ("type", "start", "duration", "target")  # any other key is a fault parameter
 EXPECT_KEYS = ("metric", "min", "max", "equals")
@@ -206,6 +207,7 @@ class _Context:
             backoff=f.optional(data, "backoff", where, f.string, None),
             jitter=f.optional(data, "jitter", where, f.number(minimum=0, below=1), None),
             effect=f.optional(data, "effect", where, parse_checks.effect, None),
+            scales=f.optional(data, "scale", where, f.boolean, True),
         )
 
     def timing(self, data: dict[str, Any], where: Where, kind: str) -> dict[str, Any]:

@@ -146,8 +146,11 @@ class WorkloadEntry:
     backoff: str | None = None  # a jobsim.backoff policy spec, checked by the runner
     jitter: float | None = None
     effect: str | None = None  # the effect key each job owes exactly once ({0}: its first arg)
+    scales: bool = True  # False (``scale: false``): --scale leaves this entry as declared
 
     def scaled(self, factor: float) -> WorkloadEntry:
+        if not self.scales:
+            return self
         if self.rate is not None:
             return dataclasses.replace(self, rate=self.rate * factor)
         assert self.count is not None

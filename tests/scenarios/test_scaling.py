@@ -1,6 +1,7 @@
 """``scale: {threads: true}``: --scale multiplies the worker threads with the load, so an
 overload story (black_friday) keeps its backlog at a small scale; a scenario without it
-keeps its threads; a fault target that scaling removes is refused before any run."""
+keeps its threads; a fault target that scaling removes is refused before any run. A
+workload entry declared ``scale: false`` keeps its size (deploy_storm's long jobs)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from click.testing import CliRunner
 
 from jobsim.cli import main
 from jobsim.scenario import ScenarioError
-from jobsim.scenario.runner import load, run_scenario
+from jobsim.scenario.runner import load, run_scenario, scenarios_dir
 from jobsim.scenario.scaling import thread_split
+from jobsim.strategies import _scale_entry
 
 from ._black_friday import fixed_threads
 
@@ -130,3 +132,65 @@ def test_the_schema_has_the_key() -> None:
     schema = json.loads(result.stdout)
     assert schema["properties"]["scale"]["properties"] == {"threads": {"type": "boolean"}}
     assert schema["properties"]["scale"]["additionalProperties"] is False
+
+
+KEPT = """\
+description: Long jobs that keep their rate beside a load that scales.
+duration: 10m
+system: {processes: 2, concurrency: 5}
+workload:
+  - {job: SyntheticJob, rate: 0.5/s, scale: false}
+  - {job: SyntheticJob, count: 1000, spread: 5m}
+  - {job: SyntheticJob, burst: 40, at: 1m, scale: true}
+variants:
+  more:
+    workload:
+      - {job: SyntheticJob, count: 200, scale: false}
+      - {job: SyntheticJob, rate: 2/s}
+"""
+
+
+def test_an_entry_declared_scale_false_keeps_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "kept.yaml"
+    path.write_text(KEPT)
+    base = load(path)
+    scaled = base.scaled(0.05)
+    assert scaled.workload[0].rate == 0.5                     # kept
+    assert [e.count for e in scaled.workload[1:]] == [50, 2]  # scaled, as without the key
+    more = scaled.variants["more"]
+    assert (more.workload[0].count, more.workload[1].rate) == (200, pytest.approx(0.1))
+    assert base.scaled(3).workload[0].rate == 0.5             # up as well as down
+    # the strategy that scales documents treats the key the same way
+    assert _scale_entry({"job": "J", "rate": "0.5/s", "scale": False}, 0.05)["rate"] == "0.5/s"
+    assert _scale_entry({"job": "J", "rate": "0.5/s"}, 0.05)["rate"] == "0.025/s"
+
+
+def test_scale_in_an_entry_must_be_a_boolean(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(KEPT.replace("scale: false}", "scale: no_thanks}", 1))
+    result = CliRunner().invoke(main, ["simulate", str(path), "--quiet", "--out",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert f"{path}:5:" in result.output
+    assert "workload[0].scale: expected true or false, got 'no_thanks'" in result.output
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4, 7, 9])
+@pytest.mark.parametrize("variant", [None, "basic_fetch"])
+def test_deploy_storm_keeps_its_story_at_five_per_cent(seed: int, variant: str | None) -> None:
+    """Its long jobs keep their rate (scale: false), so every deploy finds some in flight;
+    these seeds lost the story when they scaled with the load (negative control below)."""
+    result = run_scenario("deploy_storm", variant=variant, scale=0.05, seed=seed)
+    assert result.verdict == ("REPRODUCED" if variant else "PASS"), \
+        result.metrics["expectations"]
+
+
+def test_deploy_storm_without_it_has_nothing_to_recover(tmp_path: Path) -> None:
+    """Negative control: the same file with the long jobs scaled with the load."""
+    text = (scenarios_dir() / "deploy_storm.yaml").read_text()
+    assert "scale: false" in text
+    path = tmp_path / "scaled_long_jobs.yaml"
+    path.write_text(text.replace(" scale: false,", ""))
+    result = run_scenario(path, scale=0.05, seed=3)
+    assert result.metrics["checks"]["no_loss"]["stats"]["recovered"] == 0
+    assert result.verdict == "FAIL"

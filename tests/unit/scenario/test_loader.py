@@ -342,8 +342,8 @@ BAD_FILES = [
     (
         "unknown_entry_key.yaml",
         "workload[0].qeue: unknown key 'qeue' (did you mean 'queue'?); valid keys: args, at, "
-        "backoff, burst, count, effect, end, fanout, jitter, job, queue, rate, retry, spread, "
-        "start",
+        "backoff, burst, count, effect, end, fanout, jitter, job, queue, rate, retry, scale, "
+        "spread, start",
     ),
     (
         "unknown_service_key.yaml",
