@@ -37,6 +37,7 @@ from jobsim.scenario import build
 from jobsim.scenario.durations import parse_duration, parse_rate
 from jobsim.scenario.jobs import base_library
 from jobsim.scenario.loader import apply_variant, deep_merge, load_document, read_document, resolve
+from jobsim.scenario.scaling import thread_split
 from jobsim.scenario.schema import Scenario
 from jobsim.shop import PLUGIN as SHOP
 
@@ -430,30 +431,79 @@ def scenario_document(name: str, variant: str | None = None,
     return {k: v for k, v in raw.items() if k != "variants"}
 
 
-@st.composite
-def scenario_perturbations(draw: Draw, name: str, *, variant: str | None = None,
+def scenario_perturbations(name: str, *, variant: str | None = None,
                            scales: Sequence[float] = (0.01, 0.02, 0.03, 0.05),
-                           max_shift: int = 600, search_dir: Path | None = None) -> Doc:
+                           max_shift: int = 600, search_dir: Path | None = None
+                           ) -> st.SearchStrategy[Doc]:
     """A built-in scenario with its seed, fault timings and scale perturbed.
 
     Each fault's start moves by up to ``max_shift`` seconds (clamped to the run) and its
-    window is scaled by 1/4 to 2; workload counts and rates are multiplied by a scale
-    from ``scales`` (so the YAML replays as is, without ``--scale``). Shrinks toward
-    the original timings, the smallest scale and seed 0. Variants are dropped (pass
-    ``variant`` to perturb one instead of the base story).
+    window is scaled by 1/4 to 2; the document is scaled by a factor from ``scales`` as
+    ``--scale`` scales it (counts and rates, except entries declared ``scale: false``;
+    with ``scale: {threads: true}`` the worker threads too), written out so the YAML
+    replays as is, without ``--scale``. Shrinks toward the original timings, the
+    smallest scale and seed 0. Variants are dropped (pass ``variant`` to perturb one
+    instead of the base story).
 
     >>> scenario_perturbations("black_friday").example()["seed"]   # doctest: +SKIP
     1234
     """
+    from jobsim.scenario.runner import load, scenarios_dir
+
     doc = scenario_document(name, variant, search_dir)
+    scenario = load(resolve(name, search_dir or scenarios_dir()), variant)
+    usable = [scale for scale in scales if _keeps_targets(scenario, scale)]
+    if not usable:
+        raise ValueError(
+            f"scenario_perturbations({name!r}): no scale in {tuple(scales)} keeps every "
+            f"process its faults target once scale: {{threads: true}} shrinks its "
+            f"{scenario.system.processes} processes; pass larger scales")
+    threads = (scenario.system.processes, scenario.system.concurrency)
+    return _perturbed(doc, threads if scenario.scaling.threads else None, usable, max_shift)
+
+
+def _keeps_targets(scenario: Scenario, scale: float) -> bool:
+    """Whether every reference still resolves at ``scale`` (a fault's process target
+    is gone when scaled threads leave fewer processes)."""
+    from jobsim.scenario.errors import ScenarioError
+    from jobsim.scenario.references import require_references
+
+    try:
+        require_references(scenario.scaled(scale))
+    except ScenarioError:
+        return False
+    return True
+
+
+@st.composite
+def _perturbed(draw: Draw, doc: Doc, threads: tuple[int, int] | None,
+               scales: Sequence[float], max_shift: int) -> Doc:
+    doc = copy.deepcopy(doc)
     scale = draw(st.sampled_from(list(scales)))
     doc["seed"] = draw(st.integers(0, 2**16))
     doc["workload"] = [_scale_entry(e, scale) for e in doc["workload"]]
+    if threads is not None:
+        _scale_threads(doc, thread_split(*threads, scale))
     duration = parse_duration(doc["duration"])
     horizon = duration + parse_duration(doc.get("drain", 0))
     doc["faults"] = [draw(_perturbed_fault(f, horizon, max_shift)) for f in
                      doc.get("faults") or []]
     return doc
+
+
+def _scale_threads(doc: Doc, split: tuple[int, int]) -> None:
+    """Write the scaled threads into the document's own keys: ``system.processes`` and
+    the concurrency where the document gives it (``celery.worker_concurrency`` under
+    Celery, else ``system.concurrency``, which overrides a sidekiq.yml's)."""
+    processes, concurrency = split
+    system = dict(doc.get("system") or {})
+    system["processes"] = processes
+    celery = system.get("celery")
+    if isinstance(celery, Mapping) and "worker_concurrency" in celery:
+        system["celery"] = {**celery, "worker_concurrency": concurrency}
+    else:
+        system["concurrency"] = concurrency
+    doc["system"] = system
 
 
 @st.composite

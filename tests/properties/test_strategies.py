@@ -3,9 +3,11 @@ the simplest run (the promise that makes a failing example readable)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from jobsim import backoff
 from jobsim import strategies as js
 from jobsim.chaos.faults import FAULTS, build_fault
 from jobsim.scenario import parse_duration
+from jobsim.scenario.runner import load
 from jobsim.shop import PLUGIN as SHOP
 from jobsim.world.synthetic import BUILTIN_JOBS
 
@@ -98,3 +101,55 @@ def test_perturbations_keep_the_story(name: str) -> None:
 
 def _scaled(n: int, factor: float) -> int:
     return max(1, int(n * factor + 0.5))
+
+
+@pytest.mark.parametrize("name", ["black_friday", "rq_abandoned", "duplicate_emails"])
+def test_a_perturbed_scale_is_the_scale_the_cli_would_run(name: str) -> None:
+    """The drawn document runs the threads ``--scale`` gives the scenario: scaled with
+    the load where it declares ``scale: {threads: true}`` (an overload story keeps its
+    backlog), as declared where it does not (the negative control)."""
+    original = load(name)
+
+    @budget(5)
+    @given(js.scenario_perturbations(name))
+    def perturbed(doc: dict[str, Any]) -> None:
+        scenario = js.validate(doc)
+        first = doc["workload"][0]
+        declared = js.scenario_document(name)["workload"][0]
+        key = next(k for k in ("count", "burst", "fanout", "rate") if k in declared)
+        scale = next(s for s in (0.01, 0.02, 0.03, 0.05)
+                     if key == "rate" or _scaled(declared[key], s) == first[key])
+        cli = original.scaled(scale).system
+        assert (scenario.system.processes, scenario.system.concurrency) == (
+            cli.processes, cli.concurrency)
+
+    perturbed()
+    assert load(name).scaling.threads is (name != "duplicate_emails")
+
+
+CRASH_P3 = {
+    "name": "crash_p3", "description": "a crash on the last of four processes",
+    "duration": "10m", "scale": {"threads": True},
+    "system": {"processes": 4, "concurrency": 10},
+    "workload": [{"job": "SyntheticJob", "rate": "1/s"}],
+    "faults": [{"type": "worker_crash", "target": "p3", "start": "1m"}],
+}
+
+
+def test_perturbed_scales_keep_the_processes_faults_target(tmp_path: Path) -> None:
+    """A scale whose thread split drops p3 is never drawn (the CLI refuses it); when
+    none is left, the error says what to pass."""
+    path = tmp_path / "crash_p3.yaml"
+    path.write_text(yaml.safe_dump(CRASH_P3))
+    seen = set()
+
+    @budget(5)
+    @given(js.scenario_perturbations(str(path), scales=(0.05, 0.1, 0.5)))
+    def perturbed(doc: dict[str, Any]) -> None:
+        js.validate(doc)
+        seen.add(doc["system"]["processes"])
+
+    perturbed()
+    assert seen <= {4}             # 0.05 gives 2 processes: never drawn
+    with pytest.raises(ValueError, match=r"no scale in \(0.01, 0.05\) keeps every process"):
+        js.scenario_perturbations(str(path), scales=(0.01, 0.05))
