@@ -21,6 +21,16 @@ never share a key, and ``close`` deletes only the run's own keys and its lock, s
 whatever else the database holds is left alone. The prefix never reaches the history
 (queue names are stored without it), so digests match the memory broker's.
 
+Queue lengths are remembered. The run owns its prefix, and every write to a queue list
+goes through this class, so once a queue's length has been read (LLEN) or seen to be 0
+(a pop that found nothing), each push, pop and removal keeps it exact here (``_sizes``).
+A size read of a known queue is then answered without a command, and a pop of a queue
+known to be empty returns None without one: the same answers the server would give, so
+the same history, with fewer round trips (a weighted fetch read three lengths before
+every pop; a thread that finished just after the queue emptied popped nothing).
+Replacing the keyspace (``restore``, ``flush``) and any command that failed on the
+connection (it may or may not have run) forget every length.
+
 Every job is stored as its canonical JSON, so LREM/ZREM match any equal-spelled payload.
 Expiry is a timestamp compared with the caller's ``now``: never a Redis TTL, never a
 blocking command, so a run gives the same history on every broker. Needs Redis >= 6.2
@@ -64,10 +74,11 @@ def _guard(fn: _F) -> _F:
     """Turn connection failures into BrokerError: the job system only knows that one."""
 
     @functools.wraps(fn)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
+    def guarded(self: RedisBroker, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return fn(self, *args, **kwargs)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            self._sizes.clear()     # a write may or may not have landed
             raise BrokerError(f"redis: {exc}") from exc
 
     return guarded  # type: ignore[return-value]
@@ -139,6 +150,7 @@ class RedisBroker:
         # Names already SADDed into ``queues``/``privates`` since the keyspace was last
         # replaced: saves one command on every push and fetch.
         self._known: set[str] = set()
+        self._sizes: dict[str, int] = {}   # queue -> its length, where known (module doc)
         self.queue_writes = 0      # counted here, not in Redis: see base.Broker
         # The embedded client's hot path (``InProcessConnection.answer``): push, pop,
         # fetch, ack and size reads hand fakeredis's command step their fields as bytes,
@@ -193,6 +205,9 @@ class RedisBroker:
         for start in range(0, len(values), _BULK_CHUNK):
             command(self._q(queue), *values[start:start + _BULK_CHUNK])
         pipe.execute()
+        known = self._sizes.get(queue)
+        if known is not None:
+            self._sizes[queue] = known + len(values)
 
     def push(self, queue: str, payload: Payload) -> None:
         if f"{_QUEUES}\0{queue}" in self._known:
@@ -201,6 +216,9 @@ class RedisBroker:
                 self._answer([b"LPUSH", self._qb(queue), canonical_bytes(payload)])
             else:
                 self.client.lpush(self._q(queue), canonical(payload))
+            known = self._sizes.get(queue)
+            if known is not None:
+                self._sizes[queue] = known + 1
         else:
             self._push(queue, [canonical(payload)], front=False)
 
@@ -212,31 +230,57 @@ class RedisBroker:
         self._push(queue, [canonical(payload)], front=True)
 
     def pop(self, queue: str) -> Payload | None:
+        known = self._sizes.get(queue)
+        if known == 0:
+            return None
         if self._answer is not None:
             raw = self._answer([b"RPOP", self._qb(queue)])
         else:
             raw = self.client.rpop(self._q(queue))
-        return None if raw is None else _load(raw)
+        return self._popped(queue, known, raw)
+
+    def _popped(self, queue: str, known: int | None, raw: Any) -> Payload | None:
+        """A pop's answer, and the queue's length it tells."""
+        if raw is None:
+            self._sizes[queue] = 0
+            return None
+        if known is not None:
+            self._sizes[queue] = known - 1
+        return _load(raw)
 
     def queue_size(self, queue: str) -> int:
+        known = self._sizes.get(queue)
+        if known is not None:
+            return known
         if self._answer is not None:
-            return int(self._answer([b"LLEN", self._qb(queue)]))
-        return int(self.client.llen(self._q(queue)))
+            size = int(self._answer([b"LLEN", self._qb(queue)]))
+        else:
+            size = int(self.client.llen(self._q(queue)))
+        self._sizes[queue] = size
+        return size
 
     def queue_sizes(self, queues: Sequence[str]) -> list[int]:
         """One pipelined LLEN per queue: one round trip (not atomic, nor need it be:
         the simulation is the only client and runs one command at a time). One queue:
         a plain LLEN, the same round trip without a pipeline's own cost. Embedded:
-        one LLEN after another, as the pipeline would run them, on the hot path."""
+        one LLEN after another, as the pipeline would run them, on the hot path. Lengths
+        already known are not asked (module doc)."""
+        sizes = self._sizes
+        known = [sizes.get(queue) for queue in queues]
+        if None not in known:
+            return known  # type: ignore[return-value]
         if self._answer is not None:
             answer = self._answer
-            return [int(answer([b"LLEN", self._qb(queue)])) for queue in queues]
-        if len(queues) == 1:
-            return [int(self.client.llen(self._q(queues[0])))]
-        pipe = self.client.pipeline(transaction=False)
-        for queue in queues:
-            pipe.llen(self._q(queue))
-        return [int(n) for n in pipe.execute()]
+            found = [int(answer([b"LLEN", self._qb(queue)])) for queue in queues]
+        elif len(queues) == 1:
+            found = [int(self.client.llen(self._q(queues[0])))]
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for queue in queues:
+                pipe.llen(self._q(queue))
+            found = [int(n) for n in pipe.execute()]
+        sizes.update(zip(queues, found, strict=True))
+        return found
 
     def queue_names(self) -> list[str]:
         return self._nonempty(_QUEUES, self._q)
@@ -249,7 +293,10 @@ class RedisBroker:
         for raw in self.client.lrange(self._q(queue), 0, -1):
             payload = _load(raw)
             if payload.get("jid") == jid:
-                self.client.lrem(self._q(queue), 1, raw)
+                removed = int(self.client.lrem(self._q(queue), 1, raw))
+                known = self._sizes.get(queue)
+                if known is not None:
+                    self._sizes[queue] = known - removed
                 return payload
         return None
 
@@ -258,6 +305,9 @@ class RedisBroker:
         return f"{self.prefix}private:{worker}"
 
     def pop_to_private(self, queue: str, worker: str) -> Payload | None:
+        known = self._sizes.get(queue)
+        if known == 0:
+            return None
         marker = f"{_PRIVATES}\0{worker}"
         if marker not in self._known:
             self.client.sadd(self._k(_PRIVATES), worker)
@@ -267,7 +317,7 @@ class RedisBroker:
                                 b"RIGHT", b"LEFT"])
         else:
             raw = self.client.lmove(self._q(queue), self._p(worker), "RIGHT", "LEFT")
-        return None if raw is None else _load(raw)
+        return self._popped(queue, known, raw)
 
     def ack(self, worker: str, payload: Payload) -> bool:
         # The tail holds the oldest fetch: a negative count removes the oldest copy.
@@ -454,6 +504,7 @@ class RedisBroker:
                 pipe.hset(key, mapping=value)
         pipe.execute()
         self._known.clear()
+        self._sizes.clear()
 
     def close(self) -> None:
         """End the run: delete its keys and its lock, disconnect. Nothing else is
@@ -471,3 +522,4 @@ class RedisBroker:
         for start in range(0, len(keys), _BULK_CHUNK):
             self.client.delete(*keys[start:start + _BULK_CHUNK])
         self._known.clear()
+        self._sizes.clear()

@@ -19,6 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    invariant,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -94,6 +95,16 @@ class BrokerMachine(RuleBasedStateMachine):
             assert result == results[0], (
                 f"{broker.name}.{op}{args!r} -> {result}, memory -> {results[0]}"
             )
+
+    @invariant()
+    def remembered_lengths_are_the_servers(self) -> None:
+        """A Redis broker answers size reads and empty pops from the lengths it keeps
+        (broker/redis.py): each must be the server's own LLEN at every step."""
+        for broker in self.brokers[1:]:
+            if isinstance(broker, RedisBroker):
+                for queue, size in broker._sizes.items():
+                    server = broker.client.llen(broker._q(queue))
+                    assert size == server, f"{broker.name}: {queue} kept {size}, LLEN {server}"
 
     # ---- failover -------------------------------------------------------------------
     @rule()
@@ -300,6 +311,37 @@ def test_real_redis_matches_memory(machine: type[BrokerMachine], real_redis: Red
         return machine([RedisBroker(), real_redis])
 
     _run(factory)
+
+
+class _ForgetsPops(RedisBroker):
+    """A planted bug: a pop that took a job leaves the remembered length as it was."""
+
+    def _popped(self, queue: str, known: int | None, raw: Any) -> Any:
+        return super()._popped(queue, None, raw)
+
+
+def test_a_remembered_length_that_drifts_is_caught() -> None:
+    """Negative control: the invariant (or the answers compared) finds the drift."""
+    with pytest.raises(AssertionError):
+        _run(lambda: QueueRules([_ForgetsPops()]))
+
+
+def test_size_reads_and_empty_pops_of_known_queues_send_no_command() -> None:
+    broker = RedisBroker()
+    connection = broker.client.connection
+    broker.push("default", {"jid": "a"})
+    assert broker.queue_sizes(["default", "low"]) == [1, 0]      # read once (LLEN x 2)
+    sent = connection.handed
+    assert broker.queue_sizes(["default", "low"]) == [1, 0]
+    assert broker.queue_size("low") == 0
+    assert broker.pop("low") is None
+    assert broker.pop_to_private("low", "p0") is None
+    assert connection.handed == sent                             # answered here
+    assert broker.pop("default") == {"jid": "a"}                 # one RPOP
+    assert broker.queue_size("default") == 0
+    assert connection.handed == sent + 1
+    broker.restore(broker.snapshot())                            # forgets every length
+    assert broker._sizes == {}
 
 
 # ---- direct tests, every broker ---------------------------------------------------------
