@@ -41,6 +41,7 @@ SYSTEM_KEYS = (
     "max_retries",
     "safeguards",
     "sidekiq_yml",
+    "sidekiq_env",
     *FLAVOR_KEYS,
 )
 WORLD_KEYS = ("services", "database", "pools", "tables")
@@ -67,8 +68,14 @@ def read_system(value: Any, where: Where) -> SystemConfig:
     """The ``system`` section; ``sidekiq_yml`` supplies defaults the section overrides."""
     data = f.mapping(value, where, SYSTEM_KEYS)
     path = f.optional(data, "sidekiq_yml", where, f.string, None)
+    environment = f.optional(data, "sidekiq_env", where, f.name, None)
+    if environment is not None and path is None:
+        raise where.key("sidekiq_env").error(
+            "names the environment section of a sidekiq.yml to apply; give "
+            "system.sidekiq_yml too")
     if path is not None:
-        from_file = attempt(lambda: sidekiq_yml.load(path, where.key("sidekiq_yml")), {})
+        env = environment or sidekiq_yml.DEFAULT_ENVIRONMENT
+        from_file = attempt(lambda: sidekiq_yml.load(path, where.key("sidekiq_yml"), env), {})
         data = {**from_file, **{k: v for k, v in data.items() if v is not None}}
     base = SystemConfig()
     queues, mode = read_queues(data.get("queues"), where.key("queues"))

@@ -7,14 +7,19 @@ scenario's ``system`` section override the file's.
 How Sidekiq reads the file (sidekiq 7.x, ``lib/sidekiq/cli.rb`` ``parse_config`` and
 ``lib/sidekiq/capsule.rb`` ``queues=``): the text goes through ERB, then YAML; keys are
 deep-symbolized, so ``:concurrency:`` and ``concurrency:`` mean the same; the section
-named after the environment is merged over the top level; ``:strict:`` is dropped. A
-queue is ``name``, ``"name,weight"`` or ``[name, weight]``; every weight 0 (or absent)
-checks the queues in strict order, every weight 1 picks one at random, anything else is
-weighted.
+named after the environment is merged over the top level (one level deep: its keys
+replace the top level's); ``:strict:`` is dropped. A queue is ``name``,
+``"name,weight"`` or ``[name, weight]``; every weight 0 (or absent) checks the queues in
+strict order, every weight 1 picks one at random, anything else is weighted.
 
-jobsim reads ERB-free YAML only (it cannot run Ruby): a ``<%`` is refused. It has no
-environment, so environment sections are not applied; like every key it does not model,
-each gets a warning (``SidekiqYmlWarning``) naming it, and the run goes on.
+The environment is Sidekiq's ``-e`` option, else ``APP_ENV``, ``RAILS_ENV`` or
+``RACK_ENV``, else ``development``. jobsim takes it from the scenario
+(``system.sidekiq_env``, default ``development``, Sidekiq's own default) and never from
+the shell, so a scenario runs the same on every machine.
+
+jobsim reads ERB-free YAML only (it cannot run Ruby): a ``<%`` is refused. Every key it
+does not model, and every environment section other than the one applied, gets a
+warning (``SidekiqYmlWarning``) naming it, and the run goes on.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import yaml
 
 from jobsim.scenario import fields as f
 from jobsim.scenario.errors import ScenarioError, Where, show
+from jobsim.scenario.positions import place, scan
 
 # sidekiq.yml key -> (scenario system key, reader of the file's value)
 Reader = Callable[[Any, Where], Any]
 SILENTLY_DROPPED = ("strict",)        # Sidekiq's own parse_config deletes it
+DEFAULT_ENVIRONMENT = "development"   # Sidekiq's when neither -e nor APP_ENV & co is set
 
 
 class SidekiqYmlWarning(UserWarning):
@@ -57,9 +64,10 @@ MAPPING: dict[str, tuple[str, Reader]] = {
 }
 
 
-def load(path: str, where: Where) -> dict[str, Any]:
+def load(path: str, where: Where, environment: str = DEFAULT_ENVIRONMENT) -> dict[str, Any]:
     """The ``system`` keys set by the sidekiq.yml at PATH (relative to the scenario file
-    named by WHERE), in the scenario's spelling; warns once per key not modelled."""
+    named by WHERE), in the scenario's spelling, with the ``environment`` section merged
+    over the top level; warns once per key not modelled."""
     file = _resolve(path, where)
     text = _read(file, where)
     here = Where(str(file))
@@ -69,7 +77,9 @@ def load(path: str, where: Where) -> dict[str, Any]:
                             "plain YAML; render the file first or write the values",
                             line=line, column=1)
     try:
-        data = yaml.safe_load(text)
+        scan(text, str(file))           # the scenario file's depth and alias budgets
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = None if node is None else yaml.SafeLoader("").construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ScenarioError(str(file), "", f"invalid YAML: {getattr(exc, 'problem', exc)}",
@@ -77,9 +87,32 @@ def load(path: str, where: Where) -> dict[str, Any]:
                             column=mark.column + 1 if mark else 0) from None
     if data is None:
         return {}
+    try:
+        return _settings(data, here, environment)
+    except ScenarioError as err:        # FILE:LINE:COL inside the sidekiq.yml itself
+        raise place(err, node) from None
+
+
+def _settings(data: Any, here: Where, environment: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise here.error(f"expected a mapping at the top level, got {show(data)}")
-    return _translate(data, here)
+    sections = [k for k in data if _name(k) == environment]
+    top = _translate({k: v for k, v in data.items() if k not in sections}, here, environment)
+    for key in sections:            # one, unless the file spells it both ways
+        section = data[key]
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise here.key(str(key)).error(
+                f"the {environment!r} environment section must be a mapping of settings, "
+                f"got {show(section)}")
+        top.update(_translate(section, here.key(str(key)), environment))
+    return top
+
+
+def _name(key: Any) -> str:
+    """A key as Sidekiq's deep symbolization sees it: ``:concurrency`` is ``concurrency``."""
+    return str(key).removeprefix(":")
 
 
 def _resolve(path: str, where: Where) -> Path:
@@ -96,23 +129,30 @@ def _read(file: Path, where: Where) -> str:
         raise where.error(f"cannot read {str(file)!r}: {exc}") from None
 
 
-def _translate(data: dict[Any, Any], where: Where) -> dict[str, Any]:
+def _translate(data: dict[Any, Any], where: Where, environment: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for raw_key, value in data.items():
-        key = str(raw_key).removeprefix(":")
+        key = _name(raw_key)
         at = where.key(str(raw_key))
         if key in MAPPING:
             target, read = MAPPING[key]
             out[target] = read(value, at)
         elif key not in SILENTLY_DROPPED:
-            _warn(where.file, str(raw_key), value)
+            _warn(where.file, str(raw_key), value, environment)
     return out
 
 
-def _warn(file: str, key: str, value: Any) -> None:
-    what = ("environment section" if isinstance(value, dict) else "key")
-    warnings.warn(SidekiqYmlWarning(f"{file}: {what} {key!r} is not modelled by jobsim; "
-                                    f"ignored"), stacklevel=3)
+def _warn(file: str, key: str, value: Any, environment: str) -> None:
+    if _name(key) == "capsules":
+        what = ("key ':capsules:' is not modelled by jobsim (only the default capsule's "
+                ":concurrency: and :queues: are read); ignored")
+    elif isinstance(value, dict):
+        what = (f"environment section {key!r} is not applied: the environment is "
+                f"{environment!r} (set system.sidekiq_env: {_name(key)} to apply it "
+                f"instead); ignored")
+    else:
+        what = f"key {key!r} is not modelled by jobsim; ignored"
+    warnings.warn(SidekiqYmlWarning(f"{file}: {what}"), stacklevel=3)
 
 
 def read_queues(value: Any, where: Where) -> list[Any]:

@@ -337,7 +337,7 @@ BAD_FILES = [
         "system.concurency: unknown key 'concurency' (did you mean 'concurrency'?); valid keys: "
         "celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, flavor, "
         "max_retries, poll_interval, processes, queues, rq, safeguards, shutdown_timeout, "
-        "sidekiq_yml",
+        "sidekiq_env, sidekiq_yml",
     ),
     (
         "unknown_entry_key.yaml",

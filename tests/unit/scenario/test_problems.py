@@ -46,7 +46,7 @@ def test_all_problems_sorted_by_line_with_positions(tmp_path: Path) -> None:
         "3:10: system.concurency: unknown key 'concurency' (did you mean 'concurrency'?); "
         "valid keys: celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, "
         "flavor, max_retries, poll_interval, processes, queues, rq, safeguards, "
-        "shutdown_timeout, sidekiq_yml",
+        "shutdown_timeout, sidekiq_env, sidekiq_yml",
         "3:25: system.processes: must be at least 1, got 0",
         "5:6: workload[0].job: unknown job 'SyntheticJb' (did you mean 'SyntheticJob'?); "
         "valid jobs: EmailJob, SyntheticJob",

@@ -84,7 +84,87 @@ def test_every_key_not_modelled_is_named_in_a_warning(tmp_path: Path) -> None:
     assert len(warned) == 3
     assert any("':verbose'" in w for w in warned)
     assert any("':pidfile'" in w for w in warned)
-    assert any("environment section 'production'" in w for w in warned)
+    assert any("environment section 'production' is not applied" in w for w in warned)
+
+
+# Sidekiq's wiki example: per-environment concurrency over shared queues.
+ENVIRONMENTS = """\
+:concurrency: 5
+:queues:
+  - critical
+  - default
+staging:
+  :concurrency: 10
+production:
+  :concurrency: 20
+  :queues:
+    - [critical, 3]
+    - [default, 1]
+development:
+  :timeout: 8
+"""
+
+
+def test_the_development_section_applies_by_default_as_in_sidekiq(tmp_path: Path) -> None:
+    system, warned = loaded(tmp_path, ENVIRONMENTS)
+    assert (system.concurrency, system.shutdown_timeout) == (5, 8.0)
+    assert system.queue_mode == "strict"
+    assert sorted(w.split("section ")[1].split(" ")[0] for w in warned) == [
+        "'production'", "'staging'"]
+    assert all("set system.sidekiq_env:" in w for w in warned)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ("production", (20, 25.0, "weighted")),   # the section's queues replace the top's
+    ("staging", (10, 25.0, "strict")),
+    ("review", (5, 25.0, "strict")),          # no such section: the top level alone
+])
+def test_sidekiq_env_picks_the_section_merged_over_the_top_level(
+        tmp_path: Path, env: str, expected: tuple[int, float, str]) -> None:
+    system, warned = loaded(tmp_path, ENVIRONMENTS, extra=f", sidekiq_env: {env}")
+    assert (system.concurrency, system.shutdown_timeout, system.queue_mode) == expected
+    assert not any(f"section '{env}'" in w for w in warned)
+    assert any("section 'development' is not applied" in w for w in warned)
+
+
+def test_scenario_keys_override_the_applied_section(tmp_path: Path) -> None:
+    system, _ = loaded(tmp_path, ENVIRONMENTS,
+                       extra=", sidekiq_env: production, concurrency: 2")
+    assert system.concurrency == 2
+
+
+@pytest.mark.parametrize(("yml", "extra", "needle"), [
+    ("production: 20\n", ", sidekiq_env: production",
+     "config/sidekiq.yml:1:1: production: the 'production' environment section must be "
+     "a mapping of settings, got 20"),
+    ("production:\n  :concurrency: many\n", ", sidekiq_env: production",
+     "config/sidekiq.yml:2:3: production.:concurrency: expected an integer"),
+    (":timeout: 25\n:max_retries: 3\n:concurrency: ten\n", "",
+     "config/sidekiq.yml:3:1: :concurrency: expected an integer"),   # its own line
+    (":concurrency: 5\n", ", sidekiq_env: [production]", "system.sidekiq_env: expected"),
+])
+def test_a_bad_environment_section_names_file_line_and_key(tmp_path: Path, yml: str,
+                                                           extra: str, needle: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load(write(tmp_path, yml, extra=extra))
+    assert needle in str(err.value)
+
+
+def test_sidekiq_env_without_a_sidekiq_yml_is_refused(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO.replace("sidekiq_yml: config/sidekiq.yml{extra}",
+                                         "sidekiq_env: production").format(queue=""))
+    with pytest.raises(ScenarioError) as err:
+        load(scenario)
+    assert "system.sidekiq_env: names the environment section of a sidekiq.yml" in str(
+        err.value)
+
+
+def test_capsules_are_named_for_what_they_are(tmp_path: Path) -> None:
+    _, warned = loaded(tmp_path, ":capsules:\n  single:\n    :concurrency: 1\n")
+    assert warned == [f"{tmp_path / 'config' / 'sidekiq.yml'}: key ':capsules:' is not "
+                      "modelled by jobsim (only the default capsule's :concurrency: and "
+                      ":queues: are read); ignored"]
 
 
 def test_erb_is_refused_with_one_line_naming_file_and_line(tmp_path: Path) -> None:
