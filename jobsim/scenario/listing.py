@@ -30,8 +30,14 @@ class Entry:
     question: str | None = None       # the story's question
 
     def render(self, width: int = WIDTH) -> str:
-        head = textwrap.wrap(f"{self.name:<{NAME_COLUMN - 1}} {self.summary}", width,
-                             subsequent_indent=" " * NAME_COLUMN, break_on_hyphens=False)
+        indent = " " * NAME_COLUMN
+        if len(self.name) < NAME_COLUMN:
+            head = textwrap.wrap(f"{self.name:<{NAME_COLUMN - 1}} {self.summary}", width,
+                                 subsequent_indent=indent, break_on_hyphens=False)
+        else:       # a name wider than its column gets a line; the story stays in its own
+            head = [self.name, *textwrap.wrap(self.summary, width, initial_indent=indent,
+                                              subsequent_indent=indent,
+                                              break_on_hyphens=False)]
         rows = [("asks", (self.question,) if self.question else ()), ("jobs", self.jobs),
                 ("variants", self.variants)]
         if self.problem:

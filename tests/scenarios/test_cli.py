@@ -101,6 +101,13 @@ def test_list_names_every_builtin_scenario() -> None:
     assert code == 0
     for path in (Path(__file__).parents[2] / "scenarios").glob("*.yaml"):
         assert path.stem in out
+    # Every line keeps to 80 columns, and every story starts in the story column, even
+    # under a name wider than the name column (celery_visibility_timeout).
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "celery_visibility_timeout" in lines              # alone on its line
+    story = lines.index("celery_visibility_timeout") + 1
+    assert lines[story].startswith(" " * 21 + "A campaign")
 
 
 def test_bench_core_json_is_one_object_with_the_core_figures() -> None:
