@@ -17,9 +17,10 @@ The environment is Sidekiq's ``-e`` option, else ``APP_ENV``, ``RAILS_ENV`` or
 (``system.sidekiq_env``, default ``development``, Sidekiq's own default) and never from
 the shell, so a scenario runs the same on every machine.
 
-jobsim reads ERB-free YAML only (it cannot run Ruby): a ``<%`` is refused. Every key it
-does not model, and every environment section other than the one applied, gets a
-warning (``SidekiqYmlWarning``) naming it, and the run goes on.
+jobsim cannot run Ruby: of ERB it reads only the environment reads with a fallback that
+sidekiq.yml files commonly hold, as their fallbacks (``sidekiq_erb``); any other tag is
+refused. Every key it does not model, and every environment section other than the one
+applied, gets a warning (``SidekiqYmlWarning``) naming it, and the run goes on.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from jobsim.scenario import fields as f
+from jobsim.scenario import sidekiq_erb
 from jobsim.scenario.errors import ScenarioError, Where, show
 from jobsim.scenario.positions import place, scan
 
@@ -71,11 +73,9 @@ def load(path: str, where: Where, environment: str = DEFAULT_ENVIRONMENT) -> dic
     file = _resolve(path, where)
     text = _read(file, where)
     here = Where(str(file))
-    if "<%" in text:
-        line = text[: text.index("<%")].count("\n") + 1
-        raise ScenarioError(str(file), "", "ERB (<% ... %>) is not supported: jobsim reads "
-                            "plain YAML; render the file first or write the values",
-                            line=line, column=1)
+    text, notes = sidekiq_erb.render(text, str(file))
+    for note in notes:
+        warnings.warn(SidekiqYmlWarning(note), stacklevel=2)
     try:
         scan(text, str(file))           # the scenario file's depth and alias budgets
         node = yaml.compose(text, Loader=yaml.SafeLoader)

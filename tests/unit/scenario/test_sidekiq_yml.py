@@ -167,11 +167,43 @@ def test_capsules_are_named_for_what_they_are(tmp_path: Path) -> None:
                       ":queues: are read); ignored"]
 
 
-def test_erb_is_refused_with_one_line_naming_file_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("erb", "value"), [
+    ('<%= ENV.fetch("RAILS_MAX_THREADS", 12) %>', 12),
+    ("<%= ENV.fetch('RAILS_MAX_THREADS') { 12 } %>", 12),
+    ("<%= ENV['SIDEKIQ_CONCURRENCY'] || 12 %>", 12),
+    ('<%= Integer(ENV.fetch("SIDEKIQ_CONCURRENCY", "12")) %>', 12),
+    ('<%= (ENV["SIDEKIQ_CONCURRENCY"] || "12").to_i -%>', 12),
+    ('<%= ENV.fetch("SIDEKIQ_CONCURRENCY", 12).to_i %>', 12),
+    ("<%= 12 %><%# threads per process %>", 12),
+])
+def test_erb_reading_the_environment_is_read_as_its_default(
+        tmp_path: Path, erb: str, value: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shell's environment is never read: a run is the same on every machine."""
+    monkeypatch.setenv("RAILS_MAX_THREADS", "99")
+    monkeypatch.setenv("SIDEKIQ_CONCURRENCY", "99")
+    system, warned = loaded(tmp_path, f":timeout: 25\n:concurrency: {erb}\n")
+    assert system.concurrency == value
+    assert len(warned) == 1
+    assert warned[0].startswith(f"{tmp_path / 'config' / 'sidekiq.yml'}:2: ERB <%= ")
+    assert f"read as its default, {value} (jobsim never reads the shell's environment" in \
+        warned[0]
+
+
+@pytest.mark.parametrize(("yml", "position", "what"), [
+    (":timeout: 25\n<% if true %>\n:concurrency: 5\n<% end %>\n", "2:1",
+     "ERB control tag <% if true %>"),
+    (":timeout: 25\n:concurrency: <%= ENV.fetch('X').to_i * 2 %>\n", "2:15",
+     "ERB <%= ENV.fetch('X').to_i * 2 %>"),
+    (":timeout: 25\n:concurrency: <%= ENV.fetch('X', 5)\n", "2:15",
+     "an ERB tag (<%) without its %>"),
+])
+def test_other_erb_is_refused_with_one_line_naming_file_line_and_column(
+        tmp_path: Path, yml: str, position: str, what: str) -> None:
     with pytest.raises(ScenarioError) as err:
-        load(write(tmp_path, ":timeout: 25\n:concurrency: <%= ENV['X'] || 5 %>\n"))
+        load(write(tmp_path, yml))
     message = str(err.value)
-    assert "config/sidekiq.yml:2:1" in message and "ERB" in message
+    assert f"config/sidekiq.yml:{position}: {what} is not supported" in message
+    assert "render the file first or write the values" in message
     assert "\n" not in message
 
 
