@@ -25,7 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from jobsim.broker.base import DEAD, Broker
+from jobsim.broker.base import DEAD, Broker, BrokerError
 from jobsim.broker.memory import MemoryBroker
 from jobsim.broker.redis import RedisBroker
 
@@ -342,6 +342,20 @@ def test_size_reads_and_empty_pops_of_known_queues_send_no_command() -> None:
     assert connection.handed == sent + 1
     broker.restore(broker.snapshot())                            # forgets every length
     assert broker._sizes == {}
+
+
+def test_a_command_that_fails_on_the_connection_forgets_every_length() -> None:
+    """It may or may not have run on the server, so no kept length can be trusted."""
+    broker = RedisBroker()
+    broker.push("default", {"jid": "a"})
+    assert broker.queue_sizes(["default", "low"]) == [1, 0]
+    server = broker.client.connection._server
+    server.connected = False
+    with pytest.raises(BrokerError):
+        broker.push("default", {"jid": "b"})
+    assert broker._sizes == {}
+    server.connected = True
+    assert broker.queue_sizes(["default", "low"]) == [1, 0]     # asked again, and right
 
 
 # ---- direct tests, every broker ---------------------------------------------------------
