@@ -12,19 +12,16 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
+
+from jobsim.guard import fail
 
 DEFAULT_JOBS = 1000
 DEFAULT_RECOVER = "10m"
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|min|m|h|d)?\s*$")
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"jobsim: {message}", err=True)
-    sys.exit(2)
 
 
 def duration(text: str, option: str) -> float:
@@ -116,19 +113,23 @@ def refuse_overwrite(out: Path, force: bool) -> None:
 
 
 def _from_scenario(name: str, history_path: Path | None) -> tuple[list[str], str, Any]:
-    """Policies in the scenario's workload (plus those its history recorded)."""
-    import yaml
-
+    """Policies in the scenario's workload (plus those its history recorded). The file
+    is read as the loader reads it (safely, every problem at its line) but not held to
+    a whole scenario: only the workload's ``backoff`` and ``jitter`` are wanted, and a
+    scenario of Python jobs would need its ``--import`` to load."""
     from jobsim.history.history import History, HistoryError
     from jobsim.report.retries import from_history
+    from jobsim.scenario import ScenarioError
+    from jobsim.scenario.loader import read_document
 
     path = _scenario_file(name)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        fail(f"--scenario: {path}: {exc}")
+        data = read_document(path)
+    except ScenarioError as exc:
+        fail(f"--scenario: {exc}")
+    workload = data.get("workload")
     specs = []
-    for entry in data.get("workload") or []:
+    for entry in workload if isinstance(workload, list) else []:
         if isinstance(entry, dict) and (entry.get("backoff") or entry.get("jitter")):
             spec = str(entry.get("backoff") or "sidekiq")
             if entry.get("jitter"):

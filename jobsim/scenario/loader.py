@@ -28,7 +28,7 @@ from jobsim.scenario.errors import (
     unknown,
 )
 from jobsim.scenario.parse import TOP_KEYS, Known, Resolver, build_scenario
-from jobsim.scenario.positions import MAX_FILE_BYTES, error_at, place, scan
+from jobsim.scenario.positions import MAX_FILE_BYTES, error_at, place, reader_error, scan
 from jobsim.scenario.problems import Abandon, attempt, collecting, report
 from jobsim.scenario.schema import Scenario
 from jobsim.system.library import JobLibrary
@@ -257,6 +257,8 @@ def read_nodes(path: Path) -> tuple[dict[str, Any], yaml.Node]:
         data = yaml.SafeLoader("").construct_document(node)
     except yaml.MarkedYAMLError as err:
         raise _yaml_error(file, err) from None
+    except yaml.reader.ReaderError as err:
+        raise reader_error(file, text, err) from None
     except yaml.YAMLError as err:
         raise ScenarioError(file, "", f"invalid YAML: {err}") from None
     except (ValueError, OverflowError) as err:  # e.g. a date like 2024-13-45

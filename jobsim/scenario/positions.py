@@ -27,6 +27,18 @@ def error_at(file: str, mark: yaml.Mark | None, reason: str) -> ScenarioError:
     return ScenarioError(file, "", reason, (), mark.line + 1, mark.column + 1)
 
 
+def reader_error(file: str, text: str, err: yaml.reader.ReaderError) -> ScenarioError:
+    """A character YAML refuses (a control character, say), at its line and column:
+    PyYAML's own message for it spans lines and names no line."""
+    at = min(max(err.position, 0), len(text))
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    char = err.character
+    shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+    return ScenarioError(file, "", f"invalid YAML: unacceptable character {shown}: "
+                         f"{err.reason}", (), line, column)
+
+
 def scan(text: str, file: str) -> None:
     """Refuse documents over the depth, alias or string budget, before composing them."""
     depth = 0

@@ -35,7 +35,7 @@ import yaml
 from jobsim.scenario import fields as f
 from jobsim.scenario import sidekiq_erb
 from jobsim.scenario.errors import ScenarioError, Where, show
-from jobsim.scenario.positions import place, scan
+from jobsim.scenario.positions import place, reader_error, scan
 
 # sidekiq.yml key -> (scenario system key, reader of the file's value)
 Reader = Callable[[Any, Where], Any]
@@ -80,6 +80,8 @@ def load(path: str, where: Where, environment: str = DEFAULT_ENVIRONMENT) -> dic
         scan(text, str(file))           # the scenario file's depth and alias budgets
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = None if node is None else yaml.SafeLoader("").construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        raise reader_error(str(file), text, exc) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ScenarioError(str(file), "", f"invalid YAML: {getattr(exc, 'problem', exc)}",

@@ -64,6 +64,26 @@ def test_retries_from_a_scenario_reads_its_backoff_and_history(tmp_path: Path,
     assert (out / "measured-delays-sidekiq.png").exists()
 
 
+@pytest.mark.parametrize(("text", "reason"), [
+    ("- a\n- b\n", ":1:1: expected a mapping at the top level, got a list"),
+    ("name: s\nworkload: [\n", ":3:1: invalid YAML: expected the node content"),
+    ("name: s\nworkload: 5\n", None),             # no workload list: no policies from it
+])
+def test_retries_reads_any_scenario_file_without_a_traceback(
+        tmp_path: Path, text: str, reason: str | None) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(text)
+    result = CliRunner().invoke(commands.report, [
+        "retries", "--scenario", str(scenario), "--jobs", "5", "--retries", "2",
+        "--out", str(tmp_path / "r")])
+    if reason is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1                 # one line
+    assert result.output.startswith(f"jobsim: --scenario: {scenario}{reason}")
+
+
 def test_retries_rejects_an_unknown_scenario(tmp_path: Path) -> None:
     result = CliRunner().invoke(commands.report, ["retries", "--scenario", "no_such_story",
                                                   "--out", str(tmp_path)])

@@ -655,3 +655,18 @@ def test_an_unknown_dependency_failure_rule_names_the_choices(tmp_path: Path) ->
         load_scenario(path, **KNOWN)
     text = str(err.value)
     assert "on_failure" in text and "cancel" in text and "hold" in text and ":3" in text
+
+
+@pytest.mark.parametrize(("text", "position", "char"), [
+    ("name: x\ndescription: bell\x07 here\n", "2:18", "#x0007"),
+    ("\x1fname: x\n", "1:1", "#x001f"),
+])
+def test_a_character_yaml_refuses_is_one_line_at_its_place(
+        tmp_path: Path, text: str, position: str, char: str) -> None:
+    """PyYAML's own message for it spans three lines and names no line."""
+    path = tmp_path / "control.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path, **KNOWN)
+    assert str(err.value) == (f"{path}:{position}: invalid YAML: unacceptable character "
+                              f"{char}: special characters are not allowed")

@@ -141,6 +141,9 @@ def test_scenario_keys_override_the_applied_section(tmp_path: Path) -> None:
      "config/sidekiq.yml:2:3: production.:concurrency: expected an integer"),
     (":timeout: 25\n:max_retries: 3\n:concurrency: ten\n", "",
      "config/sidekiq.yml:3:1: :concurrency: expected an integer"),   # its own line
+    (":timeout: 25\n:concurrency: 5\x1f\n", "",
+     "config/sidekiq.yml:2:16: invalid YAML: unacceptable character #x001f: special "
+     "characters are not allowed"),
     (":concurrency: 5\n", ", sidekiq_env: [production]", "system.sidekiq_env: expected"),
 ])
 def test_a_bad_environment_section_names_file_line_and_key(tmp_path: Path, yml: str,
