@@ -213,10 +213,29 @@ def _parse(line: bytes | str, path: str | Path, lineno: int) -> Event:
         values = [obj.pop(name) if name in obj or (kind, name) not in LATE_FIELDS
                   else LATE_FIELDS[kind, name] for name in names]
     except (msgspec.DecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise HistoryError(f"{path}:{lineno}: not a history event ({exc})") from None
+        raise HistoryError(f"{path}:{lineno}: not a history event ({_why(line, exc)})"
+                           ) from None
     if obj:
         raise HistoryError(f"{path}:{lineno}: unexpected fields {sorted(obj)}")
     return (t, kind, jid, *values)
+
+
+def _why(line: bytes | str, exc: Exception) -> str:
+    """What is wrong with a line ``_parse`` refused, in the history's own terms (a bare
+    KeyError said only ``'kind'``). Only for the error: the good path never comes here."""
+    if isinstance(exc, msgspec.DecodeError):
+        return str(exc)
+    obj = _decode(line)
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in FIELDS:
+        return (f"unknown kind {kind!r}" if "kind" in obj else "no 'kind' field")
+    missing = [name for name in ("t", "jid", *FIELDS[kind])
+               if name not in obj and (kind, name) not in LATE_FIELDS]
+    if missing:
+        return f"a {kind!r} event needs {', '.join(repr(m) for m in missing)}"
+    return str(exc)
 
 
 def encoded_blocks(events: list[Event]) -> Iterator[bytes]:

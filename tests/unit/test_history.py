@@ -95,8 +95,14 @@ def test_digest_changes_with_any_field_and_with_order() -> None:
     ("line", "why"),
     [
         ("{not json", "not a history event"),
-        ('{"t": 1.0, "kind": "nope", "jid": null}', "not a history event"),
-        ('{"t": 1.0, "kind": "success", "jid": "j1"}', "not a history event"),
+        ('{"t": 1.0, "kind": "nope", "jid": null}',
+         r"not a history event \(unknown kind 'nope'\)"),
+        ('{"t": 1.0, "kind": "success", "jid": "j1"}',
+         r"not a history event \(a 'success' event needs 'dup'\)"),
+        ('{"t": 1.0, "jid": "j1"}', r"not a history event \(no 'kind' field\)"),
+        ("[1, 2]", r"not a history event \(expected a JSON object, got list\)"),
+        ('{"kind": "horizon", "jid": null}',
+         r"not a history event \(a 'horizon' event needs 't'\)"),
         ('{"t": 1.0, "kind": "success", "jid": "j1", "dup": 0, "x": 1}', "unexpected fields"),
     ],
 )
