@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -132,5 +133,5 @@ def validate(raw: dict[str, Any], file: str, scale: float = 1.0, node: Any = Non
     from jobsim.scenario.references import check_references
 
     return load_document(raw, known_jobs=base_library(), known_faults=build.FAULT_NAMES,
-                         known_checks=NAMES, file=file, stem=str(raw.get("name", "sweep")),
+                         known_checks=NAMES, file=file, stem=Path(file).stem,
                          references=check_references, scale=scale, node=node)

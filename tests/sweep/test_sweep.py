@@ -119,3 +119,13 @@ def test_a_folder_another_live_sweep_holds_is_refused_and_left_alone(tiny: Path,
     assert not lock.exists()
     with _folder_lock(out), pytest.raises(OutputError), _folder_lock(out):  # a live one
         pass                                                               # refuses
+
+
+def test_a_file_without_a_name_is_named_after_the_file(tiny: Path, tmp_path: Path) -> None:
+    """As ``jobsim simulate`` names it: the default folder and summary title follow the
+    file, so two unnamed scenarios never share reports/sweeps/<name>/."""
+    nameless = tmp_path / "payments.yaml"
+    nameless.write_text("\n".join(line for line in tiny.read_text().splitlines()
+                                  if not line.startswith("name:")))
+    request = farm.Request(source=str(nameless), seeds=[0], sets=[], variants=None, scale=1.0)
+    assert farm.plan(request, scenarios_dir()).meta["scenario"] == "payments"
