@@ -63,6 +63,29 @@ SCHEMA: dict[str, Any] = {
 OPEN_VOCABULARIES = ("error", "reason")
 
 
+# Counter maps keyed by what happened (an error class, a reason, a retry number): a
+# key is written only once it occurred, so an absent one counted nothing.
+COUNTED_BY = ("<error>", "<reason>", "<index>")
+
+
+def zero_when_absent(path: str) -> bool:
+    """Whether PATH is a count in a map keyed by what happened
+    (``jobs.dead_by_reason.abandoned``, ``failures.KeyError``): metrics.json leaves
+    such a key out when nothing happened, so its absence is 0, not a missing metric."""
+    node: Any = SCHEMA
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return False
+        if part in node:
+            node, wild = node[part], False
+        else:
+            key = next((k for k in node if k.startswith("<")), None)
+            if key is None:
+                return False
+            node, wild = node[key], key in COUNTED_BY
+    return wild and node == NUMBER
+
+
 class MetricPathError(ValueError):
     """An ``expect`` path that metrics.json can never hold; the message says why."""
 

@@ -214,18 +214,34 @@ def _find(metrics: dict[str, Any], path: str) -> Any:
     return node
 
 
-def lookup(metrics: dict[str, Any], path: str) -> Any:
-    """A dotted path into the metrics (``queues.critical.latency_p99_s``); None if absent."""
+def _counted(metrics: dict[str, Any], path: str) -> Any:
+    """``_find``, with 0 for an absent count of something that never happened
+    (``jobs.dead_by_reason.abandoned`` when no job was abandoned): its map exists but
+    holds only what occurred."""
+    from jobsim.report.metric_schema import zero_when_absent
+
     node = _find(metrics, path)
+    if node is _ABSENT and zero_when_absent(path):
+        parent = _find(metrics, path.rpartition(".")[0])
+        if isinstance(parent, dict | list):
+            return 0
+    return node
+
+
+def lookup(metrics: dict[str, Any], path: str) -> Any:
+    """A dotted path into the metrics (``queues.critical.latency_p99_s``); None if absent,
+    0 for a count of something that never happened."""
+    node = _counted(metrics, path)
     return None if node is _ABSENT else node
 
 
 def evaluate(metrics: dict[str, Any], expect: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each expectation with its actual value and verdict: a missing metric fails; a
-    metric with no data (null) is ``ok: None``, which makes the run's verdict UNKNOWN."""
+    """Each expectation with its actual value and verdict: a missing metric fails (but
+    an absent count of something that never happened is 0); a metric with no data
+    (null) is ``ok: None``, which makes the run's verdict UNKNOWN."""
     results = []
     for rule in expect:
-        found = _find(metrics, rule["metric"])
+        found = _counted(metrics, rule["metric"])
         actual = None if found is _ABSENT else found
         for op in ("min", "max", "equals"):
             if rule.get(op) is None:

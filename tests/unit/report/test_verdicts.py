@@ -68,3 +68,21 @@ def test_story_line_lists_three_runs_and_says_when_none_differs() -> None:
     assert story_line(runs) == "jobs lost: 0 (base), 12 (celery), 0 (rq)"
     same = [{**r, "story": {**story, "value": 0}} for r in runs]
     assert story_line(same) == "jobs lost: 0 in every run (base, celery, rq)"
+
+
+def test_an_absent_count_of_something_that_never_happened_is_zero() -> None:
+    """metrics.json keys ``dead_by_reason`` & co. by what occurred: no job abandoned
+    leaves no ``abandoned`` key, and 'at most 0 abandoned' must hold, not fail."""
+    metrics = {"jobs": {"dead_by_reason": {}}, "failures": {"KeyError": 2},
+               "retries": {"by_attempt": [4]},
+               "jobs_by_class": {"Pay": {"retries_by_error": {}}}}
+    rows = evaluate(metrics, [{"metric": "jobs.dead_by_reason.abandoned", "max": 0},
+                              {"metric": "failures.ServiceError", "equals": 0},
+                              {"metric": "retries.by_attempt.3", "max": 0},
+                              {"metric": "jobs_by_class.Pay.retries_by_error.E", "max": 0},
+                              {"metric": "failures.KeyError", "max": 0}])
+    assert [(r["actual"], r["ok"]) for r in rows] == [
+        (0, True), (0, True), (0, True), (0, True), (2, False)]
+    # a class that never ran has no map to count in: still missing, still failing
+    gone = evaluate(metrics, [{"metric": "jobs_by_class.Other.dead_by_error.E", "max": 0}])
+    assert gone[0]["ok"] is False
