@@ -249,7 +249,10 @@ class Recorder:
                 levels.append(level)
                 copies.setdefault(jid, []).append(t)
                 continue
-            elif kind not in state_of:      # schedule, defer, cancel fall through
+            elif kind in _BORN:             # schedule, defer: a class, then a state
+                if jid not in job_cls:
+                    job_cls[jid] = ev[_BORN[kind]]
+            elif kind not in state_of:      # cancel falls through
                 self._system_event(t, kind, ev)
                 continue
             target = state_of.get(kind)
@@ -279,8 +282,6 @@ class Recorder:
             self.config = ev[3] or {}
         elif kind == "horizon":
             self.horizon = t
-        elif kind in _BORN and ev[2] not in self.job_cls:
-            self.job_cls[ev[2]] = ev[_BORN[kind]]
 
     def end(self) -> float:
         """``end_time`` of the events fed: the horizon's time, else the last event's."""

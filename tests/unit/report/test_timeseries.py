@@ -74,3 +74,25 @@ def test_percentiles_are_nearest_rank() -> None:
     lat = timeseries.build(History(events), bins=2).latency["q"]
     assert (lat[50][0], lat[95][0], lat[99][0]) == (50.0, 95.0, 99.0)
     assert lat[50][1] is None
+
+
+def test_a_deferred_or_scheduled_job_waits_under_its_own_class() -> None:
+    """A capture deferred until its authorization, or a job pushed with perform_in,
+    is born by a defer or schedule event: the wait-per-class chart names its class,
+    never "(unknown)"."""
+    history = History([
+        (0.0, "config", None, {"queues": [["q", 1]]}),
+        (0.0, "enqueue", "a", "q", "Authorize", 10, True, [{}]),
+        (0.0, "defer", "c", "q", "Capture", 10, ["a"], [{}]),
+        (0.0, "schedule", "s", "q", "Remind", 10, True, 5.0, [{}]),
+        (1.0, "start", "a", "q", "p0", 1, 0),
+        (2.0, "success", "a", 0),
+        (2.0, "release", "c", "q"),
+        (3.0, "start", "c", "q", "p0", 1, 0),
+        (5.0, "promote", "s", "q", "schedule"),
+        (6.0, "start", "s", "q", "p0", 1, 0),
+        (10.0, "horizon", None),
+    ])
+    waits = timeseries.build(history, bins=1).class_latency
+    assert sorted(waits) == ["Authorize", "Capture", "Remind"]
+    assert waits["Capture"][99] == [1.0] and waits["Remind"][99] == [1.0]
