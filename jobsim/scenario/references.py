@@ -23,6 +23,7 @@ from jobsim.scenario.durations import parse_duration
 from jobsim.scenario.errors import ScenarioErrors, Where, suggest, unknown
 from jobsim.scenario.problems import attempt, collecting
 from jobsim.scenario.schema import Expectation, Fault, Scenario, WorkloadEntry
+from jobsim.system.client import ArgumentError, check_json_native
 from jobsim.system.job import UnknownJob
 from jobsim.system.library import AmbiguousJob
 from jobsim.world.handlers import HANDLERS
@@ -185,12 +186,25 @@ def _backoff(spec: str, where: Where) -> None:
 
 
 def _args(cls: Any, args: dict[str, Any], where: Where) -> None:
-    """The job's own ``make_args`` decides which args it takes, as it will in the run."""
+    """The job's own ``make_args`` decides which args it takes, as it will in the run,
+    and what it makes must be a list a push accepts (JSON-native), or the first arrival
+    would stop the run."""
     try:
-        cls.make_args(0, args)
+        made = cls.make_args(0, args)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         reason = str(exc) if isinstance(exc, ValueError) else f"invalid args ({exc})"
         raise where.error(reason if cls.__name__ in reason else f"{cls.__name__}: {reason}"
+                          ) from None
+    except Exception as exc:        # the user's own code: say where, never a traceback
+        raise where.error(f"{cls.__name__}.make_args raised {type(exc).__name__}: {exc}"
+                          ) from None
+    if not isinstance(made, list):
+        raise where.error(f"{cls.__name__}.make_args returned a {type(made).__name__} "
+                          f"({made!r}); it must return the list of perform's arguments")
+    try:
+        check_json_native(cls.__name__, made, "args")
+    except ArgumentError as exc:
+        raise where.error(f"{cls.__name__}.make_args: {str(exc).removeprefix(cls.__name__ + ': ')}"
                           ) from None
 
 

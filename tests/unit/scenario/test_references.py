@@ -17,6 +17,7 @@ from jobsim.report.metric_schema import SCHEMA, leaf
 from jobsim.report.metrics import lookup
 from jobsim.scenario import ScenarioError
 from jobsim.scenario.runner import load, run_scenario, scenarios_dir
+from jobsim.system.job import Job
 
 BASE = """\
 description: d
@@ -108,6 +109,35 @@ def test_args_the_job_does_not_take(tmp_path: Path) -> None:
     assert problems(tmp_path, "", base) == [
         "4: workload[0].args: SyntheticJob: invalid args (unhashable type: 'dict')"
     ]
+
+
+class _Odd(Job):
+    """A user's job whose make_args builds what a push refuses, or raises."""
+
+    @classmethod
+    def make_args(cls, index: int, params: dict) -> list:
+        if params.get("how") == "raise":
+            raise IndexError("list index out of range")
+        if params.get("how") == "tuple":
+            return (index,)                    # type: ignore[return-value]
+        return [{"at": object()}]
+
+
+@pytest.mark.parametrize(("how", "reason"), [
+    ("object", "_Odd.make_args: argument args[0]['at'] is a object"),
+    ("raise", "_Odd.make_args raised IndexError: list index out of range"),
+    ("tuple", "_Odd.make_args returned a tuple ((0,)); it must return the list of "
+              "perform's arguments"),
+])
+def test_args_a_push_would_refuse_are_an_input_error(tmp_path: Path, how: str,
+                                                     reason: str) -> None:
+    """Before, the first arrival stopped the run with a traceback and 'a bug in jobsim'."""
+    path = tmp_path / "s.yaml"
+    path.write_text(f"description: d\nduration: 1m\nworkload: [{{job: _Odd, count: 1, "
+                    f"args: {{how: {how}}}}}]\n")
+    with pytest.raises(ScenarioError) as info:
+        run_scenario(str(path), jobs=[_Odd])
+    assert f"workload[0].args: {reason}" in str(info.value)
 
 
 def test_a_variant_with_a_bad_reference_fails_the_base_run(tmp_path: Path) -> None:
