@@ -31,7 +31,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from jobsim import backoff
-from jobsim.chaos.faults import FAULTS
+from jobsim.chaos.faults import ALIASES, FAULTS
 from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.scenario import build
 from jobsim.scenario.durations import parse_duration, parse_rate
@@ -146,18 +146,29 @@ def synthetic_args(p_fail: st.SearchStrategy[float] | None = None,
 
 
 # ---- faults ------------------------------------------------------------------------
-def fault_params(kind: str, *, processes: int = 1, services: Sequence[str] = SERVICES,
+def needs_service(kind: str) -> bool:
+    """Whether fault ``kind`` (or its alias) targets a service of the world."""
+    return FAULTS[ALIASES.get(kind, kind)].TARGET == "service"
+
+
+def fault_params(kind: str, *, processes: int = 1, services: Sequence[str] = (),
                  queues: Sequence[str] = ("default",), replicas: int = 0,
                  burst_jobs: Sequence[str] = SIMPLE_JOBS) -> st.SearchStrategy[dict[str, Any]]:
     """``target`` and the fault's own parameters, valid for ``jobsim.chaos.faults.FAULTS``.
+    ``services``: the world's service names, which a service fault targets (none is
+    assumed: the world has none built in).
 
     >>> fault_params("worker_crash", processes=2).example()   # doctest: +SKIP
     {'target': 'p1', 'restart_after': 5}
     """
     workers = [f"p{i}" for i in range(processes)]
-    service = st.sampled_from(list(services))
+    kind = ALIASES.get(kind, kind)
     if kind not in FAULTS:
         raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(ALL)}")
+    if needs_service(kind) and not services:
+        raise ValueError(f"fault {kind!r} targets a service: pass services=(...), the "
+                         "names under your scenario's world.services")
+    service = st.sampled_from(list(services))
     maker = _PARAMS.get(kind)
     if maker is None:                       # a new fault: its defaults, and a target
         return _params(target=service) if FAULTS[kind].NEEDS_TARGET else st.just({})
@@ -212,7 +223,10 @@ def faults(draw: Draw, duration: int, kinds: Sequence[str] = ALL, *, max_window:
            **context: Any) -> dict[str, Any]:
     """One fault entry: ``{type, start, duration, target?, <params>}``, starting in
     [0, duration) and lasting 1 s to ``max_window`` (default: ``duration``). ``context``
-    is passed to ``fault_params`` (processes, services, queues, replicas, burst_jobs)."""
+    is passed to ``fault_params`` (processes, services, queues, replicas, burst_jobs).
+    Without ``services`` the default ``kinds=ALL`` leaves out the service faults."""
+    if kinds is ALL and not context.get("services"):
+        kinds = [kind for kind in ALL if not needs_service(kind)]
     kind = draw(st.sampled_from(_ordered(kinds)))
     start = draw(seconds(0, duration - 1))
     window = draw(seconds(1, max_window or duration))
@@ -235,6 +249,7 @@ def fault_schedules(duration: int, kinds: Sequence[str] = ALL, max_faults: int =
 
 
 def _ordered(kinds: Sequence[str]) -> list[str]:
+    kinds = [ALIASES.get(k, k) for k in kinds]       # outage = service_outage, ...
     unknown = [k for k in kinds if k not in FAULTS]
     if unknown:
         raise ValueError(f"unknown fault kind(s) {unknown}; known: {', '.join(ALL)}")
@@ -422,13 +437,26 @@ def validate(doc: Mapping[str, Any], variant: str | None = None,
 def scenario_document(name: str, variant: str | None = None,
                       search_dir: Path | None = None) -> Doc:
     """The raw document of a built-in scenario (a name under scenarios/ or a path), with
-    ``variant`` merged in and the ``variants`` key removed."""
+    ``variant`` merged in, the ``variants`` key removed and a relative
+    ``system.sidekiq_yml`` made absolute, so the document stands without its file."""
     from jobsim.scenario.runner import scenarios_dir
 
-    raw = read_document(resolve(name, search_dir or scenarios_dir()))
-    if variant is not None:
-        return apply_variant(raw, variant)
-    return {k: v for k, v in raw.items() if k != "variants"}
+    path = resolve(name, search_dir or scenarios_dir())
+    raw = read_document(path)
+    doc = apply_variant(raw, variant) if variant is not None else {
+        k: v for k, v in raw.items() if k != "variants"}
+    return _anchored(doc, path.parent)
+
+
+def _anchored(doc: Doc, folder: Path) -> Doc:
+    """The document with its file-relative paths (``system.sidekiq_yml``) made absolute:
+    a generated document is validated without its file, and replayed from another
+    folder (a hunt's ``failing/``)."""
+    system = doc.get("system")
+    found = system.get("sidekiq_yml") if isinstance(system, Mapping) else None
+    if not isinstance(found, str) or Path(found).is_absolute():
+        return doc
+    return {**doc, "system": {**system, "sidekiq_yml": str((folder / found).resolve())}}
 
 
 def scenario_perturbations(name: str, *, variant: str | None = None,

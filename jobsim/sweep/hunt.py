@@ -105,16 +105,25 @@ def _scale(shard: Shard) -> float:
 
 def _strategy(shard: Shard) -> Any:
     from jobsim import strategies as js
-    from jobsim.scenario.durations import parse_duration
+    from jobsim.chaos.faults import ALIASES
+    from jobsim.scenario.loader import resolve
+    from jobsim.scenario.references import service_names
+    from jobsim.scenario.runner import load
 
     if shard.search == "perturb":
         return js.scenario_perturbations(shard.source, variant=shard.variant,
                                          search_dir=Path(shard.scenarios))
     doc = js.scenario_document(shard.source, shard.variant, Path(shard.scenarios))
-    kinds = sorted({f["type"] for f in doc.get("faults") or []}) or list(js.ALL)
-    duration = max(2, int(parse_duration(doc["duration"])))
-    processes = int((doc.get("system") or {}).get("processes", 1))
-    schedules = js.fault_schedules(duration, kinds=kinds, processes=processes)
+    # Targets come from the scenario as loaded (its own world, queues and processes,
+    # a sidekiq.yml's included), never from the demo shop's.
+    scenario = load(resolve(shard.source, Path(shard.scenarios)), shard.variant)
+    services = service_names(scenario)
+    kinds = sorted({ALIASES.get(f["type"], f["type"]) for f in doc.get("faults") or []}
+                   ) or [k for k in js.ALL if services or not js.needs_service(k)]
+    schedules = js.fault_schedules(
+        max(2, int(scenario.duration)), kinds=kinds, processes=scenario.system.processes,
+        services=services, queues=scenario.system.queue_names,
+        replicas=scenario.world.database.replicas)
     return schedules.map(lambda faults: {**doc, "faults": faults})
 
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from jobsim import backoff
 from jobsim import strategies as js
@@ -38,7 +39,7 @@ def test_generated_scenarios_validate(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize("kind", sorted(FAULTS))
 def test_every_fault_parameter_is_generated(kind: str) -> None:
     for param in FAULTS[kind].PARAMS:
-        found = find(js.fault_params(kind, processes=2, replicas=1),
+        found = find(js.fault_params(kind, processes=2, replicas=1, services=("api",)),
                      lambda p, param=param: param in p, settings=QUICK)
         fault = build_fault(kind, 0.0, 1.0, found.get("target"),
                             {k: v for k, v in found.items() if k != "target"},
@@ -47,9 +48,24 @@ def test_every_fault_parameter_is_generated(kind: str) -> None:
 
 
 def test_schedules_shrink_to_one_early_short_mild_fault() -> None:
-    minimal = find(js.fault_schedules(60), lambda faults: len(faults) >= 1, settings=QUICK)
-    assert minimal == [{"type": js.ALL[0], "start": 0, "duration": 1, "target": "payment",
+    minimal = find(js.fault_schedules(60, services=("api",)), lambda faults: len(faults) >= 1,
+                   settings=QUICK)
+    assert minimal == [{"type": js.ALL[0], "start": 0, "duration": 1, "target": "api",
                         "extra": 1}]
+
+
+def test_no_service_is_assumed() -> None:
+    """The world has no service built in: without ``services`` a schedule never targets
+    the demo shop's, and naming a service fault without them says what to pass."""
+    with pytest.raises(NoSuchExample):
+        find(js.fault_schedules(60),
+             lambda faults: any(js.needs_service(f["type"]) for f in faults),
+             settings=settings(QUICK, max_examples=300))
+    with pytest.raises(ValueError, match=r"'service_outage' targets a service: pass services="):
+        find(js.fault_schedules(60, kinds=("outage",), min_faults=1), bool, settings=QUICK)
+    aliased = find(js.fault_schedules(60, kinds=("outage",), services=("api",), min_faults=1),
+                   bool, settings=QUICK)
+    assert aliased[0]["type"] == "service_outage" and aliased[0]["target"] == "api"
 
 
 def test_workloads_shrink_to_one_small_entry() -> None:

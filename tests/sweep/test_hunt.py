@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from click.testing import CliRunner
@@ -62,3 +63,44 @@ def test_bad_property_is_input_error(tiny: Path) -> None:
     assert result.exit_code == 2
     assert "did you mean 'no_loss'" in result.output
     assert {"checks", "expectations", "verdict", "no_loss"} <= set(PROPERTIES)
+
+
+OWN_SYSTEM = """\
+description: payments of a system that is not the shop
+duration: 1m
+system: {sidekiq_yml: config/sidekiq.yml, processes: 2, fetch: basic}
+world:
+  services: {card_processor: {latency: 50ms}}
+jobs:
+  Charge:
+    queue: payments
+    perform: [{call: {service: card_processor, op: charge, key: "c:{id}", effect: true}}]
+workload: [{job: Charge, count: 20, spread: 30s, args: {id: "{n}"}}]
+faults:
+  - {type: outage, target: card_processor, start: 10s, duration: 5s}
+  - {type: worker_crash, target: p1, start: 20s}
+checks: [no_loss]
+"""
+
+
+def test_faults_are_drawn_for_the_scenarios_own_world(tmp_path: Path,
+                                                      monkeypatch: Any) -> None:
+    """A fault alias (outage), the scenario's own services and a sidekiq.yml next to the
+    file: the search draws targets from that world, and its counterexample replays from
+    another folder. Before, it crashed on the alias, targeted the shop's 'payment' and
+    looked for config/sidekiq.yml in the working directory."""
+    (tmp_path / "app" / "config").mkdir(parents=True)
+    (tmp_path / "app" / "config" / "sidekiq.yml").write_text(
+        ":concurrency: 2\n:queues:\n  - payments\n")
+    source = tmp_path / "app" / "payments.yaml"
+    source.write_text(OWN_SYSTEM)
+    monkeypatch.chdir(tmp_path)                  # not the scenario's folder
+    found = search_shard(Shard(0, 0, 30, str(source), str(scenarios_dir()), None, "faults",
+                               "no_loss", 1.0, str(tmp_path / "db")))
+    failure = found["failure"]
+    assert failure, "basic fetch under worker crashes must lose a job"
+    targets = {f.get("target") for f in failure["doc"]["faults"]} - {None}
+    assert targets <= {"card_processor", "p0", "p1", "random", "all"}
+    replayed = run_scenario(validate(failure["doc"]))
+    assert not replayed.checks["no_loss"].ok
+    assert replayed.scenario.system.queue_names == ("payments",)   # from the sidekiq.yml
