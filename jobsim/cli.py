@@ -98,18 +98,10 @@ def main() -> None:
 def _load_warning(load: Callable[[str], Any], scenario: str) -> Any:
     """Load SCENARIO; each distinct warning (a sidekiq.yml key jobsim does not model) is
     one line on stderr. Warnings never change the exit code."""
-    from jobsim.scenario.sidekiq_yml import SidekiqYmlWarning
+    from jobsim.scenario.notes import reported
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SidekiqYmlWarning)
-        loaded = load(scenario)
-    ours = [w for w in caught if issubclass(w.category, SidekiqYmlWarning)]
-    for message in dict.fromkeys(str(w.message) for w in ours):
-        click.echo(f"jobsim: warning: {message}", err=True)
-    for other in caught:
-        if other not in ours:
-            warnings.showwarning(other.message, other.category, other.filename, other.lineno)
-    return loaded
+    with reported():
+        return load(scenario)
 
 
 @main.command()

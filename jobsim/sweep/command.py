@@ -48,6 +48,7 @@ def sweep(scenario: str, seeds: str, sets: tuple[str, ...], variant: str | None,
     """Run SCENARIO over many seeds (and --set grid points), one Dask task per
     (point, variant, seed); write rows.csv/rows.jsonl, summary.md and sweep.html."""
     from jobsim.scenario import ScenarioError
+    from jobsim.scenario.notes import reported, silenced
     from jobsim.scenario.runner import scenarios_dir
     from jobsim.sweep import page, summary
     from jobsim.sweep import sweep as farm
@@ -60,11 +61,14 @@ def sweep(scenario: str, seeds: str, sets: tuple[str, ...], variant: str | None,
             source=scenario, seeds=parse_seeds(seeds), sets=[parse_set(s) for s in sets],
             variants=None if all_variants else [variant or ""], scale=scale,
             metrics=list(metrics))
-        name = farm.plan(request, scenarios_dir()).meta["scenario"]
+        with reported():                       # each sidekiq.yml note once, here
+            name = farm.plan(request, scenarios_dir()).meta["scenario"]
         folder = out or Path("reports") / "sweeps" / name
         with _folder_lock(folder):
-            the_plan, rows = farm.run(request, folder, scenarios_dir(), scheduler=scheduler,
-                                      workers=workers, progress=_progress())
+            with silenced():                   # said above; the run's plan loads again
+                the_plan, rows = farm.run(request, folder, scenarios_dir(),
+                                          scheduler=scheduler, workers=workers,
+                                          progress=_progress())
             result = summary.summarize(rows, the_plan.meta, folder)
             replace_file(folder / "summary.md", summary.markdown(result).encode())
             replace_file(folder / "summary.json", (json.dumps(result, indent=2) + "\n").encode())

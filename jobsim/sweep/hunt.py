@@ -57,6 +57,13 @@ class Shard:
 
 def search_shard(shard: Shard) -> dict[str, Any]:
     """Run one Hypothesis search; the shrunk counterexample, if any, and the count."""
+    from jobsim.scenario.notes import silenced
+
+    with silenced():            # the hunt command said the file's notes when it loaded it
+        return _search(shard)
+
+
+def _search(shard: Shard) -> dict[str, Any]:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from hypothesis.database import DirectoryBasedExampleDatabase
     from hypothesis.errors import HypothesisDeprecationWarning
@@ -157,6 +164,7 @@ def hunt(scenario: str, prop: str, examples: int, shards: int | None, search: st
          variant: str | None, scale: float, base_seed: int, scheduler: str | None,
          workers: int | None, out: Path | None) -> None:
     """Search for a run of SCENARIO that breaks --property, sharded over Dask workers."""
+    from jobsim.scenario.notes import reported
     from jobsim.scenario.runner import load, scenarios_dir
     from jobsim.sweep.engine import open_engine
     from jobsim.sweep.properties import get
@@ -167,7 +175,8 @@ def hunt(scenario: str, prop: str, examples: int, shards: int | None, search: st
         fail(f"--property: {exc}")
     if examples < 1 or (shards is not None and shards < 1) or scale <= 0:
         fail("--examples and --shards must be >= 1 and --scale positive")
-    base = load(scenario, variant)               # bad scenario or variant: exit 2
+    with reported():                             # each sidekiq.yml note once, here
+        base = load(scenario, variant)           # bad scenario or variant: exit 2
     folder = out or Path("reports") / "hunts" / f"{base.name}-{prop}"
     database = folder / EXAMPLES
     database.mkdir(parents=True, exist_ok=True)

@@ -45,9 +45,11 @@ class Spec:
 def run(spec: Spec) -> dict[str, Any]:
     """The task's row; a run that raises gives a failed row carrying the error."""
     try:
+        from jobsim.scenario.notes import silenced
         from jobsim.scenario.runner import run_scenario
 
-        scenario = _scenario(spec.doc, spec.file)
+        with silenced():                       # the sweep command said them once
+            scenario = _scenario(spec.doc, spec.file)
         result = run_scenario(scenario, seed=spec.seed, variant=spec.variant or None,
                               scale=spec.scale)
         return row(spec, result.metrics, story_metric(result.scenario))

@@ -112,3 +112,21 @@ def test_workers_on_other_code_are_refused(cluster: object, monkeypatch) -> None
     with pytest.raises(EngineError, match="other jobsim code"), \
             open_engine(cluster.scheduler_address):
         pass
+
+
+def test_sweep_command_says_a_sidekiq_yml_note_once(tiny: Path, tmp_path: Path,
+                                                    cluster: object) -> None:
+    from click.testing import CliRunner
+
+    from jobsim.cli import main
+
+    (tmp_path / "sidekiq.yml").write_text(":pidfile: tmp/sidekiq.pid\n:concurrency: 2\n")
+    noted = tmp_path / "noted.yaml"
+    noted.write_text(tiny.read_text().replace("system: {", "system: {sidekiq_yml: sidekiq.yml, "))
+    result = CliRunner().invoke(main, [
+        "sweep", str(noted), "--seeds", "2", "--scheduler", cluster.scheduler_address,
+        "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if "pidfile" in line]
+    assert notes == [f"jobsim: warning: {tmp_path / 'sidekiq.yml'}: key ':pidfile' is not "
+                     "modelled by jobsim; ignored"], result.output

@@ -129,3 +129,31 @@ def test_a_file_without_a_name_is_named_after_the_file(tiny: Path, tmp_path: Pat
                                   if not line.startswith("name:")))
     request = farm.Request(source=str(nameless), seeds=[0], sets=[], variants=None, scale=1.0)
     assert farm.plan(request, scenarios_dir()).meta["scenario"] == "payments"
+
+
+def _noted(tmp_path: Path, tiny: Path) -> Path:
+    """tiny with a sidekiq.yml holding a key jobsim does not model (one loading note)."""
+    (tmp_path / "sidekiq.yml").write_text(":pidfile: tmp/sidekiq.pid\n:concurrency: 2\n")
+    path = tmp_path / "noted.yaml"
+    path.write_text(tiny.read_text().replace(
+        "system: {", "system: {sidekiq_yml: sidekiq.yml, "))
+    return path
+
+
+def test_a_task_does_not_repeat_the_files_loading_notes(tiny: Path, tmp_path: Path) -> None:
+    """The sweep command says a sidekiq.yml note once; each worker's task loads the file
+    again and, before, printed it again in Python's warning format."""
+    import warnings
+
+    from jobsim.scenario.sidekiq_yml import SidekiqYmlWarning
+    from jobsim.sweep import task
+
+    request = farm.Request(source=str(_noted(tmp_path, tiny)), seeds=[0], sets=[],
+                           variants=None, scale=1.0)
+    with pytest.warns(SidekiqYmlWarning, match="pidfile"):     # the command reports it
+        spec = farm.plan(request, scenarios_dir()).specs[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        row = task.run(spec)
+    assert row["verdict"] == "PASS", row
+    assert not [w for w in caught if issubclass(w.category, SidekiqYmlWarning)]
