@@ -13,7 +13,10 @@ Spelling (documented in docs/scenarios.md):
   (non-duplicate) execution succeeded, or the job entered the system. JOB is a class name
   or ``*``; ARGS are the job's positional arguments, each ``{name}`` (binds the argument),
   ``*`` (anything) or a literal (compared as text); arguments past the pattern's are
-  ignored and ``JOB`` alone matches any arguments.
+  ignored and ``JOB`` alone matches any arguments. ``FIELD=`` before one of those
+  (``CaptureCard(payment_id={p})``) matches a field of the job's mapping argument
+  instead: a declared job's args are one JSON object, so its values are named, not
+  numbered.
 
 Bound values are text: the integer argument 7 and the ``7`` of ``payment:7`` bind alike.
 """
@@ -28,6 +31,7 @@ from typing import Any
 KINDS = ("effect", "start", "success", "enqueue")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
 _JOB = re.compile(r"(\*|[A-Za-z_][A-Za-z0-9_.:]*)(?:\((.*)\))?")
+_FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)")
 
 
 class PatternError(ValueError):
@@ -93,12 +97,16 @@ class Pattern:
     job: str | None = None                # start / success / enqueue: class, or None for *
     # per position: ("bind", name), ("any", ""), or ("eq", text)
     args: tuple[tuple[str, str], ...] = ()
+    # per named field of the mapping argument: (field, how, value), how as for args
+    fields: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
         if self.key is not None:
             return self.key.names
-        return tuple(dict.fromkeys(v for how, v in self.args if how == "bind"))
+        return tuple(dict.fromkeys(
+            [*(v for how, v in self.args if how == "bind"),
+             *(v for _, how, v in self.fields if how == "bind")]))
 
     def match_effect(self, key: Any) -> dict[str, str] | None:
         return self.key.match(key) if self.key is not None else None
@@ -106,12 +114,19 @@ class Pattern:
     def match_job(self, cls: str | None, args: Any) -> dict[str, str] | None:
         if self.job is not None and cls != self.job:
             return None
-        if not self.args:
+        if not self.args and not self.fields:
             return {}
         if not isinstance(args, list) or len(args) < len(self.args):
             return None
+        pairs: list[tuple[str, str, Any]] = [
+            (how, value, arg) for (how, value), arg in zip(self.args, args, strict=False)]
+        if self.fields:
+            named = next((arg for arg in args if isinstance(arg, dict)), None)
+            if named is None or any(field not in named for field, _, _ in self.fields):
+                return None
+            pairs += [(how, value, named[field]) for field, how, value in self.fields]
         binding: dict[str, str] = {}
-        for (how, value), arg in zip(self.args, args, strict=False):
+        for how, value, arg in pairs:
             seen = text(arg)
             if how == "eq" and seen != value:
                 return None
@@ -136,8 +151,19 @@ def parse(source: str) -> Pattern:
     if m is None:
         raise PatternError(f"pattern {source!r}: expected JOB or JOB(ARG, ...) after {kind!r}")
     job = None if m.group(1) == "*" else m.group(1)
-    args = tuple(_arg(a.strip(), source) for a in m.group(2).split(",")) if m.group(2) else ()
-    return Pattern(source, kind, job=job, args=args)
+    items = [a.strip() for a in m.group(2).split(",")] if m.group(2) else []
+    args: list[tuple[str, str]] = []
+    fields: list[tuple[str, str, str]] = []
+    for item in items:
+        named = _FIELD.fullmatch(item)
+        if named is not None:
+            fields.append((named.group(1), *_arg(named.group(2).strip(), source)))
+        elif fields:
+            raise PatternError(f"pattern {source!r}: positional argument {item!r} after a "
+                               f"named one; write positions first")
+        else:
+            args.append(_arg(item, source))
+    return Pattern(source, kind, job=job, args=tuple(args), fields=tuple(fields))
 
 
 def _arg(arg: str, source: str) -> tuple[str, str]:

@@ -82,3 +82,29 @@ def test_success_pattern_ignores_duplicate_copies() -> None:
                  (1, "success", "c", 1),                      # a dup copy: not the job's success
                  (2, "start", "s", "default", "w", 1, 0), rules=rules)
     assert result.violations == 1
+
+
+def test_named_fields_bind_a_declared_jobs_args_object() -> None:
+    """A declared job's args are one JSON object: ``{p}`` in position 0 binds the whole
+    object, which never equals the ``pay-1`` of ``auth:pay-1``, so a capture that waited
+    for its authorization was reported as having run first. ``payment_id={p}`` binds
+    the field."""
+    def history(capture_at: float) -> list:
+        return sorted([enqueue(0, "c1", "CaptureCard", {"payment_id": "pay-1", "amount": 5}),
+                       (1, "effect", "a1", "auth:pay-1", "card", True),
+                       (capture_at, "start", "c1", "default", "w", 1, 0)],
+                      key=lambda ev: ev[0])
+
+    named = [{"before": "effect auth:{p}", "after": "start CaptureCard(payment_id={p})"}]
+    in_order, early = run(*history(2), rules=named), run(*history(0.5), rules=named)
+    assert in_order.ok and in_order.stats["order_rules"][0]["checked"] == 1
+    assert not early.ok and early.examples[0]["key"] == "auth:pay-1"   # negative control
+    literal = parse("start CaptureCard(payment_id={p}, amount=5)")
+    assert literal.match_job("CaptureCard", [{"payment_id": "pay-1", "amount": 5}]) == {
+        "p": "pay-1"}
+    assert literal.match_job("CaptureCard", [{"payment_id": "pay-1", "amount": 6}]) is None
+    assert literal.match_job("CaptureCard", [{"amount": 5}]) is None          # no such field
+    assert parse("start F({o}, region={r})").match_job("F", [7, {"region": "eu"}]) == {
+        "o": "7", "r": "eu"}
+    with pytest.raises(PatternError, match=r"positional argument '\{y\}' after a named one"):
+        parse("start F(x={a}, {y})")
