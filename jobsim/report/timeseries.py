@@ -384,6 +384,9 @@ def _services(traffic: dict[str, list[tuple[float, float]]], bins: int,
               width: float) -> dict[str, dict[str, list[float | None]]]:
     """Per-bin service figures from the running-total gauges (see the module doc)."""
     names = sorted({n[len(TRAFFIC):].rpartition(".")[0] for n in traffic})
+    interval = _sample_interval(traffic)
+    if interval > width:        # a short run: several bins per sample
+        return {name: _spread(traffic, name, bins, width, interval) for name in names}
     out = {}
     for name in names:
         def at_edges(stat: str, name: str = name) -> list[float]:
@@ -400,6 +403,55 @@ def _services(traffic: dict[str, list[tuple[float, float]]], bins: int,
         series["latency_max_s"] = [m if n else None for m, n in zip(longest, done, strict=True)]
         out[name] = series
     return out
+
+
+def _sample_interval(traffic: dict[str, list[tuple[float, float]]]) -> float:
+    """The sampler's interval, read off the sample times: the shortest gap between two
+    of them, the last left out (the sampler's final read comes at the run's end, off
+    its grid). 0 when there are too few samples to tell."""
+    times = sorted({t for samples in traffic.values() for t, _ in samples})[:-1]
+    return min((b - a for a, b in pairwise(times)), default=0.0)
+
+
+def _spread(traffic: dict[str, list[tuple[float, float]]], name: str, bins: int,
+            width: float, interval: float) -> dict[str, list[float | None]]:
+    """One service's per-bin figures when a bin is shorter than the sampling interval
+    (a run shorter than 300 samples): what a sample counts happened in the interval it
+    closes, so it is spread over that interval's bins in proportion to their overlap.
+    Binned at the sample's instant instead, most bins would show no call and no
+    duration, and the duration lines would not be drawn at all."""
+    edges = sorted({t for samples in traffic.values() for t, _ in samples})
+    opened = dict(zip(edges[1:], edges, strict=False))
+
+    def window(t: float) -> tuple[float, float]:
+        return max(t - interval, opened.get(t, 0.0), 0.0), t
+
+    def spread(stat: str) -> list[float]:
+        out, before = [0.0] * bins, 0.0
+        for t, total in traffic.get(f"{TRAFFIC}{name}.{stat}", []):
+            delta, before = max(0.0, total - before), total
+            start, end = window(t)
+            if end <= start:
+                out[min(bins - 1, max(0, int((t - 1e-9) / width)))] += delta
+                continue
+            for b in range(max(0, int(start / width)), min(bins, int(end / width) + 1)):
+                overlap = min(end, (b + 1) * width) - max(start, b * width)
+                if overlap > 0:
+                    out[b] += delta * overlap / (end - start)
+        return out
+
+    longest: list[float] = [0.0] * bins
+    for t, value in traffic.get(f"{TRAFFIC}{name}.latency_max_s", []):
+        start, end = window(t)
+        for b in range(max(0, int(start / width)), min(bins, int((end - 1e-9) / width) + 1)):
+            longest[b] = max(longest[b], value)
+    done, spent = spread("ended"), spread("latency_total_s")
+    return {"calls": spread("calls"), "errors": spread("errors"),
+            "timeouts": spread("timeouts"),
+            "latency_mean_s": [x / n if n > 1e-9 else None for x, n in zip(spent, done,
+                                                                            strict=True)],
+            "latency_max_s": [m if n > 1e-9 else None for m, n in zip(longest, done,
+                                                                      strict=True)]}
 
 
 def _held(samples: list[tuple[float, float]], bins: int, width: float) -> list[float]:

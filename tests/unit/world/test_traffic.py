@@ -45,3 +45,20 @@ def test_the_report_reads_calls_and_mean_duration_per_bin() -> None:
     pay = series.services["pay"]
     assert pay["calls"] == [4, 0, 6]
     assert pay["latency_mean_s"] == [0.5, None, 3.0]     # (20 - 2) / (10 - 4)
+
+
+def test_a_bin_shorter_than_the_sampling_interval_shows_the_interval_it_is_in() -> None:
+    """A one-minute run has 300 bins of 0.2 s and a sample every 10 s: read at the
+    sample's instant, 49 bins in 50 had no call and no duration, and the report's
+    duration lines, broken at every gap, were not drawn at all."""
+    events = [(0.0, "config", None, {"queues": ["default"]})]
+    for t, calls, total, longest in ((10.0, 20, 10.0, 0.9), (20.0, 60, 50.0, 2.0),
+                                     (25.0, 70, 60.0, 1.5)):     # the final read, off grid
+        events += [(t, "sample", None, f"traffic.pay.{k}", v) for k, v in
+                   (("calls", calls), ("ended", calls), ("latency_total_s", total),
+                    ("latency_max_s", longest))]
+    pay = timeseries.build(History([*events, (25.0, "horizon", None)]), bins=10).services["pay"]
+    assert pay["calls"] == [5.0, 5.0, 5.0, 5.0, 10.0, 10.0, 10.0, 10.0, 5.0, 5.0]
+    assert pay["latency_mean_s"] == [0.5] * 4 + [1.0] * 4 + [1.0] * 2
+    assert pay["latency_max_s"] == [0.9] * 4 + [2.0] * 4 + [1.5] * 2
+    assert sum(pay["calls"]) == 70
