@@ -56,6 +56,15 @@ if TYPE_CHECKING:
 OUTAGE_MODES = ("error", "timeout", "hang")
 
 
+class UndeclaredService(KeyError):
+    """A job called a service the world does not declare (as ``UndeclaredTable`` for a
+    table): the history names this, not a bare KeyError the job's own code could raise.
+    Not a ServiceError, so no ``autoretry_for: [ServiceError]`` retries it."""
+
+    def __str__(self) -> str:          # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class ServiceError(Exception):
     """The service answered with an error (5xx, connection refused)."""
 

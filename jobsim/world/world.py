@@ -30,7 +30,7 @@ from jobsim.sim.simulation import Simulation
 from jobsim.world.circuit import CircuitBreaker
 from jobsim.world.database import Database
 from jobsim.world.resources import ConnectionPool, Memory, Sampler, TempFiles
-from jobsim.world.services import Service
+from jobsim.world.services import Service, UndeclaredService
 from jobsim.world.traffic import Traffic
 
 SERVICE_KEYS = {"latency", "capacity", "on_full", "timeout", "effect_on_timeout",
@@ -119,10 +119,14 @@ class World:
 
     # ---- access ----------------------------------------------------------------------
     def service(self, name: str) -> Service:
-        """The service called ``name``; KeyError naming the declared ones if none."""
+        """The service called ``name``; UndeclaredService (a KeyError) naming the
+        declared ones if none."""
         found = self.services.get(name)
         if found is None:
-            raise KeyError(f"unknown service {name!r}; known: {sorted(self.services)}")
+            raise UndeclaredService(
+                f"unknown service {name!r}; declared: {', '.join(sorted(self.services)) or 'none'}"
+                " (declare it under world.services, and in the job's services = (...) to "
+                "have the scenario refused at load)")
         return found
 
     def pool(self, name: str = "db") -> ConnectionPool:

@@ -279,3 +279,19 @@ def test_a_world_the_simulator_cannot_build_fails_at_load(
     assert problems(tmp_path, "") == [
         "1: world: the world cannot be built: world.services.email: math domain error"
     ]
+
+
+class _CallsPaymnet(Job):
+    """A Python job that calls a service by a misspelt name and declares none."""
+
+    def perform(self, index: int):  # type: ignore[no-untyped-def]
+        yield from self.world.service("paymnet").call(self, "charge")
+
+
+def test_a_call_to_an_undeclared_service_fails_the_job_by_that_name(tmp_path: Path) -> None:
+    """Before, the history said KeyError, which the job's own code could have raised."""
+    path = tmp_path / "s.yaml"
+    path.write_text("description: d\nduration: 10s\nworld: {services: {payment: {}}}\n"
+                    "workload: [{job: _CallsPaymnet, count: 2, retry: false}]\n")
+    result = run_scenario(str(path), jobs=[_CallsPaymnet])
+    assert result.metrics["failures"] == {"UndeclaredService": 2}

@@ -11,6 +11,7 @@ import simpy
 
 from jobsim.sim.simulation import Simulation
 from jobsim.world.resources import ConnectionPool, Memory, PoolTimeout, Sampler, TempFiles
+from jobsim.world.services import UndeclaredService
 from jobsim.world.world import World
 
 
@@ -192,7 +193,9 @@ def test_the_world_has_exactly_the_services_and_tables_it_declares() -> None:
     assert world.service("shipping").latency(None) == 0.5
     assert world.db.table("deliveries").unique == ("event_id",)
     assert world.db.table("log").unique is None
-    with pytest.raises(KeyError, match="webhooks"):
+    with pytest.raises(UndeclaredService, match="webhooks") as info:
         world.service("webhook")                       # no alias, no default service
+    assert isinstance(info.value, KeyError)            # what it raised before
+    assert str(info.value).startswith("unknown service 'webhook'; declared: shipping, webhooks")
     with pytest.raises(LookupError, match="deliveries"):
         world.db.exists("delivery", {"event_id": 1})   # a misspelt table is not a new one
