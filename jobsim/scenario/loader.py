@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from jobsim.scenario import changes
 from jobsim.scenario import fields as f
 from jobsim.scenario.errors import (
     Part,
@@ -165,6 +166,8 @@ def _build_variant(
         if _from_overlay(problem.parts, overlay, base_raw) or (
             problem.path, problem.reason) not in base_seen:
             report(_blame(problem, name, overlay, base_raw))
+    if scenario is not None and "description" not in overlay:   # not the base's story
+        scenario = dataclasses.replace(scenario, description=changes.describe(overlay))
     return dataclasses.replace(scenario, variant=name)
 
 

@@ -22,6 +22,7 @@ from jobsim.scenario import (
     load_document,
     load_scenario,
 )
+from jobsim.scenario.runner import load
 from jobsim.scenario.schema import PoolConfig
 
 BAD = Path(__file__).parent / "bad"
@@ -208,6 +209,24 @@ def test_config_event_payload(full: Scenario) -> None:
     assert full.config()["safeguards"]["idempotency"] == {"guard": "constraint",
                                                           "payment_keys": False}
     assert full.config()["seed"] == 42
+
+
+def test_a_variant_without_a_description_says_what_it_changes(tmp_path: Path) -> None:
+    """It inherited the base's description, so its report and compare.html told the base
+    story under the variant's name."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "description: Payments under crashes.\nduration: 1m\n"
+        "workload: [{job: SyntheticJob, count: 1}]\n"
+        "variants:\n"
+        "  basic: {system: {fetch: basic, safeguards: {unique: null}}}\n"
+        "  told: {description: Its own words., system: {fetch: basic}}\n")
+    scenario = load(path)
+    assert scenario.description == "Payments under crashes."
+    assert scenario.variants["basic"].description == (
+        "Changed from the base story: system.fetch: basic; system.safeguards.unique: null.")
+    assert scenario.variants["told"].description == "Its own words."
+    assert scenario.with_variant("basic").description == scenario.variants["basic"].description
 
 
 def test_variant_merges_over_base(full: Scenario) -> None:
