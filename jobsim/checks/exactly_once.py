@@ -7,12 +7,14 @@ exist shows that.
 
 The expected keys come from the run's configuration (``config["effects"]``: each
 workload entry's ``effect`` template with its job class, e.g. ``NotificationDeliveryJob``
-owes ``email:{1}:{0}``, where ``{i}`` is its i-th argument). Every job of such a class
-that the system accepted (an entry event with ack true, a defer, or an unacknowledged
-push that later ran or moved) implies its key; jobs with the same key (a re-push of the
-same recipient) imply it once. By the end of the history each implied key must appear
-in exactly one ``effect`` event: ``missing`` keys have none, ``duplicated`` ones more
-than one (effects of any ``once`` flag are counted). Each such key is one violation.
+owes ``email:{1}:{0}``, where ``{i}`` is its i-th argument; a declared job, whose args
+are one object, owes ``webhook:{event_id}``, ``{name}`` being that object's field).
+Every job of such a class that the system accepted (an entry event with ack true, a
+defer, or an unacknowledged push that later ran or moved) implies its key; jobs with
+the same key (a re-push of the same recipient) imply it once. By the end of the history
+each implied key must appear in exactly one ``effect`` event: ``missing`` keys have
+none, ``duplicated`` ones more than one (effects of any ``once`` flag are counted).
+Each such key is one violation.
 """
 
 from __future__ import annotations
@@ -85,10 +87,13 @@ def check(history: History, config: Mapping[str, Any] | None = None) -> CheckRes
 
 
 def _render(templates: list[Template], args: Any) -> list[str] | None:
-    """The keys a job with ``args`` owes; None when its args were not recorded."""
+    """The keys a job with ``args`` owes; None when its args were not recorded. ``{i}``
+    is the i-th argument, ``{name}`` a field of its args object (a declared job's)."""
     if not isinstance(args, list):
         return None
-    binding = {str(i): text(a) for i, a in enumerate(args)}
+    named = next((a for a in args if isinstance(a, dict)), {})
+    binding = {str(k): text(v) for k, v in named.items()}
+    binding.update((str(i), text(a)) for i, a in enumerate(args))
     try:
         return [t.render(binding) for t in templates]
     except KeyError:

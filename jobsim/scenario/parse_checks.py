@@ -13,7 +13,7 @@ from jobsim.checks.options import OptionError
 from jobsim.checks.pattern import PatternError, rule, template
 from jobsim.checks.registry import validate_options
 from jobsim.scenario import fields as f
-from jobsim.scenario.errors import Where, show
+from jobsim.scenario.errors import Where
 
 RULE_KEYS = ("before", "after")
 Checks = tuple[tuple[str, ...], dict[str, dict[str, Any]]]
@@ -70,14 +70,12 @@ def order(value: Any, where: Where) -> tuple[dict[str, str], ...]:
 
 
 def effect(value: Any, where: Where) -> str:
-    """An effect key template over the job's arguments, e.g. ``email:{1}:{0}``."""
+    """An effect key template over the job's arguments, by position (``email:{1}:{0}``)
+    or by field of its args object (a declared job's ``webhook:{event_id}``); the
+    references check that the job's args hold each one."""
     text = f.string(value, where)
     try:
-        compiled = template(text)
+        template(text)
     except PatternError as err:
         raise where.error(str(err)) from None
-    bad = [n for n in compiled.names if not n.isdigit()]
-    if bad:
-        raise where.error(f"placeholders name the job's arguments by position ({{0}}, {{1}}, "
-                          f"...), got {{{bad[0]}}} in {show(text)}")
     return text

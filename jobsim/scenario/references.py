@@ -18,6 +18,7 @@ from typing import Any
 
 from jobsim import backoff
 from jobsim.chaos.faults import ALIASES, FAULTS, FaultParamError, build_fault
+from jobsim.checks.pattern import template
 from jobsim.report.metric_schema import BOOLEAN, NUMBER, MetricPathError, leaf
 from jobsim.scenario.durations import parse_duration
 from jobsim.scenario.errors import ScenarioErrors, Where, suggest, unknown
@@ -168,7 +169,9 @@ def _entry(scenario: Scenario, entry: WorkloadEntry, where: Where) -> None:
     attempt(lambda: _uses(scenario, cls, where.key("job")), None)
     if entry.backoff is not None:
         attempt(lambda: _backoff(entry.backoff or "", where.key("backoff")), None)
-    attempt(lambda: _args(cls, dict(entry.args), where.key("args")), None)
+    made = attempt(lambda: _args(cls, dict(entry.args), where.key("args")), None)
+    if entry.effect is not None and made is not None:
+        attempt(lambda: _effect(cls, entry.effect or "", made, where.key("effect")), None)
     queue = entry.queue or cls.queue
     listened = scenario.system.queue_names
     if queue not in listened:
@@ -185,7 +188,28 @@ def _backoff(spec: str, where: Where) -> None:
         raise where.error(f"invalid backoff {spec!r}: {reason}") from None
 
 
-def _args(cls: Any, args: dict[str, Any], where: Where) -> None:
+def _effect(cls: Any, text: str, made: list[Any], where: Where) -> None:
+    """Each placeholder of the entry's ``effect`` names something the job's args hold:
+    a position, or a field of its args object (a declared job's ``{event_id}``)."""
+    fields = next((arg for arg in made if isinstance(arg, dict)), {})
+    for name in template(text).names:
+        if name.isdigit() and int(name) < len(made) and isinstance(made[int(name)],
+                                                                   dict | list):
+            raise where.error(
+                f"{{{name}}} in {text!r} is {cls.__name__}'s args object, which no effect "
+                f"key spells; name its field instead ({', '.join(f'{{{k}}}' for k in fields)})"
+                if made[int(name)] is fields else
+                f"{{{name}}} in {text!r} is a {type(made[int(name)]).__name__} argument of "
+                f"{cls.__name__}; an effect key takes a scalar one")
+        if (int(name) < len(made)) if name.isdigit() else name in fields:
+            continue
+        positions = f"positions 0..{len(made) - 1}" if made else "no positions"
+        named = (f"fields {', '.join(sorted(fields))}" if fields else "no args object")
+        raise where.error(f"{{{name}}} in {text!r} names nothing {cls.__name__}'s args hold "
+                          f"({positions}; {named})")
+
+
+def _args(cls: Any, args: dict[str, Any], where: Where) -> list[Any]:
     """The job's own ``make_args`` decides which args it takes, as it will in the run,
     and what it makes must be a list a push accepts (JSON-native), or the first arrival
     would stop the run."""
@@ -206,6 +230,7 @@ def _args(cls: Any, args: dict[str, Any], where: Where) -> None:
     except ArgumentError as exc:
         raise where.error(f"{cls.__name__}.make_args: {str(exc).removeprefix(cls.__name__ + ': ')}"
                           ) from None
+    return made
 
 
 def _fault(scenario: Scenario, fault: Fault, where: Where) -> None:

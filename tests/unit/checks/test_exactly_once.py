@@ -50,3 +50,22 @@ def test_unacknowledged_pushes_owe_an_effect_only_once_seen() -> None:
 def test_without_declared_effects_nothing_is_expected() -> None:
     result = run(push("a", 1), cfg={})
     assert result.ok and result.stats["expected"] == 0
+
+
+def test_a_declared_jobs_key_names_a_field_of_its_args_object() -> None:
+    """A declared job's args are one object: ``{event_id}`` is its field. Before, a
+    name was refused and ``{0}`` rendered the whole object, so every delivered webhook
+    was reported missing."""
+    cfg = {"effects": [{"job": "Deliver", "key": "webhook:{event_id}"}]}
+
+    def deliver(jid: str, event: str) -> tuple:
+        return (0, "enqueue", jid, "default", "Deliver", True, True, [{"event_id": event}])
+
+    def posted(t: float, event: str) -> tuple:
+        return (t, "effect", "x", f"webhook:{event}", "endpoints", True)
+
+    held = run(deliver("a", "e1"), deliver("b", "e2"), posted(1, "e1"), posted(2, "e2"),
+               cfg=cfg)
+    assert held.ok and held.stats["exactly_once"] == 2 and held.stats["unrendered"] == 0
+    lost = run(deliver("a", "e1"), deliver("b", "e2"), posted(1, "e1"), cfg=cfg)
+    assert not lost.ok and lost.examples[0]["key"] == "webhook:e2"        # negative control

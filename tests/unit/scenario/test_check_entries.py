@@ -48,8 +48,8 @@ def test_options_and_rules_are_read_and_travel_in_the_config() -> None:
     ({"order": [{"before": "paid {o}", "after": "start EmailJob({o})"}]},
      "order[0]: pattern 'paid {o}': expected '<kind> <what>'"),
     ({"order": [{"before": "effect a:{o}"}]}, "order[0]: missing required key 'after'"),
-    ({"workload": [{"job": "EmailJob", "count": 1, "effect": "email:{user}"}]},
-     "workload[0].effect: placeholders name the job's arguments by position"),
+    ({"workload": [{"job": "EmailJob", "count": 1, "effect": "email:{user"}]},
+     "workload[0].effect: template 'email:{user': braces must enclose a name"),
 ])
 def test_bad_entries_name_the_path_and_reason(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ScenarioError) as caught:

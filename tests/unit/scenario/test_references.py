@@ -295,3 +295,35 @@ def test_a_call_to_an_undeclared_service_fails_the_job_by_that_name(tmp_path: Pa
                     "workload: [{job: _CallsPaymnet, count: 2, retry: false}]\n")
     result = run_scenario(str(path), jobs=[_CallsPaymnet])
     assert result.metrics["failures"] == {"UndeclaredService": 2}
+
+
+_DECLARED = """\
+description: d
+duration: 1m
+world: {services: {endpoints: {}}}
+jobs:
+  Deliver:
+    perform: [{call: {service: endpoints, op: post, key: "webhook:{event_id}", effect: true}}]
+workload: [{job: Deliver, count: 3, args: {event_id: "evt-{n}"}, effect: "EFFECT"}]
+checks: [exactly_once]
+"""
+
+
+@pytest.mark.parametrize(("effect", "reason"), [
+    ("webhook:{event_idd}", "workload[0].effect: {event_idd} in 'webhook:{event_idd}' names "
+     "nothing Deliver's args hold (positions 0..0; fields event_id)"),
+    ("webhook:{0}", "workload[0].effect: {0} in 'webhook:{0}' is Deliver's args object, "
+     "which no effect key spells; name its field instead ({event_id})"),
+    ("webhook:{1}", "{1} in 'webhook:{1}' names nothing Deliver's args hold"),
+])
+def test_an_effect_template_names_what_the_jobs_args_hold(tmp_path: Path, effect: str,
+                                                          reason: str) -> None:
+    assert reason in problems(tmp_path, "", _DECLARED.replace("EFFECT", effect))[0]
+
+
+def test_a_declared_job_owes_the_effect_its_field_names(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(_DECLARED.replace("EFFECT", "webhook:{event_id}"))
+    result = run_scenario(str(path))
+    assert result.checks["exactly_once"].ok
+    assert result.checks["exactly_once"].stats["exactly_once"] == 3
