@@ -96,12 +96,20 @@ SETTINGS = (("processes", "worker processes"), ("concurrency", "threads per proc
             ("horizon", "horizon (s)"))
 
 
+# Sidekiq's own settings: under another flavour the config still records their
+# defaults, but nothing runs by them (Celery acknowledges by task_acks_late and keeps no
+# dead set; RQ's failed registry has no size limit), so the page would state a wrong set-up.
+SIDEKIQ_ONLY = frozenset({"fetch", "dead_max_jobs"})
+
+
 def settings(history: History) -> list[tuple[str, str]]:
     """The system settings the run recorded in its config event, in words."""
     config = next((ev[3] for ev in history.events[:5] if ev[1] == "config"), None) or {}
+    flavor = config.get("flavor")
+    sidekiq = not isinstance(flavor, dict) or flavor.get("name", "sidekiq") == "sidekiq"
     rows = []
     for key, label in SETTINGS:
-        if key not in config:
+        if key not in config or (key in SIDEKIQ_ONLY and not sidekiq):
             continue
         value = config[key]
         if key == "queues":

@@ -160,3 +160,21 @@ def test_the_compare_caption_counts_in_words_that_agree(history: History) -> Non
     assert captions[7].startswith("The 6 compared metrics that differ most")
     assert captions[7].endswith("The other one is in the table.")
     assert captions[8].endswith("The 2 others are in the table.")
+
+
+def test_set_up_leaves_out_sidekiq_settings_another_flavour_does_not_run_by() -> None:
+    """A Celery run's config still records Sidekiq's default fetch and dead set limit;
+    its page said 'fetch: basic' (a crash loses jobs) of a late-ack Celery worker."""
+    from jobsim.report.html import settings
+
+    def rows(flavor: dict | None) -> dict[str, str]:
+        config = {"processes": 2, "fetch": "basic", "dead_max_jobs": 10000,
+                  **({"flavor": flavor} if flavor else {})}
+        return dict(settings(History([(0.0, "config", None, config)])))
+
+    assert {"fetch", "dead set size limit"} <= set(rows(None))                # Sidekiq
+    assert {"fetch", "dead set size limit"} <= set(rows({"name": "sidekiq"}))
+    for name in ("celery", "rq"):
+        shown = rows({"name": name, "task_acks_late": True})
+        assert "fetch" not in shown and "dead set size limit" not in shown
+        assert shown["worker processes"] == "2" and "job system" in shown
