@@ -385,7 +385,9 @@ def _effects(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
         left.plot(xs, _per_minute(c["effects"], series.width), color=colour(0),
                   linewidth=1.4, drawstyle="steps-mid")
         left.set_title("Side effects on the outside world", fontsize=10)
-        _finish(left, series, scale, unit, "effects per minute (1/min)")
+        # No legend of its own: placed right of the data it would lie over the right
+        # panel (its only entries would be the fault band and the crash line).
+        _finish(left, series, scale, unit, "effects per minute (1/min)", legend=False)
     else:
         nothing(left, "none: no side effect in this run")
     keys = (("dup_effects", "duplicate effects (once-keys)"),
@@ -399,7 +401,8 @@ def _effects(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
         nothing(right, "none: no duplicate effect or execution")
     return Chart("effects", "Effects and duplicates", "Left: rate of side effects. Right: "
                  "cumulative duplicate effects (a once-key seen again) and duplicate "
-                 "executions.", png(fig))
+                 "executions. Grey bands: fault windows; dotted lines: process crashes.",
+                 png(fig))
 
 
 def _cumsum(values: list[int]) -> list[int]:

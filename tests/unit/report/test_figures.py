@@ -20,3 +20,42 @@ def test_an_empty_panel_leaves_the_shared_time_axis_of_the_panels_below() -> Non
     # no job says so in words, and the panel under it still shows its times.
     assert _bottom_tick_labels(empty_top=True) == _bottom_tick_labels(empty_top=False)
     assert len(_bottom_tick_labels(empty_top=True)) >= 3
+
+
+def test_no_legend_lies_over_another_panel(monkeypatch) -> None:
+    """Legends sit right of their data; in the side-by-side effects figure the left
+    panel's legend (fault window, process crash) lay over the right panel, cut off."""
+    from jobsim.history.history import History
+    from jobsim.report import figures, timeseries
+
+    events = [(0.0, "config", None, {"queues": [["default", 1]]}),
+              (5.0, "fault_start", None, "latency", "pay", {}),
+              (20.0, "crash", None, "p0")]
+    for i in range(30):
+        jid = f"j{i}"
+        events += [(float(i), "enqueue", jid, "default", "Job", True, True, [i]),
+                   (i + 0.5, "start", jid, "default", "p0", 1, 0),
+                   (i + 0.6, "effect", jid, f"k{i % 20}", "pay", True),
+                   (i + 0.7, "start", jid, "default", "p0", 1, 1),
+                   (i + 0.8, "success", jid, 0)]
+    events += [(30.0, "fault_end", None, "latency", "pay"), (40.0, "horizon", None)]
+    series = timeseries.build(History(sorted(events, key=lambda e: e[0])), bins=40)
+    drawn = []
+    monkeypatch.setattr(figures, "png", lambda fig, dpi=figures.DPI: drawn.append(fig) or b"")
+    figures.run_charts(series)
+    assert drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for fig in drawn:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            box = legend.get_window_extent(renderer)
+            for other in fig.axes:
+                if other is not ax and other.get_visible() and other.has_data():
+                    assert not box.overlaps(other.get_window_extent(renderer)), (
+                        f"legend of {ax.get_title()!r} lies over {other.get_title()!r}")
