@@ -18,6 +18,7 @@ from typing import Any
 
 from jobsim import backoff
 from jobsim.chaos.faults import ALIASES, FAULTS, FaultParamError, build_fault
+from jobsim.checks.pattern import parse as parse_pattern
 from jobsim.checks.pattern import template
 from jobsim.report.metric_schema import BOOLEAN, NUMBER, MetricPathError, leaf
 from jobsim.scenario.durations import parse_duration
@@ -55,6 +56,10 @@ def check_references(scenario: Scenario, where: Where) -> None:
     for i, rule in enumerate(scenario.expect):
         attempt(lambda i=i, rule=rule: _metric(scenario, rule, where.key("expect").index(i)),
                 None)
+    for i, order in enumerate(scenario.order):
+        for side in ("before", "after"):
+            at = where.key("order").index(i).key(side)
+            attempt(lambda at=at, source=order[side]: _pattern_job(scenario, source, at), None)
 
 
 def require_references(scenario: Scenario) -> None:
@@ -139,6 +144,14 @@ def _used_services(scenario: Scenario) -> set[str]:
     for cls in scenario.library.classes():
         used.update(cls.services)
     return used
+
+
+def _pattern_job(scenario: Scenario, source: str, where: Where) -> None:
+    """An ordering rule's job is one the run can execute: a misspelt class matches no
+    event, and the rule would hold by judging nothing."""
+    job = parse_pattern(source).job
+    if job is not None:
+        _job(scenario, job, where)
 
 
 def _job(scenario: Scenario, name: str, where: Where) -> Any:

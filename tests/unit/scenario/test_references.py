@@ -327,3 +327,17 @@ def test_a_declared_job_owes_the_effect_its_field_names(tmp_path: Path) -> None:
     result = run_scenario(str(path))
     assert result.checks["exactly_once"].ok
     assert result.checks["exactly_once"].stats["exactly_once"] == 3
+
+
+def test_an_ordering_rule_names_a_job_the_run_has(tmp_path: Path) -> None:
+    """A misspelt class matched no event, so the rule held by judging nothing (PASS)."""
+    base = BASE.replace("checks: [no_loss]", "checks: [dependencies]")
+    assert problems(tmp_path, 'order: [{before: "effect paid:{o}", '
+                              'after: "start SyntheticJb({o})"}]', base) == [
+        "7: order[0].after: unknown job 'SyntheticJb' (did you mean 'SyntheticJob'?); "
+        "valid jobs: AnalyticsJob, DataExportJob, FraudCheckJob, FulfillmentJob, "
+        "InventoryReservationJob, NoopJob, NotificationDeliveryJob, PaymentCaptureJob, "
+        "PaymentProcessingJob, PoisonJob, SyntheticJob"]
+    path = tmp_path / "ok.yaml"
+    path.write_text(base + 'order: [{before: "success *({o})", after: "start SyntheticJob({o})"}]')
+    assert load(path).order                                    # '*' and a real class load
