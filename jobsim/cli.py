@@ -146,6 +146,8 @@ def simulate(scenario: str, seed: int | None, scale: float, variant: str | None,
         fail_input("--variant and --all-variants are exclusive")
     if not math.isfinite(scale) or scale <= 0:
         fail_input(f"--scale: must be a finite number greater than 0, got {scale}")
+    if seed is not None and seed < 0:       # as a file's seed: (and sweep's --seeds)
+        fail_input(f"--seed: must be an integer >= 0, got {seed}")
     try:
         url.parse(broker)
     except BrokerError as exc:

@@ -41,6 +41,7 @@ def test_malformed_file_exits_2_with_the_loaders_exact_message(path: Path) -> No
     (["simulate", "no_such_scenario"], "unknown scenario 'no_such_scenario'"),
     (["simulate", "black_friday", "--variant", "nope"], "unknown variant 'nope'"),
     (["simulate", "black_friday", "--scale", "0"], "--scale: must be a finite number"),
+    (["simulate", "black_friday", "--seed", "-5"], "--seed: must be an integer >= 0, got -5"),
     (["simulate", "black_friday", "--broker", "mongo://x"], "--broker: expected memory"),
     (["simulate", "black_friday", "--broker", "redis://127.0.0.1:1/0", "--scale", "0.01"],
      "Connection refused"),
