@@ -75,7 +75,9 @@ def read_system(value: Any, where: Where) -> SystemConfig:
             "system.sidekiq_yml too")
     if path is not None:
         env = environment or sidekiq_yml.DEFAULT_ENVIRONMENT
-        from_file = attempt(lambda: sidekiq_yml.load(path, where.key("sidekiq_yml"), env), {})
+        written = {k for k, v in data.items() if v is not None}   # these win over the file
+        from_file = attempt(
+            lambda: sidekiq_yml.load(path, where.key("sidekiq_yml"), env, written), {})
         data = {**from_file, **{k: v for k, v in data.items() if v is not None}}
     base = SystemConfig()
     queues, mode = read_queues(data.get("queues"), where.key("queues"))

@@ -18,15 +18,19 @@ The environment is Sidekiq's ``-e`` option, else ``APP_ENV``, ``RAILS_ENV`` or
 the shell, so a scenario runs the same on every machine.
 
 jobsim cannot run Ruby: of ERB it reads only the environment reads with a fallback that
-sidekiq.yml files commonly hold, as their fallbacks (``sidekiq_erb``); any other tag is
-refused. Every key it does not model, and every environment section other than the one
-applied, gets a warning (``SidekiqYmlWarning``) naming it, and the run goes on.
+sidekiq.yml files commonly hold, as Ruby would with the variable unset
+(``sidekiq_erb``). Another output tag is refused only where jobsim would use its value
+(a key it reads, or any top-level or section key), so a tag in ``:logfile:`` or
+``:schedule:`` does not stop a run; control tags are always refused. A null value is
+Sidekiq's default. Every key it does not model, and every environment section other
+than the one applied, gets a warning (``SidekiqYmlWarning``) naming it, and the run goes
+on.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +52,20 @@ class SidekiqYmlWarning(UserWarning):
 
 
 def _seconds(value: Any, where: Where) -> float:
-    return f.duration()(value, where)
+    return f.duration()(_number(value, where), where)
 
 
 def _positive_seconds(value: Any, where: Where) -> float:
-    return f.duration(positive=True)(value, where)
+    return f.duration(positive=True)(_number(value, where), where)
+
+
+def _number(value: Any, where: Where) -> Any:
+    """Sidekiq does arithmetic on its times: a string ('1m', even '30') fails there, so
+    jobsim does not read one as the scenario's durations would."""
+    if isinstance(value, str):
+        raise where.error(f"expected a number of seconds (Sidekiq adds this value to a "
+                          f"clock, so a string fails there), got {show(value)}")
+    return value
 
 
 MAPPING: dict[str, tuple[str, Reader]] = {
@@ -66,40 +79,130 @@ MAPPING: dict[str, tuple[str, Reader]] = {
 }
 
 
-def load(path: str, where: Where, environment: str = DEFAULT_ENVIRONMENT) -> dict[str, Any]:
+def load(path: str, where: Where, environment: str = DEFAULT_ENVIRONMENT,
+         overridden: Collection[str] = ()) -> dict[str, Any]:
     """The ``system`` keys set by the sidekiq.yml at PATH (relative to the scenario file
     named by WHERE), in the scenario's spelling, with the ``environment`` section merged
-    over the top level; warns once per key not modelled."""
+    over the top level; warns once per key not modelled. A key whose scenario name is in
+    OVERRIDDEN is not read (the scenario's value wins), so its ERB need not be readable.
+    A null value is returned as None: Sidekiq's default (a section's null unsets the
+    top level's value, as Sidekiq's merge does)."""
     file = _resolve(path, where)
-    text = _read(file, where)
+    source = _read(file, where)
     here = Where(str(file))
-    text, notes = sidekiq_erb.render(text, str(file))
+    rendered, notes = _render(source, here, environment, overridden)
+    data, node = _parse(rendered, str(file))
     for note in notes:
         warnings.warn(SidekiqYmlWarning(note), stacklevel=2)
-    try:
-        scan(text, str(file))           # the scenario file's depth and alias budgets
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = None if node is None else yaml.SafeLoader("").construct_document(node)
-    except yaml.reader.ReaderError as exc:
-        raise reader_error(str(file), text, exc) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ScenarioError(str(file), "", f"invalid YAML: {getattr(exc, 'problem', exc)}",
-                            line=mark.line + 1 if mark else 0,
-                            column=mark.column + 1 if mark else 0) from None
     if data is None:
         return {}
     try:
-        return _settings(data, here, environment)
+        return _settings(data, here, environment, overridden)
     except ScenarioError as err:        # FILE:LINE:COL inside the sidekiq.yml itself
-        raise place(err, node) from None
+        raise _in_source(place(err, node), rendered) from None
 
 
-def _settings(data: Any, here: Where, environment: str) -> dict[str, Any]:
+def _render(source: str, here: Where, environment: str,
+            overridden: Collection[str]) -> tuple[sidekiq_erb.Rendered, list[str]]:
+    """The file through the ERB jobsim reads. Every output tag is first rendered as a
+    placeholder to learn which ones feed a value jobsim uses: those must be readable
+    (else the error names the tag), and each gets a warning naming the value used."""
+    probe = sidekiq_erb.render(source, here.file, placeholders=True)
+    if not probe.tags:
+        return probe, []
+    try:
+        data, _ = _parse(probe, here.file)
+        used = _used_tags(data, environment, overridden)
+    except ScenarioError:               # reported by the real rendering, below
+        used = {tag.index: "" for tag in probe.tags}
+    for tag in probe.tags:
+        if tag.index in used and tag.value is None:
+            key = used[tag.index]
+            fix = (f"write the value Sidekiq should get in its place, or set "
+                   f"system.{MAPPING[key][0]} in the scenario (it overrides the file)"
+                   if key in MAPPING else "write the value Sidekiq should get in its place")
+            raise ScenarioError(
+                here.file, "", f"ERB {tag.shown()}{f' (in :{key}:)' if key else ''} is not "
+                "supported: jobsim reads only ENV.fetch / ENV[...] with a literal default "
+                f"(docs/scenarios.md); {fix}", line=tag.line, column=tag.column)
+    notes = [f"{here.file}:{tag.line}: ERB {tag.shown()} read as "
+             f"{_shown_default(tag.value or '')} (jobsim never reads the shell's "
+             "environment: write another value in the file, or in the scenario's system "
+             "section, to model it)" for tag in probe.tags if tag.index in used]
+    return sidekiq_erb.render(source, here.file), notes
+
+
+def _shown_default(value: str) -> str:
+    return f"its default, {value}" if value else "nothing (the variable unset), so the key is unset"
+
+
+def _used_tags(data: Any, environment: str, overridden: Collection[str]) -> dict[int, str]:
+    """Tag index -> the sidekiq.yml key whose value jobsim uses and holds it (after the
+    section's merge); a tag in any top-level or section key counts too, with no key:
+    it could name a setting or an environment."""
+    used: dict[int, str] = {}
+    if not isinstance(data, dict):
+        return used
+    sections = [v for k, v in data.items() if _name(k) == environment and isinstance(v, dict)]
+    merged: dict[str, Any] = {}
+    for scope in (data, *sections):
+        for raw_key, value in scope.items():
+            for index in _placeholders(raw_key):
+                used.setdefault(index, "")
+            if _name(raw_key) != environment or scope is not data:
+                merged[_name(raw_key)] = value
+    for key, value in merged.items():
+        if key in MAPPING and MAPPING[key][0] not in overridden:
+            for index in _placeholders(value):
+                used.setdefault(index, key)
+    return used
+
+
+def _placeholders(value: Any) -> list[int]:
+    if isinstance(value, str):
+        return [int(m["index"]) for m in sidekiq_erb.PLACEHOLDER.finditer(value)]
+    if isinstance(value, list):
+        return [i for item in value for i in _placeholders(item)]
+    if isinstance(value, dict):
+        return [i for k, v in value.items() for i in (*_placeholders(k), *_placeholders(v))]
+    return []
+
+
+def _parse(rendered: sidekiq_erb.Rendered, file: str) -> tuple[Any, yaml.Node | None]:
+    """The YAML document and its node; errors placed in the source file."""
+    text = rendered.text
+    try:
+        scan(text, file)                # the scenario file's depth and alias budgets
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = None if node is None else yaml.SafeLoader("").construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        raise _in_source(reader_error(file, text, exc), rendered) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise _in_source(ScenarioError(
+            file, "", f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            line=mark.line + 1 if mark else 0, column=mark.column + 1 if mark else 0),
+            rendered) from None
+    except ScenarioError as err:
+        raise _in_source(err, rendered) from None
+    return data, node
+
+
+def _in_source(err: ScenarioError, rendered: sidekiq_erb.Rendered) -> ScenarioError:
+    """ERR placed in the file as written, not as rendered (a tag's text has another
+    length than its value, and ``-%>`` drops a newline)."""
+    if not err.line:
+        return err
+    return err.at(*rendered.position(err.line, err.column))
+
+
+def _settings(data: Any, here: Where, environment: str,
+              overridden: Collection[str] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise here.error(f"expected a mapping at the top level, got {show(data)}")
     sections = [k for k in data if _name(k) == environment]
-    top = _translate({k: v for k, v in data.items() if k not in sections}, here, environment)
+    top = _translate({k: v for k, v in data.items() if k not in sections}, here, environment,
+                     overridden)
     for key in sections:            # one, unless the file spells it both ways
         section = data[key]
         if section is None:
@@ -108,7 +211,7 @@ def _settings(data: Any, here: Where, environment: str) -> dict[str, Any]:
             raise here.key(str(key)).error(
                 f"the {environment!r} environment section must be a mapping of settings, "
                 f"got {show(section)}")
-        top.update(_translate(section, here.key(str(key)), environment))
+        top.update(_translate(section, here.key(str(key)), environment, overridden))
     return top
 
 
@@ -131,26 +234,43 @@ def _read(file: Path, where: Where) -> str:
         raise where.error(f"cannot read {str(file)!r}: {exc}") from None
 
 
-def _translate(data: dict[Any, Any], where: Where, environment: str) -> dict[str, Any]:
+def _translate(data: dict[Any, Any], where: Where, environment: str,
+               overridden: Collection[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = _name(raw_key)
         at = where.key(str(raw_key))
         if key in MAPPING:
             target, read = MAPPING[key]
-            out[target] = read(value, at)
+            if target in overridden:
+                continue
+            out[target] = None if value is None else read(value, at)
         elif key not in SILENTLY_DROPPED:
             _warn(where.file, str(raw_key), value, environment)
     return out
 
 
+# Settings of Sidekiq and its common plugins whose value is a mapping: never an
+# environment section, whatever the file's environments are called.
+NOT_ENVIRONMENTS = {
+    "capsules": "only the default capsule's :concurrency: and :queues: are read",
+    "schedule": "sidekiq-cron / sidekiq-scheduler jobs: write them as workload entries",
+    "scheduler": "sidekiq-scheduler's settings: write its jobs as workload entries",
+    "cron": "sidekiq-cron jobs: write them as workload entries",
+    "limits": "sidekiq-limit_fetch's per-queue limits",
+    "process_limits": "sidekiq-limit_fetch's per-process limits",
+    "redis": "jobsim runs its own broker (--broker)",
+    "lifecycle_events": "Sidekiq's lifecycle callbacks",
+}
+
+
 def _warn(file: str, key: str, value: Any, environment: str) -> None:
-    if _name(key) == "capsules":
-        what = ("key ':capsules:' is not modelled by jobsim (only the default capsule's "
-                ":concurrency: and :queues: are read); ignored")
+    name = _name(key)
+    if name in NOT_ENVIRONMENTS:
+        what = f"key {key!r} is not modelled by jobsim ({NOT_ENVIRONMENTS[name]}); ignored"
     elif isinstance(value, dict):
         what = (f"environment section {key!r} is not applied: the environment is "
-                f"{environment!r} (set system.sidekiq_env: {_name(key)} to apply it "
+                f"{environment!r} (set system.sidekiq_env: {name} to apply it "
                 f"instead); ignored")
     else:
         what = f"key {key!r} is not modelled by jobsim; ignored"
@@ -176,8 +296,9 @@ def _queue(item: Any, where: Where) -> tuple[str, int]:
     else:
         raise where.error(f"expected a queue name, 'name,weight' or [name, weight], "
                           f"got {show(item)}")
-    name = f.name(str(parts[0]) if isinstance(parts[0], str | int) else parts[0],
-                  where.index(0) if isinstance(item, list) else where)
+    # ``- :critical`` is the Symbol :critical to Sidekiq's YAML, which names the queue
+    raw = str(parts[0]).removeprefix(":") if isinstance(parts[0], str | int) else parts[0]
+    name = f.name(raw, where.index(0) if isinstance(item, list) else where)
     if len(parts) == 1:
         return name, 0
     weight = parts[1]

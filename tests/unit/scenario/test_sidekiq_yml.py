@@ -163,11 +163,24 @@ def test_sidekiq_env_without_a_sidekiq_yml_is_refused(tmp_path: Path) -> None:
         err.value)
 
 
-def test_capsules_are_named_for_what_they_are(tmp_path: Path) -> None:
-    _, warned = loaded(tmp_path, ":capsules:\n  single:\n    :concurrency: 1\n")
-    assert warned == [f"{tmp_path / 'config' / 'sidekiq.yml'}: key ':capsules:' is not "
-                      "modelled by jobsim (only the default capsule's :concurrency: and "
-                      ":queues: are read); ignored"]
+@pytest.mark.parametrize(("yml", "key", "why"), [
+    (":capsules:\n  single:\n    :concurrency: 1\n", "':capsules'",
+     "only the default capsule's :concurrency: and :queues: are read"),
+    (":schedule:\n  nightly:\n    cron: '0 3 * * *'\n    class: Nightly\n", "':schedule'",
+     "sidekiq-cron / sidekiq-scheduler jobs"),
+    (":scheduler:\n  :schedule:\n    hourly:\n      every: 1h\n", "':scheduler'",
+     "sidekiq-scheduler's settings"),
+    (":limits:\n  default: 2\n", "':limits'", "sidekiq-limit_fetch's per-queue limits"),
+    ("schedule:\n  nightly:\n    cron: '0 3 * * *'\n", "'schedule'", "sidekiq-cron"),
+])
+def test_plugin_settings_that_are_mappings_are_not_called_environments(
+        tmp_path: Path, yml: str, key: str, why: str) -> None:
+    """A mapping value is not an environment section when it is a known setting."""
+    _, warned = loaded(tmp_path, yml)
+    assert len(warned) == 1
+    assert warned[0].startswith(f"{tmp_path / 'config' / 'sidekiq.yml'}: key {key} is not "
+                                f"modelled by jobsim ({why}")
+    assert "environment" not in warned[0]
 
 
 @pytest.mark.parametrize(("erb", "value"), [
@@ -178,6 +191,10 @@ def test_capsules_are_named_for_what_they_are(tmp_path: Path) -> None:
     ('<%= (ENV["SIDEKIQ_CONCURRENCY"] || "12").to_i -%>', 12),
     ('<%= ENV.fetch("SIDEKIQ_CONCURRENCY", 12).to_i %>', 12),
     ("<%= 12 %><%# threads per process %>", 12),
+    ("<%= ENV['SIDEKIQ_CONCURRENCY']&.to_i || 12 %>", 12),
+    ("<%= ENV['SIDEKIQ_CONCURRENCY'] ? ENV['SIDEKIQ_CONCURRENCY'].to_i : 12 %>", 12),
+    ("<%= ENV.fetch('SIDEKIQ_CONCURRENCY', '12').to_s %>", 12),
+    ("<%= ENV.fetch('SIDEKIQ_CONCURRENCY', 12) -%>", 12),
 ])
 def test_erb_reading_the_environment_is_read_as_its_default(
         tmp_path: Path, erb: str, value: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,21 +209,25 @@ def test_erb_reading_the_environment_is_read_as_its_default(
         warned[0]
 
 
-@pytest.mark.parametrize(("yml", "position", "what"), [
+@pytest.mark.parametrize(("yml", "position", "what", "fix"), [
     (":timeout: 25\n<% if true %>\n:concurrency: 5\n<% end %>\n", "2:1",
-     "ERB control tag <% if true %>"),
+     "ERB control tag <% if true %>", "jobsim cannot run Ruby, so it cannot tell which "
+     "lines this tag keeps: render the file first"),
     (":timeout: 25\n:concurrency: <%= ENV.fetch('X').to_i * 2 %>\n", "2:15",
-     "ERB <%= ENV.fetch('X').to_i * 2 %>"),
+     "ERB <%= ENV.fetch('X').to_i * 2 %> (in :concurrency:)", "jobsim reads only "
+     "ENV.fetch / ENV[...] with a literal default (docs/scenarios.md); write the value "
+     "Sidekiq should get in its place, or set system.concurrency in the scenario"),
     (":timeout: 25\n:concurrency: <%= ENV.fetch('X', 5)\n", "2:15",
-     "an ERB tag (<%) without its %>"),
+     "an ERB tag (<%) without its %>", "close it with %>"),
+    (":queues:\n  - default\n  - <%= Socket.gethostname %>\n", "3:5",
+     "ERB <%= Socket.gethostname %> (in :queues:)", "jobsim reads only ENV.fetch"),
 ])
 def test_other_erb_is_refused_with_one_line_naming_file_line_and_column(
-        tmp_path: Path, yml: str, position: str, what: str) -> None:
+        tmp_path: Path, yml: str, position: str, what: str, fix: str) -> None:
     with pytest.raises(ScenarioError) as err:
         load(write(tmp_path, yml))
     message = str(err.value)
-    assert f"config/sidekiq.yml:{position}: {what} is not supported" in message
-    assert "render the file first or write the values" in message
+    assert f"config/sidekiq.yml:{position}: {what} is not supported: {fix}" in message
     assert "\n" not in message
 
 
@@ -250,3 +271,82 @@ def test_the_cli_prints_warnings_on_stderr_and_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("jobsim: warning:") == 1
     assert "':logfile' is not modelled by jobsim" in result.stderr
+
+
+def test_an_environment_read_without_a_default_is_the_variable_unset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ENV["X"]`` prints nothing when X is unset: the key is null, Sidekiq's default."""
+    monkeypatch.setenv("SIDEKIQ_CONCURRENCY", "99")
+    system, warned = loaded(tmp_path, ":concurrency: <%= ENV['SIDEKIQ_CONCURRENCY'] %>\n")
+    assert system.concurrency == 5
+    assert len(warned) == 1
+    assert "read as nothing (the variable unset), so the key is unset" in warned[0]
+
+
+def test_erb_jobsim_does_not_use_is_neither_refused_nor_reported(tmp_path: Path) -> None:
+    """Only tags that feed a value jobsim reads must be readable, and only they warn."""
+    yml = ("<%# written by the deploy tool %>\n:concurrency: 4\n"
+           ":logfile: <%= AppConfig.sidekiq_log unless AppConfig.heroku? %>\n"
+           ":schedule:\n  nightly:\n    every: <%= ENV.fetch('NIGHTLY', '1d') %>\n"
+           "    enabled: <%= %w[production].include?(ENV['RACK_ENV']) %>\n"
+           "production:\n  :concurrency: <%= ENV.fetch('THREADS', 30) %>\n")
+    system, warned = loaded(tmp_path, yml)
+    assert system.concurrency == 4
+    assert not [w for w in warned if "ERB" in w]
+    system, warned = loaded(tmp_path, yml, extra=", sidekiq_env: production")
+    assert system.concurrency == 30
+    assert [w.split(": ERB")[0][-2:] for w in warned if "ERB" in w] == [":9"]
+
+
+def test_a_key_the_scenario_sets_needs_no_readable_erb(tmp_path: Path) -> None:
+    yml = ":concurrency: <%= AppConfig.environment.sidekiq.concurrency.to_i %>\n:timeout: 9\n"
+    with pytest.raises(ScenarioError, match=r"sidekiq.yml:1:15: ERB .* \(in :concurrency:\)"):
+        load(write(tmp_path, yml))
+    system, _ = loaded(tmp_path, yml, extra=", concurrency: 3")
+    assert (system.concurrency, system.shutdown_timeout) == (3, 9.0)
+
+
+def test_null_is_sidekiqs_default_and_a_sections_null_unsets_the_top_level(
+        tmp_path: Path) -> None:
+    """Sidekiq merges the section over the top level, so its null replaces the value,
+    and then applies its defaults (5 threads, the ``default`` queue)."""
+    yml = ":concurrency: 12\n:queues:\n#  - critical\nproduction:\n  :concurrency:\n"
+    system, _ = loaded(tmp_path, yml)
+    assert (system.concurrency, system.queues) == (12, (("default", 1),))
+    system, _ = loaded(tmp_path, yml, extra=", sidekiq_env: production")
+    assert system.concurrency == 5
+
+
+def test_a_symbol_queue_name_is_the_queue_of_that_name(tmp_path: Path) -> None:
+    """``- :critical`` is the Symbol :critical in Sidekiq's YAML; it names 'critical'."""
+    system, _ = loaded(tmp_path, ":queues:\n  - :critical\n  - :default\n")
+    assert system.queues == (("critical", 1), ("default", 1))
+    assert system.queue_mode == "strict"
+
+
+def test_trimmed_tags_drop_their_newline_as_in_sidekiq(tmp_path: Path) -> None:
+    """``-%>`` eats the newline after it, so Sidekiq reads these lines as one and fails;
+    the error names the place in the file as written."""
+    yml = ":concurrency: <%= ENV.fetch('X', 5) -%>\n:timeout: 9\n"
+    with pytest.raises(ScenarioError) as err:
+        load(write(tmp_path, yml))
+    assert "config/sidekiq.yml:2:9: invalid YAML: mapping values are not allowed" in str(
+        err.value)
+
+
+def test_a_yaml_error_after_a_tag_is_placed_in_the_file_as_written(tmp_path: Path) -> None:
+    line = ':queues: [<%= ENV.fetch("FIRST_QUEUE", "alpha") %>, beta]]'
+    with pytest.raises(ScenarioError) as err:
+        load(write(tmp_path, f":timeout: 3\n{line}\n"))
+    assert f"config/sidekiq.yml:2:{line.rindex(']') + 1}: invalid YAML" in str(err.value)
+
+
+@pytest.mark.parametrize("key", [":timeout:", ":poll_interval_average:",
+                                 ":dead_timeout_in_seconds:"])
+def test_a_time_written_as_a_string_is_refused_as_sidekiq_cannot_use_it(
+        tmp_path: Path, key: str) -> None:
+    """Sidekiq adds these to a clock: '1m' would be read as 60 s by the scenario's
+    duration rules, but Sidekiq fails on it."""
+    with pytest.raises(ScenarioError) as err:
+        load(write(tmp_path, f"{key} 1m\n"))
+    assert f"{key[:-1]}: expected a number of seconds" in str(err.value)
