@@ -308,10 +308,14 @@ def _replay(scenario: Scenario, doc: dict[str, Any] | None, seed: int, variant: 
     """Save the document (generated ones) and return the command that replays the run,
     verbatim from a shell in the test's directory: absolute paths, and an ``--import``
     of each file that defines one of the test's own jobs."""
+    from jobsim.scenario.loader import anchor_paths
+
     path = scenario.file
     if doc is not None:
         name = _safe(name or _test_name())
-        path = str(save_document({**doc, "name": name}, name, folder).resolve())
+        # a document's relative sidekiq_yml was read from the working directory
+        saved = anchor_paths({**doc, "name": name}, Path.cwd())
+        path = str(save_document(saved, name, folder).resolve())
     if not path:
         return f"run_scenario(<scenario {scenario.name!r}>, seed={seed}) (no file to replay)"
     parts = ["jobsim simulate", shlex.quote(path), f"--seed {seed}"]

@@ -36,7 +36,14 @@ from jobsim.checks.registry import NAMES as CHECK_NAMES
 from jobsim.scenario import build
 from jobsim.scenario.durations import parse_duration, parse_rate
 from jobsim.scenario.jobs import base_library
-from jobsim.scenario.loader import apply_variant, deep_merge, load_document, read_document, resolve
+from jobsim.scenario.loader import (
+    anchor_paths,
+    apply_variant,
+    deep_merge,
+    load_document,
+    read_document,
+    resolve,
+)
 from jobsim.scenario.scaling import thread_split
 from jobsim.scenario.schema import Scenario
 from jobsim.shop import PLUGIN as SHOP
@@ -445,18 +452,7 @@ def scenario_document(name: str, variant: str | None = None,
     raw = read_document(path)
     doc = apply_variant(raw, variant) if variant is not None else {
         k: v for k, v in raw.items() if k != "variants"}
-    return _anchored(doc, path.parent)
-
-
-def _anchored(doc: Doc, folder: Path) -> Doc:
-    """The document with its file-relative paths (``system.sidekiq_yml``) made absolute:
-    a generated document is validated without its file, and replayed from another
-    folder (a hunt's ``failing/``)."""
-    system = doc.get("system")
-    found = system.get("sidekiq_yml") if isinstance(system, Mapping) else None
-    if not isinstance(found, str) or Path(found).is_absolute():
-        return doc
-    return {**doc, "system": {**system, "sidekiq_yml": str((folder / found).resolve())}}
+    return anchor_paths(doc, path.parent)   # validated without its file, replayed elsewhere
 
 
 def scenario_perturbations(name: str, *, variant: str | None = None,

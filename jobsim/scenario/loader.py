@@ -212,6 +212,17 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def anchor_paths(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """DOC with its file-relative paths (``system.sidekiq_yml``) made absolute from
+    FOLDER, the one they were read from: a document written elsewhere (a hunt's
+    counterexample, a failing test's saved scenario) still names the same file."""
+    system = doc.get("system")
+    found = system.get("sidekiq_yml") if isinstance(system, dict) else None
+    if not isinstance(found, str) or Path(found).is_absolute():
+        return doc
+    return {**doc, "system": {**system, "sidekiq_yml": str((folder / found).resolve())}}
+
+
 def apply_variant(raw: dict[str, Any], variant: str, *, file: str = "") -> dict[str, Any]:
     """The raw document with variant VARIANT merged over it (and no ``variants`` key)."""
     overlays = raw.get("variants") or {}

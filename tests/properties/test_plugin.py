@@ -125,6 +125,28 @@ def test_a_declared_job_replays_from_the_shell_as_printed(tmp_path: Path) -> Non
     assert "FAIL" in replay.stdout
 
 
+def test_a_saved_scenario_keeps_its_sidekiq_yml(tmp_path: Path, monkeypatch: Any) -> None:
+    """A document's relative sidekiq_yml is read from the working directory; saved under
+    the failing dir, it named a file there instead, and the replay exited 2."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "sidekiq.yml").write_text(":concurrency: 3\n")
+    monkeypatch.chdir(tmp_path)
+    doc = receipts("Receipt", CHAOS)
+    doc["system"] = {**doc["system"], "sidekiq_yml": "config/sidekiq.yml"}
+    doc["jobs"] = {"Receipt": {"perform": [
+        {"call": {"service": "email", "op": "send", "key": "receipt:{id}", "effect": True}}]}}
+    doc["workload"][0]["args"] = {"id": "{n}"}
+    with pytest.raises(ScenarioCheckFailed) as failed:
+        run_scenario_and_assert(doc, name="yml", failing_dir=tmp_path / "failing")
+    command = str(failed.value).split("replay: ")[1].splitlines()[0]
+    saved = yaml.safe_load((tmp_path / "failing" / "yml.yaml").read_text())
+    assert saved["system"]["sidekiq_yml"] == str(tmp_path.resolve() / "config" / "sidekiq.yml")
+    monkeypatch.chdir(tmp_path / "failing")                    # another folder
+    replay = CliRunner().invoke(main, [*command.split()[1:], "--quiet", "--out",
+                                       str(tmp_path / "out")])
+    assert replay.exit_code == 1 and "FAIL" in replay.stdout, replay.stderr
+
+
 @budget(5)
 @given(js.fault_schedules(60, kinds=("duplicate_delivery", "worker_crash", "rolling_deploy"),
                           processes=2))
