@@ -128,7 +128,8 @@ def _render(source: str, here: Where, environment: str,
     notes = [f"{here.file}:{tag.line}: ERB {tag.shown()} read as "
              f"{_shown_default(tag.value or '')} (jobsim never reads the shell's "
              "environment: write another value in the file, or in the scenario's system "
-             "section, to model it)" for tag in probe.tags if tag.index in used]
+             "section, to model it)" for tag in probe.tags
+             if tag.index in used and "ENV" in tag.body]    # a literal is exact: no note
     return sidekiq_erb.render(source, here.file), notes
 
 

@@ -190,7 +190,6 @@ def test_plugin_settings_that_are_mappings_are_not_called_environments(
     ('<%= Integer(ENV.fetch("SIDEKIQ_CONCURRENCY", "12")) %>', 12),
     ('<%= (ENV["SIDEKIQ_CONCURRENCY"] || "12").to_i -%>', 12),
     ('<%= ENV.fetch("SIDEKIQ_CONCURRENCY", 12).to_i %>', 12),
-    ("<%= 12 %><%# threads per process %>", 12),
     ("<%= ENV['SIDEKIQ_CONCURRENCY']&.to_i || 12 %>", 12),
     ("<%= ENV['SIDEKIQ_CONCURRENCY'] ? ENV['SIDEKIQ_CONCURRENCY'].to_i : 12 %>", 12),
     ("<%= ENV.fetch('SIDEKIQ_CONCURRENCY', '12').to_s %>", 12),
@@ -350,3 +349,13 @@ def test_a_time_written_as_a_string_is_refused_as_sidekiq_cannot_use_it(
     with pytest.raises(ScenarioError) as err:
         load(write(tmp_path, f"{key} 1m\n"))
     assert f"{key[:-1]}: expected a number of seconds" in str(err.value)
+
+
+def test_a_literal_tag_is_read_exactly_and_not_reported(tmp_path: Path) -> None:
+    """``<%= 12 %>`` prints 12 whatever the environment: nothing to warn about."""
+    system, warned = loaded(tmp_path, ':concurrency: <%= 12 %><%# threads %>\n'
+                                      ':queues:\n  - [<%= "very_" %>often, 2]\n  - [rare, 1]\n',
+                       queue=", queue: very_often")
+    assert system.concurrency == 12
+    assert system.queues == (("very_often", 2), ("rare", 1))
+    assert warned == []
