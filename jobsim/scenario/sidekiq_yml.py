@@ -279,13 +279,20 @@ def _warn(file: str, key: str, value: Any, environment: str) -> None:
 
 
 def read_queues(value: Any, where: Where) -> list[Any]:
-    """Sidekiq's queue list in the scenario's spelling: names (strict) or [name, weight]."""
+    """Sidekiq's queue list in the scenario's spelling: names (strict) or [name, weight].
+
+    As in ``Capsule#queues=`` and ``BasicFetch``: a queue is listed max(weight, 1) times
+    (a plain name weighs 1 among weights), the mode follows each name's last weight, and
+    strict order drops repeats; a queue written twice thus adds its copies."""
     items = f.sequence(value, where, nonempty=True)
     queues = [_queue(item, where.index(i)) for i, item in enumerate(items)]
-    if all(weight == 0 for _, weight in queues):
-        return [name for name, _ in queues]
-    # Sidekiq lists a queue max(weight, 1) times: a plain name weighs 1 among weights.
-    return [[name, max(weight, 1)] for name, weight in queues]
+    last = {name: weight for name, weight in queues}
+    if all(weight == 0 for weight in last.values()):
+        return list(last)                               # first-appearance order
+    copies: dict[str, int] = {}
+    for name, weight in queues:
+        copies[name] = copies.get(name, 0) + max(weight, 1)
+    return [[name, count] for name, count in copies.items()]
 
 
 def _queue(item: Any, where: Where) -> tuple[str, int]:

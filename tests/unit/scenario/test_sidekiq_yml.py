@@ -359,3 +359,16 @@ def test_a_literal_tag_is_read_exactly_and_not_reported(tmp_path: Path) -> None:
     assert system.concurrency == 12
     assert system.queues == (("very_often", 2), ("rare", 1))
     assert warned == []
+
+
+@pytest.mark.parametrize(("queues", "expected", "mode"), [
+    ("- default\n  - low\n  - default", (("default", 1), ("low", 1)), "strict"),
+    ("- [default, 2]\n  - [low, 1]\n  - [default, 3]", (("default", 5), ("low", 1)),
+     "weighted"),
+])
+def test_a_queue_written_twice_is_read_as_sidekiq_fetches_it(
+        tmp_path: Path, queues: str, expected: tuple[object, ...], mode: str) -> None:
+    """Strict fetch drops repeats; weighted fetch shuffles every copy, so they add up.
+    The scenario's own rule (names distinct) must not blame the scenario file."""
+    system, _ = loaded(tmp_path, f":queues:\n  {queues}\n")
+    assert (system.queues, system.queue_mode) == (expected, mode)
