@@ -10,6 +10,7 @@ it reads each such tag as Ruby would with the variable unset. The forms read:
 * ``ENV["NAME"] || DEFAULT`` and ``ENV["NAME"]&.to_i || DEFAULT``: DEFAULT;
 * ``ENV["NAME"] ? ... : DEFAULT``: DEFAULT;
 * ``ENV["NAME"]`` alone: nil, which ERB prints as nothing (the key is then unset);
+* a DEFAULT that is itself one of these reads (``ENV.fetch("A") { ENV.fetch("B", 5) }``);
 * any of those inside ``Integer(...)``, or followed by ``.to_i`` or ``.to_s``;
 * a bare literal (``<%= 10 %>``), and comments (``<%# ... %>``), which print nothing.
 
@@ -38,6 +39,11 @@ _READS = [re.compile(rf"^{form}$") for form in (
     rf"{_ENV}{_UNSET_CAST}\s*\|\|\s*{_LITERAL}",
     rf"{_ENV}\s*\?\s*(?:{_ENV}{_UNSET_CAST}|Integer\(\s*{_ENV}\s*\))\s*:\s*{_LITERAL}",
     _LITERAL,
+)]
+_NESTED = [re.compile(rf"^{form}$") for form in (      # a fallback that is itself a read
+    rf"ENV\.fetch\(\s*{_NAME}\s*,\s*(?P<inner>ENV.*)\)",
+    rf"ENV\.fetch\(\s*{_NAME}\s*\)\s*\{{\s*(?P<inner>ENV.*?)\s*\}}",
+    rf"{_ENV}{_UNSET_CAST}\s*\|\|\s*(?P<inner>ENV.*)",
 )]
 _UNSET = re.compile(rf"^{_ENV}(?P<cast>\.to_i|\.to_s)?$")   # ENV["X"] alone: nil
 _INTEGER = (re.compile(r"^Integer\((?P<inner>.*)\)$"), re.compile(r"^\((?P<inner>.*)\)\.to_i$"),
@@ -172,6 +178,13 @@ def _default(body: str) -> str | None:
             if integer:
                 return str(int(text)) if re.fullmatch(r"-?\d+", text.strip()) else None
             return text
+    for nested in _NESTED:
+        found = nested.match(body)
+        if found:
+            text = _default(found["inner"].strip())
+            if text is None or not integer:
+                return text
+            return str(int(text)) if re.fullmatch(r"-?\d+", text.strip()) else None
     return None
 
 

@@ -194,6 +194,8 @@ def test_plugin_settings_that_are_mappings_are_not_called_environments(
     ("<%= ENV['SIDEKIQ_CONCURRENCY'] ? ENV['SIDEKIQ_CONCURRENCY'].to_i : 12 %>", 12),
     ("<%= ENV.fetch('SIDEKIQ_CONCURRENCY', '12').to_s %>", 12),
     ("<%= ENV.fetch('SIDEKIQ_CONCURRENCY', 12) -%>", 12),
+    ("<%= ENV.fetch('SIDEKIQ_CONCURRENCY') { ENV.fetch('RAILS_MAX_THREADS', 12) } %>", 12),
+    ("<%= Integer(ENV['SIDEKIQ_CONCURRENCY'] || ENV.fetch('RAILS_MAX_THREADS', '12')) %>", 12),
 ])
 def test_erb_reading_the_environment_is_read_as_its_default(
         tmp_path: Path, erb: str, value: int, monkeypatch: pytest.MonkeyPatch) -> None:
