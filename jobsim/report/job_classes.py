@@ -10,7 +10,9 @@ each job class (the ``cls`` of its enqueue, schedule or defer event):
 - ``run_time_*_s``: from a start to its success or failure (owning executions only);
 - ``executions`` (duplicate executions included), ``succeeded``, ``retries``, ``dead``,
   ``discarded``, and each of the last three by error class: the error of the failure
-  that led to it, or the event's reason (``kill``, ``replaced``, ...) when no failure did.
+  that led to it, or the event's reason (``kill``, ``replaced``, ...) when no failure did
+  (a retry has no reason: ``(process died)`` when its execution's process was killed,
+  as RQ's abandoned-job cleanup retries it, else ``(no error)``).
 
 A statistic with no data is ``None`` (``null`` in metrics.json, "—" on screen), never 0.
 """
@@ -31,7 +33,10 @@ _START_DUP = index("start", "dup")
 _SUCCESS_DUP = index("success", "dup")
 _FAILURE_ERROR, _FAILURE_DUP = index("failure", "error"), index("failure", "dup")
 _REASON = {"dead": index("dead", "reason"), "discard": index("discard", "reason")}
+_START_WORKER, _CRASH_WORKER = index("start", "worker"), index("crash", "worker")
 UNKNOWN_CLASS = "(unknown)"
+NO_ERROR = "(no error)"
+PROCESS_DIED = "(process died)"   # RQ's abandoned-job cleanup retries without a failure
 ENDINGS = ("retries", "dead", "discarded")
 
 
@@ -71,6 +76,8 @@ class ClassStats:
         self.since: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.error: dict[str, str] = {}
+        self.ran_on: dict[str, tuple[float, str]] = {}   # jid -> its latest start, worker
+        self.crashed: dict[str, float] = {}              # worker -> its latest crash
 
     def _unborn(self) -> _Class:
         """Events of a jid before (or without) its birth count for UNKNOWN_CLASS."""
@@ -82,6 +89,7 @@ class ClassStats:
     def feed(self, events: Iterable[tuple[Any, ...]]) -> None:
         classes, tally_of, since = self.classes, self.tally_of, self.since
         started, error, unborn = self.started, self.error, self._unborn
+        ran_on, crashed = self.ran_on, self.crashed
         for ev in events:
             kind = ev[1]
             if kind in _BORN:
@@ -103,6 +111,8 @@ class ClassStats:
                     if seen is not None:
                         tally.waits.append(ev[0] - seen)
                     started[ev[2]] = ev[0]
+                    error.pop(ev[2], None)        # an earlier run's failure is behind us
+                    ran_on[ev[2]] = (ev[0], ev[_START_WORKER])
             elif kind == "success" and not ev[_SUCCESS_DUP]:
                 tally = tally_of.get(ev[2]) or unborn()
                 tally.succeeded += 1
@@ -112,7 +122,10 @@ class ClassStats:
                 _ran(tally_of.get(ev[2]) or unborn(), started, ev)
             elif kind == "retry":
                 tally = tally_of.get(ev[2]) or unborn()
-                tally.ends["retries"][error.get(ev[2], "(no error)")] += 1
+                tally.ends["retries"][error.pop(ev[2], None)
+                                      or no_failure(ran_on.get(ev[2]), crashed)] += 1
+            elif kind == "crash":
+                crashed[ev[_CRASH_WORKER]] = ev[0]
             elif kind in _REASON:
                 ending = "dead" if kind == "dead" else "discarded"
                 cause = error.pop(ev[2], None) or str(ev[_REASON[kind]])
@@ -122,6 +135,15 @@ class ClassStats:
     def result(self) -> dict[str, dict[str, Any]]:
         classes = self.classes
         return {name: _summary(classes[name]) for name in sorted(classes)}
+
+
+def no_failure(ran: tuple[float, str] | None, crashed: dict[str, float]) -> str:
+    """What to call a retry no failure led to: ``(process died)`` when the process
+    running the job's latest execution was killed during it (RQ retries such a job at
+    its registry cleanup), else ``(no error)``."""
+    if ran is not None and crashed.get(ran[1], -1.0) >= ran[0]:
+        return PROCESS_DIED
+    return NO_ERROR
 
 
 def _ran(tally: _Class, started: dict[str, float], ev: tuple[Any, ...]) -> None:

@@ -17,12 +17,15 @@ from typing import Any
 
 from jobsim.history.events import STATE_OF, index
 from jobsim.history.history import History
+from jobsim.report.job_classes import NO_ERROR, no_failure
 
 TOP = 10
 _CLS = {kind: index(kind, "cls") for kind in ("enqueue", "schedule", "defer")}
 _FAILURE_ERROR, _FAILURE_DUP = index("failure", "error"), index("failure", "dup")
 _RETRY_COUNT, _RETRY_DUE = index("retry", "count"), index("retry", "due")
 _DEAD_REASON = index("dead", "reason")
+_START_WORKER, _START_DUP = index("start", "worker"), index("start", "dup")
+_CRASH_WORKER = index("crash", "worker")
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Tables:
         self.retried: dict[str, list[Any]] = {}     # jid -> [count, due, last error]
         self.died: dict[str, list[Any]] = {}        # jid -> [t, error, reason]
         self.state: dict[str, str] = {}
+        self.ran_on: dict[str, tuple[float, str]] = {}   # jid -> its latest start, worker
+        self.crashed: dict[str, float] = {}              # worker -> its latest crash
 
     def feed(self, events: Iterable[tuple[Any, ...]]) -> None:
         cls, error, retried, died, state = (self.cls, self.error, self.retried, self.died,
@@ -64,8 +69,15 @@ class Tables:
                 if not ev[_FAILURE_DUP]:
                     error[jid] = ev[_FAILURE_ERROR]
                 continue                        # moves no state
+            elif kind == "start" and not ev[_START_DUP]:
+                error.pop(jid, None)                # an earlier run's failure is behind us
+                self.ran_on[jid] = (ev[0], ev[_START_WORKER])
+            elif kind == "crash":
+                self.crashed[ev[_CRASH_WORKER]] = ev[0]
             elif kind == "retry":
-                retried[jid] = [ev[_RETRY_COUNT] + 1, ev[_RETRY_DUE], error.get(jid, "")]
+                retried[jid] = [ev[_RETRY_COUNT] + 1, ev[_RETRY_DUE],
+                                error.pop(jid, None)
+                                or no_failure(self.ran_on.get(jid), self.crashed)]
             elif kind == "dead":
                 died[jid] = [ev[0], error.get(jid) or str(ev[_DEAD_REASON]), ev[_DEAD_REASON]]
             # "ended as" is read for retried jobs only, and a job's retry is itself a
@@ -94,8 +106,8 @@ def _dup(ev: tuple[Any, ...]) -> bool:
 
 def _table(header: list[str], entries: dict[str, list[Any]], error_at: int, time_at: int,
            top: int) -> JobSet:
-    totals = Counter(row[error_at] or "(no error)" for row in entries.values())
+    totals = Counter(row[error_at] or NO_ERROR for row in entries.values())
     rank = {name: i for i, (name, _) in enumerate(totals.most_common())}
     rows = sorted(entries.values(),
-                  key=lambda r: (rank[r[error_at] or "(no error)"], r[time_at], r[0]))
+                  key=lambda r: (rank[r[error_at] or NO_ERROR], r[time_at], r[0]))
     return JobSet(dict(totals.most_common()), header, rows[:top], len(entries))

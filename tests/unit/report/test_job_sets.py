@@ -34,3 +34,34 @@ def test_dead_table_groups_by_error_class() -> None:
     retries = sets["retries"]
     assert retries.totals == {"ServiceTimeout": 2}
     assert [r[-1] for r in retries.rows] == ["dead", "dead"]
+
+
+def test_a_retry_after_its_process_died_says_so() -> None:
+    """RQ's registry cleanup retries a job whose work-horse's worker was killed: no
+    failure is recorded, and the tables said '(no error)'; a later retry of a job that
+    once failed took that old failure's error."""
+    def retry(t: float, jid: str, count: int) -> tuple:
+        return (t, "retry", jid, count, 10.0, t + 10, "rq:max=3", 3)
+
+    history = History([
+        (0.0, "config", None, CONFIG),
+        (0.0, "enqueue", "a", "default", "Report", True, True),
+        (0.0, "enqueue", "b", "default", "Report", True, True),
+        (0.0, "enqueue", "c", "default", "Report", True, True),
+        (1.0, "start", "a", "default", "p1", 1, 0),
+        (1.0, "start", "b", "default", "p0", 1, 0),
+        (1.0, "start", "c", "default", "p0", 1, 0),
+        (2.0, "failure", "b", "ServiceError", 1, 0), retry(2.0, "b", 0),
+        (3.0, "crash", None, "p1"),
+        (5.0, "start", "b", "default", "p1", 2, 0),     # b's second run dies with p1
+        (6.0, "crash", None, "p1"),
+        (9.0, "success", "c", 0), retry(9.5, "c", 0),   # negative control: nothing died
+        retry(20.0, "a", 0), retry(20.0, "b", 1),
+        (99.0, "horizon", None),
+    ])
+    assert job_sets.build(history)["retries"].totals == {
+        "(process died)": 2, "(no error)": 1}       # a, b's latest; c
+    from jobsim.report import job_classes
+
+    by_error = job_classes.stats(history)["Report"]["retries_by_error"]
+    assert by_error == {"(process died)": 2, "ServiceError": 1, "(no error)": 1}
