@@ -12,7 +12,8 @@ selection (docs/semantics.md, Queue selection) is the safeguard; this checks it 
     least ``MIN_FETCHES`` such fetches (fewer cannot tell a bias from noise).
 (c) latency bounds (option, else config ``latency_bounds``): a job's wait, from becoming
     visible in its queue (enqueue, promote, requeue, recover, release) to its start, must
-    not exceed its queue's bound.
+    not exceed its queue's bound. A job still in its queue at the horizon (``held``) has
+    waited at least that long, and is judged by the same bound.
 
 Visibility is tracked per jid from the event that made it visible, so waits are exact
 even though a requeue jumps the FIFO. Every start consumes one visible copy (dup=1 too: a
@@ -36,6 +37,7 @@ from jobsim.history.history import History
 MIN_FETCHES = 50
 _PUSHES = {k: index(k, "queue") for k in ("enqueue", "promote", "requeue", "recover", "release")}
 _START_QUEUE = index("start", "queue")
+_HELD_WHERE = index("held", "where")
 _FAILURE_DUP = index("failure", "dup")
 _IGNORED = frozenset({"success", "effect", "sample"})  # kinds QueueTracker.feed ignores
 _EPS = 1e-15
@@ -291,11 +293,12 @@ class _Judge:
                     return
             self.counts[queue] += 1
 
-    def after_fetch(self, queue: str, jid: str, t: float, wait: float | None) -> None:
+    def after_fetch(self, queue: str, jid: str, t: float, wait: float | None,
+                    what: str = "latency bound exceeded") -> None:
         bound = self.bounds.get(queue)
         if wait is not None and bound is not None and wait > bound:
             self.n_late += 1
-            _keep(self.late, {"jid": jid, "t": t, "what": "latency bound exceeded",
+            _keep(self.late, {"jid": jid, "t": t, "what": what,
                               "queue": queue, "wait": wait, "bound": bound})
 
     def weighted(self, alpha: float) -> dict[str, Any] | None:
@@ -365,9 +368,26 @@ class Stream:
                 after(queue, jid, t_end, fetch(queue, jid, t_end))
             elif kind == "enqueue":
                 push(ev[enqueue_queue], ev[2], ev[0])
+            elif kind == "held":
+                self._still_waiting(ev)
             elif kind not in _IGNORED:
                 feed(ev)
         self.t_end = t_end
+
+    def _still_waiting(self, ev: tuple[Any, ...]) -> None:
+        """A job still in a queue at the horizon has waited at least until then: past
+        its queue's bound, that is a wait the bound was meant to forbid (a queue nobody
+        serves must not pass for one whose waits all kept the bound)."""
+        where = ev[_HELD_WHERE]
+        if not (isinstance(where, str) and where.startswith("queue:")):
+            return
+        queue, jid, t = where[len("queue:"):], ev[2], ev[0]
+        since = min((s for q, s in self.tracker.visible.get(jid, ()) if q == queue),
+                    default=None)
+        if since is not None:
+            self.judge.after_fetch(queue, jid, t, t - since,
+                                   "still waiting past its latency bound")
+
 
     def finish(self) -> CheckResult:
         judge, tracker = self.judge, self.tracker

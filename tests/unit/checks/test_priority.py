@@ -83,6 +83,23 @@ def test_latency_bound_from_config_and_from_option() -> None:
     assert check(history, latency_bounds={"critical": 20.0}).ok
 
 
+def test_a_job_never_fetched_is_judged_by_its_wait_at_the_horizon() -> None:
+    """A queue nobody serves must not pass the bound its served neighbour keeps."""
+    events = [config(latency_bounds={"default": 5.0}), enq(0, "a", "default"),
+              enq(0, "b", "critical"), (9, "retry", "r", 1, 1.0, 10.0, "sidekiq", 25),
+              (10, "horizon", None)]
+    starved = History([*events, (10, "held", "a", "queue:default"),
+                       (10, "held", "r", "retry")])
+    result = check(starved)
+    assert result.violations == 1
+    assert result.examples[0] == {"jid": "a", "t": 10, "queue": "default", "wait": 10,
+                                       "bound": 5.0,
+                                       "what": "still waiting past its latency bound"}
+    assert check(starved, latency_bounds={"default": 20.0}).ok
+    # the same job held somewhere other than a queue waits for no fetch
+    assert check(History([*events, (10, "held", "a", "schedule")])).ok
+
+
 def test_requeue_restarts_the_wait() -> None:
     history = History([
         config(), enq(0, "a", "default"), start(10, "a", "default"),
