@@ -209,6 +209,19 @@ def nothing(ax: Axes, text: str) -> None:
             color="#555555", fontsize=11)
 
 
+def gappy_line(ax: Axes, xs: Sequence[float], ys: Sequence[float], **style: Any) -> None:
+    """A line with gaps (NaN bins, where nothing happened), and a dot for each value
+    with a gap on both sides: a line needs two neighbours, so a queue started from once
+    in a while (minute-long jobs, one thread) would otherwise draw nothing at all."""
+    ax.plot(xs, ys, **style)
+    lone = [i for i, y in enumerate(ys) if y == y
+            and (i == 0 or ys[i - 1] != ys[i - 1])
+            and (i == len(ys) - 1 or ys[i + 1] != ys[i + 1])]
+    if lone:
+        ax.plot([xs[i] for i in lone], [ys[i] for i in lone], linestyle="none",
+                marker="o", markersize=2.5, color=style.get("color"))
+
+
 def _legend_outside(ax: Axes) -> None:
     """The legend to the right of the data, never over it."""
     if ax.get_legend_handles_labels()[0]:
@@ -231,7 +244,8 @@ def _service(series: RunSeries, xs: list[float], scale: float, unit: str,
     for i, (key, label, style) in enumerate((("latency_mean_s", "mean", "-"),
                                              ("latency_max_s", "max", ":"))):
         ys = [float("nan") if v is None else v for v in stats[key]]
-        left.plot(xs, ys, color=colour(i), linestyle=style, linewidth=1.5, label=label)
+        gappy_line(left, xs, ys, color=colour(i), linestyle=style, linewidth=1.5,
+                   label=label)
     left.set_title(f"'{name}': call duration", fontsize=10)
     _finish(left, series, scale, unit, "seconds per call (s)", counts=False, legend=False)
     left.set_ylim(bottom=0)
@@ -258,7 +272,7 @@ def _class_latency(series: RunSeries, xs: list[float], scale: float, unit: str) 
     for i, (name, latency) in enumerate(series.class_latency.items()):
         ys = [float("nan") if v is None else v for v in latency.get(99, [])]
         if any(v == v for v in ys):
-            ax.plot(xs, ys, color=colour(i), linewidth=1.5, label=name)
+            gappy_line(ax, xs, ys, color=colour(i), linewidth=1.5, label=name)
             drawn = True
     if not drawn:
         nothing(ax, "none: no job started in this run")
@@ -325,7 +339,8 @@ def _latency(series: RunSeries, xs: list[float], scale: float, unit: str) -> Cha
             ys = [float("nan") if v is None else v for v in values]
             if ys:
                 style, lw = styles.get(p, ("-", 1.0))
-                ax.plot(xs, ys, color=colour(k), linestyle=style, linewidth=lw, label=f"p{p}")
+                gappy_line(ax, xs, ys, color=colour(k), linestyle=style, linewidth=lw,
+                           label=f"p{p}")
         if not any(v is not None for v in latency.get(PERCENTILES[0], [])):
             nothing(ax, f"queue '{name}': none (no job started from this queue)")
             continue

@@ -59,3 +59,34 @@ def test_no_legend_lies_over_another_panel(monkeypatch) -> None:
                 if other is not ax and other.get_visible() and other.has_data():
                     assert not box.overlaps(other.get_window_extent(renderer)), (
                         f"legend of {ax.get_title()!r} lies over {other.get_title()!r}")
+
+
+def _drawn_points(line_of: object) -> int:
+    """Points a reader can see on one panel: each line's segments between two finite
+    neighbours, plus markers."""
+    import itertools
+    import math
+
+    _fig, axes = new_figure(1, 1)
+    ax = axes[0][0]
+    nan = float("nan")
+    xs, ys = [0, 1, 2, 3, 4, 5, 6], [nan, 5.0, nan, nan, 7.0, nan, nan]   # two lone bins
+    line_of(ax, xs, ys, color="C0", label="p99")  # type: ignore[operator]
+    seen = 0
+    for line in ax.get_lines():
+        data = [y for y in line.get_ydata() if not math.isnan(y)]
+        if line.get_marker() not in ("None", None, ""):
+            seen += len(data)
+        else:
+            finite = [not math.isnan(y) for y in line.get_ydata()]
+            seen += sum(1 for a, b in itertools.pairwise(finite) if a and b)
+    return seen
+
+
+def test_a_value_with_gaps_on_both_sides_is_still_drawn() -> None:
+    # A queue started from once a minute has one value per bin with empty bins around
+    # it; a plain line draws none of them (the negative control), the chart a dot each.
+    from jobsim.report.figures import gappy_line
+
+    assert _drawn_points(lambda ax, xs, ys, **kw: ax.plot(xs, ys, **kw)) == 0
+    assert _drawn_points(gappy_line) == 2
