@@ -32,6 +32,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "state": _OPT_TEXT, "first": _OPT_TEXT, "then": _OPT_TEXT,
     "event": _TEXT, "from": _OPT_TEXT, "to": _OPT_TEXT, "terminal": (bool,),
     "reason": _OPT_TEXT, "policy": _OPT_TEXT, "name": _TEXT,
+    "capsule": _TEXT,                      # a Sidekiq 7 capsule, by name
     # related jobs and times
     "jids": _LIST, "times": _LIST, "pending": _LIST, "deps": _LIST, "failed_deps": _LIST,
     "since": _NUM, "due": _OPT_NUM, "expected_due": _NUM, "died": _OPT_NUM,

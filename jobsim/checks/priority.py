@@ -15,6 +15,9 @@ selection (docs/semantics.md, Queue selection) is the safeguard; this checks it 
     not exceed its queue's bound. A job still in its queue at the horizon (``held``) has
     waited at least that long, and is judged by the same bound.
 
+With Sidekiq 7 capsules (config ``capsules``) rules (a) and (b) apply per capsule, as
+far as the history can tell which capsule fetched (``_Capsules``).
+
 Visibility is tracked per jid from the event that made it visible, so waits are exact
 even though a requeue jumps the FIFO. Every start consumes one visible copy (dup=1 too: a
 duplicate copy was a separate queue entry). A start is assumed to be recorded at its fetch
@@ -279,14 +282,27 @@ class _Judge:
         if rank is None:
             return
         if self.strict_mode:
-            for higher in self.order[:rank]:
-                waiting = tracker.waiting_before(higher, t)
-                if waiting > 0:
-                    self.n_strict += 1
-                    _keep(self.strict, {"jid": jid, "t": t, "what": "fetched below waiting work",
-                                        "queue": queue, "waiting_in": higher, "waiting": waiting})
-                    return
-        elif len(self.order) > 1:
+            passed = self.passed_over(tracker, rank, t)
+            if passed is not None:
+                self.n_strict += 1
+                _keep(self.strict, _passed_over(jid, t, queue, passed))
+        else:
+            self.count_share(tracker, queue, t)
+
+    def passed_over(self, tracker: QueueTracker, rank: int, t: float
+                    ) -> tuple[str, int] | None:
+        """Strict mode: the first queue ranked above ``rank`` with work visible before
+        ``t``, and how much."""
+        waiting_before = tracker.waiting_before
+        for higher in self.order[:rank]:
+            waiting = waiting_before(higher, t)
+            if waiting > 0:
+                return higher, waiting
+        return None
+
+    def count_share(self, tracker: QueueTracker, queue: str, t: float) -> None:
+        """Weighted mode: count the fetch when every queue had work visible before ``t``."""
+        if len(self.order) > 1:
             waiting_before = tracker.waiting_before
             for q in self.order:
                 if waiting_before(q, t) <= 0:
@@ -314,6 +330,78 @@ class _Judge:
         return {"shares": {q: self.counts[q] / n if n else 0.0 for q in self.order},
                 "expected": expected, "chi2": chi2, "dof": dof, "p_value": p_value,
                 "alpha": alpha, "n": n, "violated": n >= MIN_FETCHES and p_value < alpha}
+
+    def weighted_all(self, alpha: float) -> list[tuple[str | None, dict[str, Any] | None]]:
+        """Rule (b)'s result per capsule (one here: the process's only queue list)."""
+        return [(None, self.weighted(alpha))]
+
+
+class _Capsules:
+    """Rules (a) and (b) for a Sidekiq 7 process with capsules: each capsule's threads
+    keep their own queue order. A start names the process, not the thread, so a fetch
+    from a queue several capsules list is judged only as far as the history settles it:
+    it breaks strict order only if every capsule listing the queue would have had to
+    pass it over, and a capsule's shares are tested only when no other capsule lists any
+    of its queues (else another capsule's fetches would bias them). Rule (c) is per queue
+    and unchanged."""
+
+    def __init__(self, cfg: dict[str, Any], bounds: dict[str, float]) -> None:
+        default = _Judge(cfg, bounds)
+        self.parts: list[tuple[str, _Judge]] = [("default", default)] + [
+            (str(c.get("name")), _Judge(c, bounds)) for c in cfg.get("capsules") or []]
+        self.listing: dict[str, list[tuple[str, _Judge]]] = {}
+        for name, part in self.parts:
+            for queue in part.order:
+                self.listing.setdefault(queue, []).append((name, part))
+        self.shared = {q for q, parts in self.listing.items() if len(parts) > 1}
+        self.default = default
+        self.mode, self.late = default.mode, default.late
+        self.order = list(self.listing)
+        self.strict: list[dict[str, Any]] = []
+        self.n_strict = 0
+
+    @property
+    def n_late(self) -> int:
+        return self.default.n_late
+
+    def before_fetch(self, tracker: QueueTracker, queue: str, jid: str, t: float) -> None:
+        parts = self.listing.get(queue)
+        if not parts:
+            return
+        passed = [part.passed_over(tracker, part.rank[queue], t) if part.strict_mode else None
+                  for _, part in parts]
+        if all(p is not None for p in passed):
+            self.n_strict += 1
+            _keep(self.strict, {**_passed_over(jid, t, queue, passed[0]),  # type: ignore[arg-type]
+                                "capsule": ", ".join(name for name, _ in parts)})
+        if len(parts) == 1 and not parts[0][1].strict_mode and self._alone(parts[0][1]):
+            parts[0][1].count_share(tracker, queue, t)
+
+    def _alone(self, part: _Judge) -> bool:
+        return not self.shared.intersection(part.order)
+
+    def after_fetch(self, queue: str, jid: str, t: float, wait: float | None,
+                    what: str = "latency bound exceeded") -> None:
+        self.default.after_fetch(queue, jid, t, wait, what)
+
+    def weighted_all(self, alpha: float) -> list[tuple[str | None, dict[str, Any] | None]]:
+        """Rule (b) per capsule; a capsule sharing a queue is reported as not judged."""
+        out: list[tuple[str | None, dict[str, Any] | None]] = []
+        for name, part in self.parts:
+            result = part.weighted(alpha)
+            if result is not None and not self._alone(part):
+                result = {"judged": False, "why": "a queue of this capsule is fetched by "
+                          "another capsule too", "violated": False}
+            out.append((name, result))
+        return out
+
+    def capsules(self) -> dict[str, dict[str, Any]]:
+        return {name: {"mode": part.mode, "queues": part.order} for name, part in self.parts}
+
+
+def _passed_over(jid: str, t: float, queue: str, passed: tuple[str, int]) -> dict[str, Any]:
+    return {"jid": jid, "t": t, "what": "fetched below waiting work", "queue": queue,
+            "waiting_in": passed[0], "waiting": passed[1]}
 
 
 def _keep(examples: list[dict[str, Any]], example: dict[str, Any]) -> None:
@@ -352,7 +440,8 @@ class Stream:
         self.bounds = dict(latency_bounds if latency_bounds is not None
                            else cfg.get("latency_bounds") or {})
         self.alpha = alpha
-        self.judge = _Judge(cfg, self.bounds)
+        self.judge: _Judge | _Capsules = (_Capsules(cfg, self.bounds) if cfg.get("capsules")
+                                           else _Judge(cfg, self.bounds))
         self.tracker = QueueTracker()
         self.t_end = 0.0
 
@@ -388,20 +477,25 @@ class Stream:
             self.judge.after_fetch(queue, jid, t, t - since,
                                    "still waiting past its latency bound")
 
-
     def finish(self) -> CheckResult:
         judge, tracker = self.judge, self.tracker
-        weighted = judge.weighted(self.alpha)
+        results = judge.weighted_all(self.alpha)
         examples = judge.strict + judge.late
         n_weighted = 0
-        if weighted and weighted["violated"]:
-            n_weighted = 1
-            examples.insert(0, {"jid": None, "t": self.t_end, "what": "weighted shares off",
-                                "shares": weighted["shares"], "expected": weighted["expected"],
-                                "p_value": weighted["p_value"]})
+        for name, result in reversed(results):
+            if result and result["violated"]:
+                n_weighted += 1
+                examples.insert(0, {"jid": None, "t": self.t_end, "what": "weighted shares off",
+                                    "shares": result["shares"], "expected": result["expected"],
+                                    "p_value": result["p_value"],
+                                    **({"capsule": name} if name is not None else {})})
+        extra: dict[str, Any] = {}
+        if isinstance(judge, _Capsules):
+            extra["capsules"] = {name: {**about, "weighted": result} for (name, about), (_, result)
+                                 in zip(judge.capsules().items(), results, strict=True)}
         return verdict(
             "priority", examples, judge.n_strict + judge.n_late + n_weighted,
             mode=judge.mode, queues=tracker.stats(judge.order),
             strict_violations=judge.n_strict, latency_violations=judge.n_late,
-            latency_bounds=dict(self.bounds), weighted=weighted,
+            latency_bounds=dict(self.bounds), weighted=results[0][1], **extra,
         )

@@ -90,7 +90,8 @@ def run_title(metrics: dict[str, Any]) -> str:
 
 SETTINGS = (("processes", "worker processes"), ("concurrency", "threads per process"),
             ("fetch", "fetch"), ("queues", "queues (name, weight)"), ("mode", "queue order"),
-            ("flavor", "job system"), ("death_handlers", "death handlers"),
+            ("capsules", "capsules (Sidekiq 7)"), ("flavor", "job system"),
+            ("death_handlers", "death handlers"),
             ("dead_max_jobs", "dead set size limit"), ("safeguards", "safeguards"),
             ("latency_bounds", "latency bounds (s)"), ("checks", "checks"),
             ("horizon", "horizon (s)"))
@@ -113,8 +114,11 @@ def settings(history: History) -> list[tuple[str, str]]:
             continue
         value = config[key]
         if key == "queues":
-            value = ", ".join(" ".join(str(p) for p in q) if isinstance(q, list) else str(q)
-                              for q in value)
+            value = _queue_list(value)
+        elif key == "capsules":
+            value = "; ".join(f"{c['name']}: {c['concurrency']} "
+                              f"thread{'' if c['concurrency'] == 1 else 's'} on "
+                              f"{_queue_list(c['queues'])} ({c['mode']})" for c in value)
         elif key == "safeguards":
             value = "; ".join(f"{n} {o}" for n, o in value.items()) or "none"
         elif isinstance(value, list | dict):
@@ -122,6 +126,11 @@ def settings(history: History) -> list[tuple[str, str]]:
                 ", ".join(f"{k}: {v}" for k, v in value.items())
         rows.append((label, cell(value if value != "" else "none")))
     return rows
+
+
+def _queue_list(queues: list[Any]) -> str:
+    return ", ".join(" ".join(str(p) for p in q) if isinstance(q, list) else str(q)
+                     for q in queues)
 
 
 def write_run_report(folder: Path, metrics: dict[str, Any], history: History,

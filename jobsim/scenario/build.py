@@ -14,21 +14,27 @@ from jobsim.chaos.faults import FAULTS, Fault, FaultParamError, build_fault
 from jobsim.scenario.durations import parse_duration
 from jobsim.scenario.errors import ScenarioError
 from jobsim.scenario.schema import Distribution, Scenario
-from jobsim.system.config import SystemConfig
+from jobsim.system.config import Capsule, SystemConfig
 from jobsim.world.handlers import death_handler
 from jobsim.world.workload import Arrivals
 
 FAULT_NAMES = frozenset(FAULTS) | {"service_latency", "outage"}
 
 
+def _queues(queues: tuple[tuple[str, int], ...], mode: str) -> list[Any]:
+    """Validated queues back in sidekiq.yml syntax, which the job system reads."""
+    if mode == "strict":
+        return [name for name, _ in queues]
+    return [[name, weight] for name, weight in queues]
+
+
 def system_config(scenario: Scenario) -> SystemConfig:
     s = scenario.system
-    if s.queue_mode == "strict":
-        queues: list[Any] = [name for name, _ in s.queues]
-    else:
-        queues = [[name, weight] for name, weight in s.queues]
     return SystemConfig(
-        processes=s.processes, concurrency=s.concurrency, fetch=s.fetch, queues=queues,
+        processes=s.processes, concurrency=s.concurrency, fetch=s.fetch,
+        queues=_queues(s.queues, s.queue_mode),
+        capsules=[Capsule(c.name, c.concurrency, _queues(c.queues, c.queue_mode))
+                  for c in s.capsules],
         poll_interval_avg=s.poll_interval, shutdown_timeout=s.shutdown_timeout,
         dead_max_jobs=s.dead_max_jobs, dead_timeout_s=s.dead_timeout,
         death_handlers=[death_handler(name) for name in s.death_handlers],

@@ -33,7 +33,8 @@ _SECTIONS: dict[str, Any] = {
     "name": "probe",
     "description": "probe",
     "duration": "1h",
-    "system": {"queues": ["default"], "safeguards": {}},
+    "system": {"queues": ["default"], "safeguards": {},
+               "capsules": {_ANY: {"concurrency": 1, "queues": ["default"]}}},
     "plugins": ["jobsim.shop"],           # the built-in plug-in: its world keys (export)
     "world": {"services": {_ANY: {"latency": {"dist": "exponential", "mean": "1s"}}},
               "pools": {_ANY: {"size": 1}}, "database": {}, "export": {},

@@ -17,6 +17,7 @@ from jobsim.scenario.schema import (
     ON_CONFLICT,
     POOL_CHECKOUT_TIMEOUT_S,
     UNIQUE_LOCKS,
+    CapsuleConfig,
     DatabaseConfig,
     Distribution,
     PoolConfig,
@@ -42,8 +43,11 @@ SYSTEM_KEYS = (
     "safeguards",
     "sidekiq_yml",
     "sidekiq_env",
+    "capsules",
     *FLAVOR_KEYS,
 )
+CAPSULE_KEYS = ("concurrency", "queues")
+DEFAULT_CAPSULE = "default"
 WORLD_KEYS = ("services", "database", "pools", "tables")
 TABLE_KEYS = ("unique",)
 SERVICE_KEYS = ("latency", "capacity", "on_full", "timeout", "error_rate", "idempotency_window")
@@ -110,7 +114,36 @@ def read_system(value: Any, where: Where) -> SystemConfig:
                                base.max_retries),
         safeguards=_flavor_defaults(
             f.optional(data, "safeguards", where, read_safeguards, {}), flavor.name),
+        capsules=f.optional(data, "capsules", where,
+                            lambda v, w: read_capsules(v, w, flavor.name), ()),
     )
+
+
+def read_capsules(value: Any, where: Where, flavor: str) -> tuple[CapsuleConfig, ...]:
+    """``{single: {concurrency: 1, queues: [single]}}``: Sidekiq 7 capsules, each more
+    threads in every process fetching from its own queue list. Both keys are required:
+    Sidekiq's CLI sets a YAML capsule's concurrency and queues from them and has no
+    fallback."""
+    data = f.mapping(value, where)
+    if data and flavor != "sidekiq":
+        raise where.error(
+            f"capsules are Sidekiq 7's (threads of one process with queues of their own); "
+            f"the {flavor} flavour has none: remove system.capsules")
+    out: list[CapsuleConfig] = []
+    for name, spec in data.items():
+        attempt(lambda n=name: f.key_name(n, where.key(n)), None)   # recorded, not dropped
+        attempt(lambda n=name, s=spec: out.append(_capsule(n, s, where.key(n))), None)
+    return tuple(out)
+
+
+def _capsule(name: str, spec: Any, where: Where) -> CapsuleConfig:
+    if name == DEFAULT_CAPSULE:
+        raise where.error("the default capsule is system.concurrency and system.queues; "
+                          "give this capsule another name")
+    data = f.mapping(spec, where, CAPSULE_KEYS)
+    concurrency = f.required(data, "concurrency", where, f.integer(minimum=1))
+    queues, mode = f.required(data, "queues", where, read_queues)
+    return CapsuleConfig(name, concurrency, queues, mode)
 
 
 def _flavor_defaults(safeguards: dict[str, dict[str, Any]], flavor: str

@@ -187,8 +187,8 @@ def _judged_run(scenario: Scenario, seed: int, broker: str, faults: list[Any],
     # Saving the history means the run's files are being written (jobsim simulate): a
     # helper gets matplotlib ready for the report's charts while the run simulates, and
     # draws them while this process checks it (report/drawing.py).
-    charts = (ChartDrawer(queues=len(scenario.system.queues)) if history_path is not None
-              else None)
+    charts = (ChartDrawer(queues=len(scenario.system.queue_names))
+              if history_path is not None else None)
     if history_path is not None:
         history_path.parent.mkdir(parents=True, exist_ok=True)
     judging: Judging | None = None

@@ -109,6 +109,18 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
+class CapsuleConfig:
+    """A Sidekiq 7 capsule: more threads in every process, with a queue list of their own
+    (``lib/sidekiq/capsule.rb``). The top-level concurrency and queues are the default
+    capsule's."""
+
+    name: str
+    concurrency: int
+    queues: tuple[tuple[str, int], ...]
+    queue_mode: str
+
+
+@dataclass(frozen=True)
 class SystemConfig:
     processes: int = 1
     concurrency: int = 5
@@ -123,10 +135,16 @@ class SystemConfig:
     max_retries: int = 25  # what retry: true allows (sidekiq.yml :max_retries:)
     safeguards: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     flavor: FlavorConfig = field(default_factory=FlavorConfig)
+    capsules: tuple[CapsuleConfig, ...] = ()
 
     @property
     def queue_names(self) -> tuple[str, ...]:
-        return tuple(queue for queue, _ in self.queues)
+        """Every queue some thread fetches from: the default capsule's, then the other
+        capsules' in their order."""
+        names = [queue for queue, _ in self.queues]
+        for capsule in self.capsules:
+            names += [queue for queue, _ in capsule.queues if queue not in names]
+        return tuple(names)
 
 
 @dataclass(frozen=True)

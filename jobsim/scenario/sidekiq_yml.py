@@ -76,7 +76,9 @@ MAPPING: dict[str, tuple[str, Reader]] = {
     "poll_interval_average": ("poll_interval", _positive_seconds),
     "dead_max_jobs": ("dead_max_jobs", f.integer(minimum=1)),
     "dead_timeout_in_seconds": ("dead_timeout", _positive_seconds),
+    "capsules": ("capsules", lambda value, where: read_capsules(value, where)),
 }
+CAPSULE_KEYS = ("concurrency", "queues")    # all Sidekiq's CLI reads of a capsule
 
 
 def load(path: str, where: Where, environment: str = DEFAULT_ENVIRONMENT,
@@ -213,6 +215,7 @@ def _settings(data: Any, here: Where, environment: str,
                 f"the {environment!r} environment section must be a mapping of settings, "
                 f"got {show(section)}")
         top.update(_translate(section, here.key(str(key)), environment, overridden))
+    _fold_default_capsule(top, overridden)
     return top
 
 
@@ -254,7 +257,6 @@ def _translate(data: dict[Any, Any], where: Where, environment: str,
 # Settings of Sidekiq and its common plugins whose value is a mapping: never an
 # environment section, whatever the file's environments are called.
 NOT_ENVIRONMENTS = {
-    "capsules": "only the default capsule's :concurrency: and :queues: are read",
     "schedule": "sidekiq-cron / sidekiq-scheduler jobs: write them as workload entries",
     "scheduler": "sidekiq-scheduler's settings: write its jobs as workload entries",
     "cron": "sidekiq-cron jobs: write them as workload entries",
@@ -276,6 +278,51 @@ def _warn(file: str, key: str, value: Any, environment: str) -> None:
     else:
         what = f"key {key!r} is not modelled by jobsim; ignored"
     warnings.warn(SidekiqYmlWarning(f"{file}: {what}"), stacklevel=3)
+
+
+def read_capsules(value: Any, where: Where) -> dict[str, dict[str, Any]]:
+    """``:capsules:`` (Sidekiq 7, ``lib/sidekiq/cli.rb``): name -> its ``:concurrency:``
+    and ``:queues:``, the only keys Sidekiq reads there (others are warned of). Both are
+    required: Sidekiq sets the capsule's from them, with no fallback."""
+    out: dict[str, dict[str, Any]] = {}
+    for raw_name, spec in f.mapping(_stringed(value, where), where).items():
+        at = where.key(raw_name)
+        capsule: dict[str, Any] = {}
+        for raw_key, setting in f.mapping(_stringed(spec, at), at).items():
+            key = _name(raw_key)
+            if key == "concurrency":
+                capsule[key] = f.integer(minimum=1)(setting, at.key(raw_key))
+            elif key == "queues":
+                capsule[key] = read_queues(setting, at.key(raw_key))
+            else:
+                warnings.warn(SidekiqYmlWarning(
+                    f"{where.file}: capsule {_name(raw_name)!r}: key {raw_key!r} is not "
+                    f"read by Sidekiq (only {', '.join(CAPSULE_KEYS)}); ignored"), stacklevel=4)
+        missing = [f":{key}:" for key in CAPSULE_KEYS if key not in capsule]
+        if missing:
+            raise at.error(f"a capsule needs {' and '.join(missing)} (Sidekiq sets the "
+                           f"capsule's from them, with no default)")
+        out[_name(raw_name)] = capsule
+    return out
+
+
+def _fold_default_capsule(settings: dict[str, Any], overridden: Collection[str]) -> None:
+    """A capsule named ``default`` is Sidekiq's default capsule itself: its settings
+    replace the top level's (``Config#capsule`` returns the existing one, and the CLI
+    sets the capsules after the top-level keys), except those the scenario sets."""
+    capsules = settings.get("capsules")
+    if capsules and "default" in capsules:
+        settings.update({key: value for key, value in capsules.pop("default").items()
+                         if key not in overridden})
+        if not capsules:
+            del settings["capsules"]
+
+
+def _stringed(value: Any, where: Where) -> Any:
+    """A mapping's keys as text (YAML may give ``1:`` an int key; Sidekiq symbolizes it)."""
+    if not isinstance(value, dict):
+        return value
+    return {str(key): item for key, item in value.items()}
 
 
 def read_queues(value: Any, where: Where) -> list[Any]:

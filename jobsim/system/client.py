@@ -261,7 +261,7 @@ class Client:
             lifecycle.move("schedule", jid, queue, payload["class"], payload["retry"], True,
                            at, payload["args"])
         if at is None:
-            system.idle.notify(1)          # system.notify(queue, 1), one call less
+            system.idle.notify(1, queue)   # system.notify(queue, 1), one call less
 
     @staticmethod
     def _push_exception(payload: Payload, exc: BrokerError) -> Exception:

@@ -31,6 +31,23 @@ def parse_queues(queues: list[Any]) -> tuple[QueueSpec, str]:
 
 
 @dataclass
+class Capsule:
+    """A Sidekiq 7 capsule beside the default one: ``concurrency`` more threads in every
+    process, fetching from ``queues`` (sidekiq.yml syntax) with their own order."""
+
+    name: str
+    concurrency: int
+    queues: list[Any]
+
+    def __post_init__(self) -> None:
+        self.queue_spec, self.mode = parse_queues(self.queues)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "concurrency": self.concurrency,
+                "queues": [[q, w] for q, w in self.queue_spec], "mode": self.mode}
+
+
+@dataclass
 class SystemConfig:
     """Sidekiq's knobs, with Sidekiq's defaults."""
 
@@ -52,6 +69,7 @@ class SystemConfig:
     poison_window_s: float = 72 * 3600.0
     latency_bounds: dict[str, float] = field(default_factory=dict)
     flavor: FlavorConfig = field(default_factory=FlavorConfig)   # sidekiq | celery | rq
+    capsules: list[Capsule] = field(default_factory=list)        # beyond the default one
 
     def __post_init__(self) -> None:
         if self.fetch not in ("basic", "reliable"):
@@ -80,4 +98,5 @@ class SystemConfig:
             # recorded only when changed, so histories of default deployments keep
             # their digests
             **({"max_retries": self.max_retries} if self.max_retries != 25 else {}),
+            **({"capsules": [c.describe() for c in self.capsules]} if self.capsules else {}),
         } | ({} if self.flavor.name == "sidekiq" else {"flavor": self.flavor.describe()})

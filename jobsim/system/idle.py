@@ -89,6 +89,7 @@ class IdleWaiters:
         # The lists every lazy fetcher pops, while they all pop the same ones (one shared
         # tuple, compared by identity in notify); None once two differ, for good.
         self._shared: tuple[str, ...] | None = None
+        self._differ = False           # two fetchers pop different lists (capsules)
         watch = getattr(broker, "watch_faults", None)
         if watch is not None:
             watch(self._faults_changed)
@@ -140,8 +141,9 @@ class IdleWaiters:
             self._shared = lists
         elif lists == self._shared:
             lists = self._shared
-        else:
+        elif any(lists != known for known in self._lists.values()):
             self._shared = None
+            self._differ = True
         self._lists[fetcher] = lists
         self._names = sorted({q for lists in self._lists.values() for q in lists})
 
@@ -159,10 +161,14 @@ class IdleWaiters:
         return t_next
 
     # ---- a push ---------------------------------------------------------------------
-    def notify(self, n: int) -> None:
-        """A push happened: wake up to ``n`` waiters, longest-waiting first; audit
-        afterwards unless every woken waiter pops the lists every lazy waiter pops."""
+    def notify(self, n: int, queue: str | None = None) -> None:
+        """A push happened (to ``queue``, None: any): wake up to ``n`` waiters,
+        longest-waiting first; audit afterwards unless every woken waiter pops the lists
+        every lazy waiter pops."""
         heap = self._heap
+        if self._differ and queue is not None and heap:
+            self._notify_blocked_on(queue, n)
+            return
         if not heap:                   # nobody parked: a busy system's every push
             if self._shared is None:
                 self._request_audit()
@@ -195,6 +201,30 @@ class IdleWaiters:
                 strand = True
         if strand:
             self._request_audit()
+
+    def _notify_blocked_on(self, queue: str, n: int) -> None:
+        """Threads pop different lists (Sidekiq 7 capsules): Redis serves a push to the
+        client blocked longest *on that list*, so only waiters whose fetcher pops
+        ``queue`` (or whose lists are unknown) are candidates, in the order ``notify``
+        uses. Heap keys left stale here are corrected by ``notify``'s own walk."""
+        now = self.env.now
+        lists = self._lists
+        candidates = []
+        for _, rank, waiter in self._heap:
+            if waiter.wake._value is not PENDING:
+                continue
+            pops = lists.get(waiter.fetcher)
+            if pops is None:
+                idle_lists = getattr(waiter.fetcher, "idle_lists", None)
+                pops = idle_lists() if idle_lists is not None else (queue,)
+            if queue in pops:
+                t_next = self._advance(waiter, now) if waiter.lazy else waiter.t_next
+                candidates.append((t_next, rank, waiter))
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        for _, _, waiter in candidates[:n]:
+            self._leave(waiter)
+            waiter.wake.succeed()
+        self._request_audit()
 
     def recheck(self) -> None:
         """A thread left its loop: a wake it had been given may go unused, so look

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 
 
 class Processor:
-    __slots__ = ("current", "index", "life", "process", "worker")
+    __slots__ = ("current", "fetcher", "index", "life", "process", "worker")
 
-    def __init__(self, worker: WorkerProcess, index: int) -> None:
+    def __init__(self, worker: WorkerProcess, index: int, fetcher: Any = None) -> None:
+        """``fetcher``: its capsule's (Sidekiq 7); by default the process's own."""
         self.worker = worker
         self.index = index
+        self.fetcher = worker.fetcher if fetcher is None else fetcher
         self.life = worker.generation      # a processor belongs to one life of its process
         self.current: tuple[Payload, str, bool] | None = None   # payload, queue, dup
         self.process: simpy.Process | None = None
@@ -37,8 +39,8 @@ class Processor:
     def run(self) -> Generator[Any, Any, None]:
         worker = self.worker
         system = worker.system
-        fetch = worker.fetcher.fetch
-        fetcher = worker.fetcher
+        fetcher = self.fetcher
+        fetch = fetcher.fetch
         execute = self.execute
         wait = system.idle.wait
         error_sleep = system.config.fetch_error_sleep_s
@@ -80,7 +82,7 @@ class Processor:
         if not (hooks.before_perform or hooks.after_perform or hooks.after_success):
             hooks = None
         if hooks is not None and not all(h(payload, worker.id) for h in hooks.before_perform):
-            worker.fetcher.acknowledge(payload)
+            self.fetcher.acknowledge(payload)
             self.current = None
             return
         cls = job = None
@@ -111,7 +113,7 @@ class Processor:
                 hooks.call_all(hooks.after_perform, payload, True)
                 if not dup:
                     hooks.call_all(hooks.after_success, payload)
-        worker.fetcher.acknowledge(payload)
+        self.fetcher.acknowledge(payload)
         self.current = None
 
 

@@ -61,7 +61,7 @@ class JobSystem:
     def notify(self, queue: str | None, n: int = 1) -> None:
         """A push happened: wake up to ``n`` idle processors, longest-waiting first
         (system/idle.py)."""
-        self.idle.notify(n)
+        self.idle.notify(n, queue)
 
     def wait_for_work(self, fetcher: Any = None) -> Generator[Any, Any, None]:
         """Wait for a push, or the 2 s BRPOP timeout where it can be observed; called

@@ -1,4 +1,5 @@
-"""A worker process: ``concurrency`` processors, a poller, a heartbeat, and its faults.
+"""A worker process: ``concurrency`` processors (and each capsule's), a poller, a
+heartbeat, and its faults.
 
 The chaos layer reaches a process only through the methods a real one has signals for:
 ``crash`` (SIGKILL: in-flight work vanishes; the OS frees its resources), ``shutdown``
@@ -37,6 +38,9 @@ class WorkerProcess:
         self.generation = 0             # one per start: a stale shutdown must not touch a new life
         flavor = system.flavor
         self.fetcher = flavor.fetcher(self)
+        # Sidekiq 7 capsules beside the default one: (threads, their fetcher) each.
+        self.capsules = [(c.concurrency, flavor.capsule_fetcher(self, c))
+                         for c in system.config.capsules]
         self.processors: list[Any] = []
         self._daemons: list[simpy.Process] = []
         self.poller = flavor.poller(self)
@@ -57,6 +61,9 @@ class WorkerProcess:
         flavor.on_start(self)
         make = flavor.processor_class
         self.processors = [make(self, i) for i in range(self.system.config.concurrency)]
+        for threads, fetcher in self.capsules:
+            first = len(self.processors)
+            self.processors += [make(self, i, fetcher) for i in range(first, first + threads)]
         for p in self.processors:
             p.process = env.process(p.run())
         self._daemons = [env.process(self.poller.run()), env.process(self._heartbeat())]
@@ -119,7 +126,7 @@ class WorkerProcess:
             p.current = None
             try:
                 system.broker.push_front(queue, payload)
-                self.fetcher.acknowledge(payload)
+                p.fetcher.acknowledge(payload)
             except BrokerError:
                 pass  # reliable fetch keeps it in the private list; basic loses it
             else:

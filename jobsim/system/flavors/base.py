@@ -21,6 +21,7 @@ from jobsim.system.retry import RetryHandler
 from jobsim.system.scheduler import Poller
 
 if TYPE_CHECKING:
+    from jobsim.system.config import Capsule
     from jobsim.system.job import Job
     from jobsim.system.system import JobSystem
     from jobsim.system.worker import WorkerProcess
@@ -49,6 +50,14 @@ class Flavor:
         cfg = self.system.config
         return Fetcher(self.system.broker, self.selector(worker), worker.id,
                        cfg.fetch == "reliable")
+
+    def capsule_fetcher(self, worker: WorkerProcess, capsule: Capsule) -> Fetcher:
+        """A Sidekiq 7 capsule's fetcher: its own queue order and random stream, the
+        process's fetch mode and private list (the scenario loader allows capsules only
+        on this flavour)."""
+        rng = self.system.sim.streams[f"fetch.{worker.id}.{capsule.name}"]
+        return Fetcher(self.system.broker, QueueSelector(capsule.queue_spec, capsule.mode, rng),
+                       worker.id, self.system.config.fetch == "reliable")
 
     def poller(self, worker: WorkerProcess) -> Poller:
         return Poller(worker)

@@ -354,9 +354,9 @@ BAD_FILES = [
     (
         "unknown_system_key.yaml",
         "system.concurency: unknown key 'concurency' (did you mean 'concurrency'?); valid keys: "
-        "celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, flavor, "
-        "max_retries, poll_interval, processes, queues, rq, safeguards, shutdown_timeout, "
-        "sidekiq_env, sidekiq_yml",
+        "capsules, celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, "
+        "flavor, max_retries, poll_interval, processes, queues, rq, safeguards, "
+        "shutdown_timeout, sidekiq_env, sidekiq_yml",
     ),
     (
         "unknown_entry_key.yaml",

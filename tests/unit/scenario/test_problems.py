@@ -44,7 +44,8 @@ def test_all_problems_sorted_by_line_with_positions(tmp_path: Path) -> None:
         "2:1: duration: expected a duration like '30s', '10m' or '1h30m', got '5min' "
         "(did you mean '5m'?)",
         "3:10: system.concurency: unknown key 'concurency' (did you mean 'concurrency'?); "
-        "valid keys: celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, fetch, "
+        "valid keys: capsules, celery, concurrency, dead_max_jobs, dead_timeout, death_handlers, "
+        "fetch, "
         "flavor, max_retries, poll_interval, processes, queues, rq, safeguards, "
         "shutdown_timeout, sidekiq_env, sidekiq_yml",
         "3:25: system.processes: must be at least 1, got 0",

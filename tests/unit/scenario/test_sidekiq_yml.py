@@ -164,8 +164,6 @@ def test_sidekiq_env_without_a_sidekiq_yml_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("yml", "key", "why"), [
-    (":capsules:\n  single:\n    :concurrency: 1\n", "':capsules'",
-     "only the default capsule's :concurrency: and :queues: are read"),
     (":schedule:\n  nightly:\n    cron: '0 3 * * *'\n    class: Nightly\n", "':schedule'",
      "sidekiq-cron / sidekiq-scheduler jobs"),
     (":scheduler:\n  :schedule:\n    hourly:\n      every: 1h\n", "':scheduler'",
