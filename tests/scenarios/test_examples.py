@@ -2,7 +2,9 @@
 
 outbox.yaml: the check-then-call jobs send duplicates (idempotency fails); claiming first
 stops the duplicates but loses the sends whose call failed (the effects.total bound
-fails); claiming and giving the claim back on failure holds both. Every example loads,
+fails); claiming and giving the claim back on failure holds both. exports.yaml: a Sidekiq
+7 capsule keeps a burst of minute-long exports off the checkout threads; in one queue
+list they take every idle thread and charges wait. Every example loads,
 and `jobsim list examples` shows each one's jobs and variants in 80 columns.
 """
 
@@ -84,6 +86,29 @@ def test_simulate_warns_about_the_keys_it_ignores(tmp_path: Path) -> None:
     assert "':pidfile'" in warned[0] and "':logfile'" in warned[1]
     assert json.loads((tmp_path / "claimed" / "metrics.json").read_text())["variant"] == \
         "claimed"
+
+
+EXPORTS = EXAMPLES / "exports.yaml"
+
+
+def test_the_exports_capsule_keeps_checkout_waiting_under_its_bound() -> None:
+    base = run_scenario(EXPORTS)
+    assert base.ok, failed_expectations(base)
+    queues = base.metrics["queues"]
+    assert queues["critical"]["latency_max_s"] < 10
+    assert queues["exports"]["fetched"] == 60          # every export still ran
+    assert {ev[4] for ev in base.history.events if ev[1] == "start"
+            and ev[3] == "exports"} == {"p0", "p1"}      # one capsule thread per process
+
+
+def test_in_one_queue_list_the_exports_hold_up_checkout() -> None:
+    """Negative control: the same load without the capsule breaks the bound."""
+    one_pool = run_scenario(EXPORTS, variant="one_pool")
+    assert one_pool.verdict == "REPRODUCED"
+    assert one_pool.metrics["queues"]["critical"]["latency_max_s"] > 10
+    assert not one_pool.checks["priority"].ok
+    assert one_pool.checks["priority"].stats["latency_violations"] > 0
+    assert load(EXPORTS, variant="one_pool").system.capsules == ()
 
 
 def test_list_shows_jobs_and_variants_in_80_columns() -> None:
