@@ -90,14 +90,19 @@ def test_without_fork_the_charts_are_drawn_in_process(tmp_path: Path,
     assert write_run_report(tmp_path / "own", metrics, history, charts).read_bytes() == inline
 
 
-def _failing_in(where: str, test_pid: int) -> list:
+def _failing_in(where: str, test_pid: int, folder: Path) -> list:
     """Two figures that fail with 'out of ink' in the helper or in a drawer (a drawer's
-    parent is the helper, the helper's is this test). The helper is slow to finish its
-    first figure, so that the drawer takes the other."""
+    parent is the helper, the helper's is this test). Each process, once it holds a
+    figure, waits until the other holds one too (marker files in ``folder``): figures
+    are taken one at a time, so each takes exactly one, however the two are scheduled
+    (a sleep in one of them was not enough on a loaded machine)."""
     def make() -> Chart:
         in_helper = os.getppid() == test_pid
-        if in_helper:
-            time.sleep(0.5)
+        (folder / ("helper" if in_helper else "drawer")).touch()
+        other = folder / ("drawer" if in_helper else "helper")
+        deadline = time.monotonic() + 30
+        while not other.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         if in_helper == (where == "helper"):
             raise ValueError("out of ink")
         return Chart("x", "x", "x", b"")
@@ -110,7 +115,8 @@ def test_a_failure_in_a_drawing_process_surfaces(tmp_path: Path, history: Histor
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  where: str) -> None:
     test_pid = os.getpid()
-    monkeypatch.setattr(figures, "chart_makers", lambda _s: _failing_in(where, test_pid))
+    monkeypatch.setattr(figures, "chart_makers",
+                        lambda _s: _failing_in(where, test_pid, tmp_path))
     charts = ChartDrawer(processes=2)              # forks: the helper sees the patch
     charts.draw(history)
     with pytest.raises(RuntimeError, match=r"(?s)helper process.*ValueError: out of ink"):
