@@ -204,6 +204,8 @@ def _settings(data: Any, here: Where, environment: str,
     if not isinstance(data, dict):
         raise here.error(f"expected a mapping at the top level, got {show(data)}")
     sections = [k for k in data if _name(k) == environment]
+    if not sections and environment != DEFAULT_ENVIRONMENT:
+        _no_section(here.file, environment, data)
     top = _translate({k: v for k, v in data.items() if k not in sections}, here, environment,
                      overridden)
     for key in sections:            # one, unless the file spells it both ways
@@ -217,6 +219,18 @@ def _settings(data: Any, here: Where, environment: str,
         top.update(_translate(section, here.key(str(key)), environment, overridden))
     _fold_default_capsule(top, overridden)
     return top
+
+
+def _no_section(file: str, environment: str, data: dict[Any, Any]) -> None:
+    """``system.sidekiq_env`` names an environment the file has no section for: Sidekiq
+    then runs on the top level alone, silently; a misspelt name (prod for production)
+    would model the wrong deployment, so say so."""
+    others = [_name(k) for k, v in data.items() if isinstance(v, dict)
+              and _name(k) not in MAPPING and _name(k) not in NOT_ENVIRONMENTS]
+    found = f"its sections: {', '.join(others)}" if others else "it has none"
+    warnings.warn(SidekiqYmlWarning(
+        f"{file}: no {environment!r} environment section ({found}); the top level is "
+        f"used as it is, as Sidekiq would"), stacklevel=4)
 
 
 def _name(key: Any) -> str:

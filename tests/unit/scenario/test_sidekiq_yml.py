@@ -127,6 +127,18 @@ def test_sidekiq_env_picks_the_section_merged_over_the_top_level(
     assert any("section 'development' is not applied" in w for w in warned)
 
 
+def test_an_environment_the_file_has_no_section_for_is_said(tmp_path: Path) -> None:
+    # Sidekiq runs the top level alone, silently; 'prod' for 'production' would model
+    # the wrong deployment. The default environment, absent, is not worth a word.
+    _, warned = loaded(tmp_path, ENVIRONMENTS, extra=", sidekiq_env: prod")
+    (said,) = [w for w in warned if "no 'prod' environment section" in w]
+    assert "its sections: staging, production, development" in said
+    _, warned = loaded(tmp_path, ":concurrency: 5\n")
+    assert not any("environment section" in w for w in warned)
+    _, warned = loaded(tmp_path, ":concurrency: 5\n", extra=", sidekiq_env: production")
+    assert any("no 'production' environment section (it has none)" in w for w in warned)
+
+
 def test_scenario_keys_override_the_applied_section(tmp_path: Path) -> None:
     system, _ = loaded(tmp_path, ENVIRONMENTS,
                        extra=", sidekiq_env: production, concurrency: 2")
