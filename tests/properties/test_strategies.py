@@ -83,6 +83,26 @@ def test_worker_configs_shrink_to_one_process_one_queue() -> None:
                        "queues": ["default"]}
 
 
+def test_capsule_configs_shrink_to_one_thread_on_default() -> None:
+    minimal = find(js.capsule_configs(), lambda c: True, settings=QUICK)
+    assert minimal == {"cap0": {"concurrency": 1, "queues": ["default"]}}
+    assert "capsules" not in find(js.worker_configs(), lambda s: True, settings=QUICK)
+
+
+@budget(30)
+@given(js.scenarios(jobs=("SyntheticJob",), max_faults=1, system=js.worker_configs(
+    max_processes=2, max_concurrency=3, capsules=js.capsule_configs(
+        queues=js.queue_configs(names=("low", "critical", "default"))))))
+def test_generated_capsules_validate_and_their_queues_get_jobs(doc: dict[str, Any]) -> None:
+    """Capsule queues are queues a workload entry may target: the loader accepts every
+    generated document, and each entry's queue is served by some thread."""
+    scenario = js.validate(doc)
+    assert [c.name for c in scenario.system.capsules] == list(doc["system"]["capsules"])
+    served = set(scenario.system.queue_names)
+    assert served == set(js.served_queues(doc["system"]))
+    assert all(entry.get("queue", "default") in served for entry in doc["workload"])
+
+
 @budget(60)
 @given(st.booleans().flatmap(lambda j: st.tuples(st.just(j), js.retry_policies(jitter=j))))
 def test_retry_policies_parse_and_keep_their_jitter_promise(case: tuple[bool, str]) -> None:
