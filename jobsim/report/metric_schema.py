@@ -41,7 +41,7 @@ SCHEMA: dict[str, Any] = {
     "sim_seconds": NUMBER,
     "wall_seconds": NUMBER,
     "scale": NUMBER,
-    "system": {"processes": NUMBER, "concurrency": NUMBER},
+    "system": {"processes": NUMBER, "concurrency": NUMBER, "threads": NUMBER},
     "description": STRING,
     "reproduces": BOOLEAN,
     "verdict": STRING,

@@ -160,11 +160,16 @@ def _run_names(results: list[dict[str, Any]]) -> list[str]:
 
 
 def threads_text(m: dict[str, Any]) -> str:
-    """"2 processes x 1 thread": the worker threads the run had (after ``--scale``)."""
+    """"2 processes x 1 thread": the worker threads the run had (after ``--scale``);
+    with Sidekiq 7 capsules, "2 processes x 6 threads (5 + 1 in capsules)"."""
     system = m.get("system") or {}
     processes, concurrency = system.get("processes"), system.get("concurrency")
-    return (f"{processes} process{'es' if processes != 1 else ''} x {concurrency} "
-            f"thread{'s' if concurrency != 1 else ''}")
+    threads = system.get("threads", concurrency)
+    text = (f"{processes} process{'es' if processes != 1 else ''} x {threads} "
+            f"thread{'s' if threads != 1 else ''}")
+    if threads != concurrency:
+        text += f" ({concurrency} + {threads - concurrency} in capsules)"
+    return text
 
 
 def md_text(value: Any) -> str:

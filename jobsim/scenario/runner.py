@@ -265,7 +265,8 @@ def _metrics(scenario: Scenario, seed: int, broker: str, history: History,
             "sim_seconds": sim_seconds, "wall_seconds": round(wall, 3),
             "scale": scenario.scale, "description": scenario.description,
             "system": {"processes": scenario.system.processes,     # after --scale: what ran
-                       "concurrency": scenario.system.concurrency},
+                       "concurrency": scenario.system.concurrency,
+                       "threads": scenario.system.threads},
             "reproduces": scenario.reproduces,
             "faults": [f.describe() for f in scenario.faults],
             "story": None if scenario.story is None else {

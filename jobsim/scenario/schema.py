@@ -138,6 +138,11 @@ class SystemConfig:
     capsules: tuple[CapsuleConfig, ...] = ()
 
     @property
+    def threads(self) -> int:
+        """Threads per process: the default capsule's and every other capsule's."""
+        return self.concurrency + sum(capsule.concurrency for capsule in self.capsules)
+
+    @property
     def queue_names(self) -> tuple[str, ...]:
         """Every queue some thread fetches from: the default capsule's, then the other
         capsules' in their order."""

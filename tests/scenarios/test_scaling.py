@@ -71,7 +71,7 @@ def test_the_run_records_and_reports_the_threads_it_had() -> None:
     config = result.history.events[0]
     assert config[1] == "config"
     assert (config[3]["processes"], config[3]["concurrency"]) == (2, 1)
-    assert result.metrics["system"] == {"processes": 2, "concurrency": 1}
+    assert result.metrics["system"] == {"processes": 2, "concurrency": 1, "threads": 1}
     assert result.metrics["scale"] == 0.05
 
 

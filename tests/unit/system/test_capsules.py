@@ -246,3 +246,13 @@ def test_a_push_wakes_a_thread_blocked_on_its_queue() -> None:
         blind = run_scenario(scenario(doc), seed=2).checks["priority"]
     assert not blind.ok
     assert 0 < blind.stats["queues"]["critical"]["latency_max_s"] <= 2.0
+
+
+def test_the_run_says_how_many_threads_it_had() -> None:
+    from jobsim.report.summary import threads_text
+
+    metrics = run_scenario(scenario(document(REPORTS)), seed=3).metrics
+    assert metrics["system"] == {"processes": 2, "concurrency": 2, "threads": 3}
+    assert threads_text(metrics) == "2 processes x 3 threads (2 + 1 in capsules)"
+    plain = run_scenario(scenario(document(None)), seed=3).metrics
+    assert threads_text(plain) == "2 processes x 2 threads"
