@@ -124,6 +124,8 @@ def settings(history: History) -> list[tuple[str, str]]:
         elif isinstance(value, list | dict):
             value = ", ".join(map(str, value)) if isinstance(value, list) else \
                 ", ".join(f"{k}: {v}" for k, v in value.items())
+        if key == "concurrency" and config.get("capsules"):
+            label = "threads per process, default capsule"   # the capsules' row follows
         rows.append((label, cell(value if value != "" else "none")))
     return rows
 

@@ -178,3 +178,17 @@ def test_set_up_leaves_out_sidekiq_settings_another_flavour_does_not_run_by() ->
         shown = rows({"name": name, "task_acks_late": True})
         assert "fetch" not in shown and "dead set size limit" not in shown
         assert shown["worker processes"] == "2" and "job system" in shown
+
+
+def test_with_capsules_the_thread_row_says_it_is_the_default_capsules() -> None:
+    """'threads per process: 5' read as the whole process while a capsule ran a sixth."""
+    from jobsim.report.html import settings
+
+    capsule = {"name": "exports", "concurrency": 1, "queues": [["exports", 1]],
+               "mode": "strict"}
+    with_capsule = dict(settings(History([(0.0, "config", None,
+                                           {"concurrency": 5, "capsules": [capsule]})])))
+    assert with_capsule["threads per process, default capsule"] == "5"
+    assert with_capsule["capsules (Sidekiq 7)"] == "exports: 1 thread on exports 1 (strict)"
+    plain = dict(settings(History([(0.0, "config", None, {"concurrency": 5})])))
+    assert plain == {"threads per process": "5"}
